@@ -7,8 +7,15 @@ A field is ``(name, struct_code, unit, lo, hi, description)``, big-endian on the
 wire. ``lo``/``hi`` bound a command argument (out of range: BAD_ARGUMENT) and are
 the nominal limits of a telemetry field (the console colours values outside them;
 None: no limit on that side).
-Tables are tuples, not dicts, to keep the firmware's RAM small.
+This module is too big for the board's 64 KiB heap (about 43 KB loaded): the
+firmware imports firmware/tables.py instead, generated from this file by
+`make icd` (ground/tablegen.py). Run `make icd` after any change here.
 """
+
+import sys
+
+if sys.implementation.name == "micropython":
+    raise ImportError("firmware.dictionary is for CPython; firmware code imports firmware.tables")
 
 try:
     from micropython import const

@@ -54,7 +54,7 @@ def decode_into(src, n, dst):
     cap = len(dst)
     while i < n:
         code = src[i]
-        if code == 0 or i + code > n or out + code > cap:
+        if code == 0 or i + code > n or out + code - 1 > cap:
             return -1
         i += 1
         for _ in range(code - 1):
@@ -62,6 +62,8 @@ def decode_into(src, n, dst):
             out += 1
             i += 1
         if code < 0xFF and i < n:
+            if out == cap:
+                return -1
             dst[out] = 0
             out += 1
     return out

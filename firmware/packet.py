@@ -26,8 +26,9 @@ firmware allocates nothing per packet.
 """
 
 import struct
+from array import array
 
-from firmware.dictionary import APID, GROUND_ID, MAX_TM_DATA
+from firmware.tables import APID, GROUND_ID, MAX_TM_DATA
 
 try:
     from micropython import const
@@ -57,13 +58,13 @@ ACK_COMPLETE = const(1)
 
 
 def _make_table():
-    table = []
+    table = array("H", bytes(512))  # 512 bytes of RAM, not a tuple of 256 objects
     for i in range(256):
         c = i << 8
         for _ in range(8):
             c = ((c << 1) ^ 0x1021) if c & 0x8000 else (c << 1)
-        table.append(c & 0xFFFF)
-    return tuple(table)
+        table[i] = c & 0xFFFF
+    return table
 
 
 _CRC_TABLE = _make_table()
