@@ -42,6 +42,7 @@ TM_HEADER = const(20)
 TC_HEADER = const(11)
 CRC_LEN = const(2)
 TM_MAX = TM_HEADER + MAX_TM_DATA + CRC_LEN
+_TM_MIN = TM_HEADER + CRC_LEN
 _PUS_C = const(0x20)  # PUS version 2 in the high nibble
 _CDS_PFIELD = const(0x40)  # CDS, epoch 1958-01-01, 16-bit days, no sub-ms
 _SEQ_MASK = const(0x3FFF)
@@ -78,13 +79,11 @@ def crc16_py(buf, n, crc=0xFFFF):
     return crc
 
 
-try:  # CPython (ground): the same CRC in C, from crcmod
-    from crcmod.predefined import mkPredefinedCrcFun
-
-    _crc_c = mkPredefinedCrcFun("crc-ccitt-false")
+try:  # CPython (ground): the same CRC in C (CRC-CCITT with init 0xFFFF is CCITT-FALSE)
+    from binascii import crc_hqx
 
     def crc16(buf, n):
-        return _crc_c(memoryview(buf)[:n])
+        return crc_hqx(buf if n == len(buf) else memoryview(buf)[:n], 0xFFFF)
 
 except ImportError:  # MicroPython
     crc16 = crc16_py
@@ -183,9 +182,9 @@ class Tm:
 
 def decode_tm(buf, n):
     """The Tm in ``buf[:n]`` (CRC already verified), or None if it is not a PUS-C TM."""
-    if n < TM_HEADER + CRC_LEN:
+    if n < _TM_MIN:
         return None
     pid, psc, plen, ver, svc, sub, cnt, dst, pf, days, ms = struct.unpack_from(_TM_FMT, buf, 0)
-    if pid & 0xF800 != _SEC_HDR or plen != n - 7 or ver & 0xF0 != _PUS_C or pf != _CDS_PFIELD:
+    if pid >> 11 != 1 or plen != n - 7 or ver >> 4 != 2 or pf != 0x40:  # TM, PUS-C, CDS short
         return None
-    return Tm(pid & 0x7FF, psc & _SEQ_MASK, svc, sub, cnt, dst, days, ms, bytes(buf[TM_HEADER:n - CRC_LEN]))
+    return Tm(pid & 0x7FF, psc & 0x3FFF, svc, sub, cnt, dst, days, ms, bytes(buf[20:n - 2]))

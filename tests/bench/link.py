@@ -70,7 +70,7 @@ def run():
             PusTm.unpack(cobs.decode(f), timestamp_len=7)
 
     r_ours, r_unpack, r_stream = _rate(ours), _rate(theirs_unpack_only), _rate(theirs_from_stream)
-    mp = subprocess.run([str(Path(sys.executable).parent / "micropython"), "-X", "heapsize=64k", "-c",
+    mp = subprocess.run([str(Path(sys.executable).parent / "micropython"), "-X", "heapsize=256k", "-c",
                          _MP_ENCODE % 5000], cwd=ROOT, capture_output=True, text=True, check=True)
     us, allocs = (float(x) for x in mp.stdout.split())
     return [
