@@ -69,5 +69,5 @@ def test_generated_tables_match_the_dictionary():
     for i, c in enumerate(d.COMMANDS):
         assert getattr(tables, "CMD_" + c[0]) == i
         assert tables.COMMANDS[i][:4] == (c[1], c[2], c[3], int(c[4]))
-    assert tables.HK_FORMAT == d.fmt(d.HK_FIELDS)
-    assert tables.EVENT_SEVERITY == bytes(e[2] for e in d.EVENTS)
+    assert d.fmt(d.HK_FIELDS) == tables.HK_FORMAT
+    assert bytes(e[2] for e in d.EVENTS) == tables.EVENT_SEVERITY
