@@ -277,3 +277,34 @@ def test_micropython_decodes_the_same_vectors_to_the_same_values():
     expected = _decode_here(frames)
     assert len(expected) == len(frames)
     assert json.loads(run.stdout) == expected
+
+
+def _enum_members():
+    """(field name, value) for every member of every enumeration the telemetry carries."""
+    yield from (("state", i) for i in range(len(dictionary.CONTROLLER_STATES)))
+    for slot in ("slot1", "slot2", "slot3", "slot4"):
+        yield from ((slot, i) for i in range(len(dictionary.SLOT_STATES)))
+    yield from (("reset_cause", i) for i in range(len(dictionary.RESET_CAUSES)))
+
+
+def test_every_enum_member_round_trips_in_housekeeping():
+    names = [f[0] for f in dictionary.HK_FIELDS]
+    for field, value in _enum_members():
+        values = [0] * len(names)
+        values[names.index(field)] = value
+        data = struct.pack(dictionary.fmt(dictionary.HK_FIELDS), *values)
+        raw = _write_tm(3, 25, data, 0, 0, 0)
+        decoded = packet.decode_tm(raw, len(raw)).data
+        assert struct.unpack(dictionary.fmt(dictionary.HK_FIELDS), decoded) == tuple(values)
+        assert PusTm.unpack(raw, timestamp_len=7).source_data == data
+
+
+def test_every_failure_code_and_event_id_round_trips():
+    for code in range(1, len(dictionary.FAILURES) + 1):
+        raw = _write_tm(1, 2, struct.pack(">IHH", 0x18C1C000, code, 0), 0, 0, 0)
+        assert struct.unpack(">IHH", packet.decode_tm(raw, len(raw)).data)[1] == code
+    for eid, _name, severity, fields, _doc in dictionary.EVENTS:
+        data = struct.pack(">H" + dictionary.fmt(fields)[1:], eid, *[0] * len(fields))
+        raw = _write_tm(5, severity, data, 0, 0, 0)
+        tm = PusTm.unpack(raw, timestamp_len=7)
+        assert (tm.message_subtype, struct.unpack_from(">H", tm.source_data)[0]) == (severity, eid)
