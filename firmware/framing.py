@@ -10,13 +10,7 @@ This is the only module that knows the framing; another (SLIP, say) would replac
 it without touching the services.
 """
 
-try:
-    from micropython import const
-except ImportError:
-
-    def const(x):
-        return x
-
+from micropython import const
 
 from firmware.packet import TM_MAX, crc16
 
@@ -70,31 +64,29 @@ def decode_into(src, n, dst):
 
 
 try:  # CPython (ground): the same COBS in C, from the cobs package
-    from cobs.cobs import DecodeError
-    from cobs.cobs import decode as _c_decode
-    from cobs.cobs import encode as _c_encode
-
-    _VIEW = False  # CPython: plain slices are what the C decoder takes, and fast
-
-    def frame(packet):
-        return _c_encode(packet) + _ZERO
-
-    def _unstuff(frame_bytes, dst):
-        try:
-            packet = _c_decode(frame_bytes)
-        except DecodeError:
-            return None, -1
-        return packet, len(packet)
-
+    from cobs import cobs as _c_cobs  # pyright: ignore[reportMissingImports]
 except ImportError:  # MicroPython
-    _VIEW = True
+    _c_cobs = None
+_VIEW = _c_cobs is None  # MicroPython slices through memoryviews; CPython's C decoder wants bytes
 
-    def frame(packet):
-        dst = bytearray(len(packet) + len(packet) // 254 + 2)
-        return bytes(dst[: encode_into(packet, len(packet), dst)])
 
-    def _unstuff(frame_bytes, dst):
-        return dst, decode_into(frame_bytes, len(frame_bytes), dst)
+def frame(packet):
+    """One whole frame for ``packet`` (bytes): ground side and tests."""
+    if _c_cobs:
+        return _c_cobs.encode(packet) + _ZERO
+    dst = bytearray(len(packet) + len(packet) // 254 + 2)
+    return bytes(dst[: encode_into(packet, len(packet), dst)])
+
+
+def _unstuff(encoded, dst):
+    """The decoded packet and its length (-1: not COBS), in ``dst`` where no C decoder."""
+    if not _c_cobs:
+        return dst, decode_into(encoded, len(encoded), dst)
+    try:
+        packet = _c_cobs.decode(encoded)
+    except _c_cobs.DecodeError:
+        return None, -1
+    return packet, len(packet)
 
 
 class Deframer:

@@ -28,15 +28,9 @@ firmware allocates nothing per packet.
 import struct
 from array import array
 
+from micropython import const
+
 from firmware.tables import APID, GROUND_ID, MAX_TM_DATA
-
-try:
-    from micropython import const
-except ImportError:
-
-    def const(x):
-        return x
-
 
 TM_HEADER = const(20)
 TC_HEADER = const(11)
@@ -80,13 +74,16 @@ def crc16_py(buf, n, crc=0xFFFF):
 
 
 try:  # CPython (ground): the same CRC in C (CRC-CCITT with init 0xFFFF is CCITT-FALSE)
-    from binascii import crc_hqx
-
-    def crc16(buf, n):
-        return crc_hqx(buf if n == len(buf) else memoryview(buf)[:n], 0xFFFF)
-
+    from binascii import crc_hqx as _crc_c  # pyright: ignore[reportAttributeAccessIssue]
 except ImportError:  # MicroPython
-    crc16 = crc16_py
+    _crc_c = None
+
+
+def crc16(buf, n):
+    """CRC-16/CCITT-FALSE of ``buf[:n]``, in C where the runtime has it."""
+    if _crc_c:
+        return _crc_c(buf if n == len(buf) else memoryview(buf)[:n], 0xFFFF)
+    return crc16_py(buf, n)
 
 
 class TmWriter:

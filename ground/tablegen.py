@@ -16,12 +16,7 @@ GENERATED from firmware/dictionary.py by `make icd` (python -m ground.tablegen):
 do not edit; CI fails if this file is stale. Read dictionary.py for meanings.
 """
 
-try:
-    from micropython import const
-except ImportError:
-
-    def const(x):
-        return x
+from micropython import const
 
 '''
 
