@@ -78,17 +78,6 @@ def frame(packet):
     return bytes(dst[: encode_into(packet, len(packet), dst)])
 
 
-def _unstuff(encoded, dst):
-    """The decoded packet and its length (-1: not COBS), in ``dst`` where no C decoder."""
-    if not _c_cobs:
-        return dst, decode_into(encoded, len(encoded), dst)
-    try:
-        packet = _c_cobs.decode(encoded)
-    except _c_cobs.DecodeError:
-        return None, -1
-    return packet, len(packet)
-
-
 class Deframer:
     """Turns a byte stream into verified packets; never raises on junk.
 
@@ -158,7 +147,15 @@ class Deframer:
         if len(encoded) > MAX_FRAME:
             self.oversize += 1
             return
-        packet, n = _unstuff(encoded, self._packet)
+        if _c_cobs:
+            try:
+                packet = _c_cobs.decode(encoded)
+            except _c_cobs.DecodeError:
+                packet = b""
+            n = len(packet)
+        else:
+            packet = self._packet
+            n = decode_into(encoded, len(encoded), packet)
         if n < _MIN_PACKET:
             self.undecodable += 1
         elif crc16(packet, n):
