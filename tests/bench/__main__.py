@@ -23,8 +23,9 @@ def _machine():
             cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
     except (OSError, StopIteration):
         pass
-    mp = subprocess.run([str(Path(sys.executable).parent / "micropython"), "-c",
-                         "import sys; print('%d.%d.%d' % sys.implementation.version[:3])"], capture_output=True, text=True).stdout.strip()
+    version = "import sys; print('%d.%d.%d' % sys.implementation.version[:3])"
+    mp = subprocess.run([str(Path(sys.executable).parent / "micropython"), "-c", version],
+                        capture_output=True, text=True).stdout.strip()
     return "%s, %d cores; CPython %s; MicroPython %s" % (cpu, os.cpu_count() or 0, platform.python_version(), mp)
 
 
