@@ -77,7 +77,7 @@ hil-renode: $(STAMP)
 	@command -v renode-test > /dev/null || { echo "renode-test not found: install Renode (see hil/README.md)"; exit 2; }
 	@test -n "$(FIRMWARE)" || { echo "usage: make hil-renode FIRMWARE=path/to/micropython.elf"; exit 2; }
 	renode-test --variable TARGET:renode --variable FIRMWARE:$(abspath $(FIRMWARE)) \
-	  --results-dir hil/out hil/suites
+	  --results-dir hil/out hil/suites/*.robot
 
 bench: $(STAMP)
 	$(PY) -m tests.bench
