@@ -1,0 +1,1 @@
+"""Ground segment: link client, CLI (``python -m ground``), console, archive, ICD."""

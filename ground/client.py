@@ -1,0 +1,375 @@
+"""The ground client library: what the CLI, the console and the HIL keywords use.
+
+::
+
+    from ground.client import Client
+
+    with Client("socket://127.0.0.1:5555") as c:       # LinkError if the port cannot open
+        v = c.send("PING")                            # waits for COMPLETED
+        v = c.send("FIRE", 2, confirm=True)           # hazardous: confirm=True or UsageError
+        v = c.send("ARM", check=False)                # returns the record instead of raising
+        print(v.status, v.reason, [s.name for s in v.stages])
+        ev = c.await_event("RELEASED", since=v.mark, slot=2, timeout=30)
+        hk = c.await_hk(state="SAFE", timeout=10)     # raw ints or rendered names both match
+        c.latest_hk.values["slot2"]
+
+``send`` raises ``CommandFailed`` (the payload refused or failed it; ``reason``
+in words), ``VerificationTimeout`` (no report within ``timeout`` s since the
+last stage: outcome unknown) or ``LinkError`` (the link was down at every
+attempt: never sent); each carries ``.verification``. ``check=False``
+returns the ``Verification`` in every case. ``submit`` is the non-blocking form.
+
+Retries never execute a command twice: a retry resends the same bytes (same
+sequence count, so the same PUS request id) and the firmware dedupes by request
+id; an answer DUPLICATE with recorded outcome 0 to a retry means "already
+executed" and counts as success (``already_executed`` is set). The 14-bit
+sequence count persists in ``seq_file`` so that a new ground session does not
+reuse a request id the payload remembers.
+"""
+
+import collections
+import os
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+
+from firmware import dictionary as d
+from ground import codec
+from ground.errors import CommandFailed, GroundError, LinkError, UsageError, VerificationTimeout
+from ground.link import Link
+
+DEFAULT_TIMEOUT = 30.0  # s without a new verification stage: suits 2-10 s one-way latency
+DEFAULT_RETRIES = 2  # resends when not even acceptance came back
+HISTORY = 10000  # telemetry records kept for the await_* helpers
+
+PENDING = "PENDING"
+COMPLETED = "COMPLETED"
+FAILED = "FAILED"
+TIMEOUT = "TIMEOUT"
+NOT_SENT = "NOT_SENT"  # the link was down at every attempt: the payload never saw it
+_FAILURE_STAGES = ("ACCEPT_FAILED", "START_FAILED", "PROGRESS_FAILED", "COMPLETION_FAILED")
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One PUS 1 report about a command, with its ground receive time."""
+
+    name: str  # ACCEPTED, STARTED, PROGRESS, COMPLETED, or one of the *_FAILED
+    t: float
+    step: int | None = None
+    code: int | None = None
+    data: int | None = None
+
+    def __str__(self):
+        text = self.name + (" step %d" % self.step if self.step is not None else "")
+        return text + (" " + codec.failure_text(self.code) if self.code else "")
+
+
+class Verification:
+    """A sent command and what the payload said about it, as it arrives."""
+
+    def __init__(self, command, mark, timeout, retries, on_stage):
+        self.command = command
+        self.mark = mark  # telemetry position when sent: since= for the await_* helpers
+        self.timeout = timeout
+        self.retries = retries
+        self.stages = []
+        self.status = PENDING
+        self.reason = ""
+        self.attempts = 0
+        self.already_executed = False
+        self.sent_at = None
+        self.done = threading.Event()
+        self._on_stage = on_stage
+
+    @property
+    def request_id(self):
+        return self.command.request_id
+
+    @property
+    def ok(self):
+        return self.status == COMPLETED
+
+    def stage(self, name):
+        """The first stage called ``name``, or None."""
+        return next((s for s in self.stages if s.name == name), None)
+
+    def wait(self, timeout=None):
+        """Block until COMPLETED, FAILED or TIMEOUT (or ``timeout`` s); True if finished."""
+        return self.done.wait(timeout)
+
+    def __str__(self):
+        return "%s [0x%08X] %s%s" % (self.command, self.request_id, self.status,
+                                     ": " + self.reason if self.reason else "")
+
+    def _add(self, stage):
+        self.stages.append(stage)
+        if self.status != PENDING:
+            return
+        if stage.name == "COMPLETED":
+            self._finish(COMPLETED, "")
+        elif stage.code == d.DUPLICATE and self.attempts > 1:
+            self._duplicate(stage.data)
+        elif stage.code == d.DUPLICATE:
+            self._finish(FAILED, "NOT executed: request id 0x%08X was already used by an earlier command "
+                                 "(its outcome: %s)" % (self.request_id, _outcome(stage.data)))
+        elif stage.code == d.EXECUTING:
+            pass  # a retry met the first attempt still running: its own report will follow
+        elif stage.name in _FAILURE_STAGES:
+            self._finish(FAILED, "%s %s" % (stage.name, codec.failure_text(stage.code)))
+        self._on_stage(self, stage)
+
+    def _duplicate(self, outcome):
+        if outcome == 0:
+            self.already_executed = True
+            self._finish(COMPLETED, "already executed (a retry was answered DUPLICATE, recorded outcome success)")
+        else:
+            self._finish(FAILED, "already executed, and it failed: %s" % codec.failure_text(outcome))
+
+    def _finish(self, status, reason):
+        self.status = status
+        self.reason = reason
+        self.done.set()
+
+
+def _outcome(code):
+    return "success" if code == 0 else codec.failure_text(code)
+
+
+class Match:
+    """A telemetry predicate whose ``str`` says what was awaited (in timeout messages).
+
+    ``name``: TM name (HK, PONG...); ``event``: an event name, or True for any event;
+    ``fields``: values that must match, raw or as rendered (``state="ARMED"``).
+    """
+
+    def __init__(self, name=None, event=None, predicate=None, **fields):
+        self.name, self.event, self.predicate, self.fields = name, event, predicate, fields
+
+    def __call__(self, rec):
+        if self.name and rec.name != self.name:
+            return False
+        if self.event and (rec.event is None or (self.event is not True and rec.event != self.event)):
+            return False
+        text = {n: t for n, t, _bad in rec.rendered()}
+        for k, want in self.fields.items():
+            if k not in rec.values or (rec.values[k] != want and text[k] != str(want)):
+                return False
+        return self.predicate is None or bool(self.predicate(rec))
+
+    def __str__(self):
+        event = self.event and ("EVENT" if self.event is True else "EVENT " + self.event)
+        what = " ".join(x for x in (self.name, event) if x) or "telemetry"
+        extra = ["%s=%s" % kv for kv in self.fields.items()]
+        extra += [getattr(self.predicate, "__name__", "predicate")] if self.predicate else []
+        return what + (" with " + ", ".join(extra) if extra else "")
+
+
+class Client:
+    """A link to the payload with command verification and telemetry helpers.
+
+    ``archive``: an ``archive.Archive`` that gets every TM and TC. ``on_record(rec)``
+    and ``on_state(state)`` run on the link thread (the console forwards them);
+    ``on_stage(verification, stage)`` likewise for every verification report.
+    """
+
+    def __init__(self, url, *, baudrate=115200, timeout=DEFAULT_TIMEOUT, retries=DEFAULT_RETRIES,
+                 archive=None, seq_file=None, on_record=None, on_state=None, on_stage=None):
+        self.timeout = timeout
+        self.retries = retries
+        self.archive = archive
+        self.latest_hk = None
+        self._seq_file = seq_file
+        self._seq = _load_seq(seq_file)
+        self._pending = {}  # request id -> Verification
+        self._history = collections.deque(maxlen=HISTORY)
+        self._received = 0  # records ever received: positions for since=
+        self._event_cursor = 0
+        self._cond = threading.Condition()
+        self._on_record = on_record or (lambda rec: None)
+        self._on_stage = on_stage or (lambda v, stage: None)
+        self.link = Link(url, self._packet, on_state, baudrate).open()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self):
+        self.link.close()
+
+    # --- commanding ------------------------------------------------------------------
+
+    def build(self, name, *args):
+        """The Telecommand for ``name`` and ``args`` (UsageError if wrong), with fresh sequence counts."""
+        return codec.build(name, args, self._next_seq)
+
+    def submit(self, name, *args, confirm=False, timeout=None, retries=None):
+        """Send a command and return its Verification at once; a thread drives retries."""
+        tc = name if isinstance(name, codec.Telecommand) else self.build(name, *args)
+        if tc.hazardous and not confirm:
+            raise UsageError("%s is hazardous: confirm it (--yes on the command line)" % tc)
+        v = Verification(tc, self.position(), self.timeout if timeout is None else timeout,
+                         self.retries if retries is None else retries, self._on_stage)
+        with self._cond:
+            self._pending[tc.request_id] = v
+        threading.Thread(target=self._drive, args=(v,), name="ground-verify", daemon=True).start()
+        return v
+
+    def send(self, name, *args, confirm=False, timeout=None, retries=None, check=True):
+        """Send a command and wait until it completes, fails or times out (see the module doc)."""
+        v = self.submit(name, *args, confirm=confirm, timeout=timeout, retries=retries)
+        v.wait()
+        if check and v.status == FAILED:
+            raise _with(CommandFailed("%s failed: %s" % (v.command, v.reason)), v)
+        if check and v.status == TIMEOUT:
+            raise _with(VerificationTimeout("%s: %s" % (v.command, v.reason)), v)
+        if check and v.status == NOT_SENT:
+            raise _with(LinkError("%s not sent: %s" % (v.command, v.reason)), v)
+        return v
+
+    def _drive(self, v):
+        """Send, then resend the same packet while nothing at all came back, within the retries."""
+        written = 0
+        while v.attempts <= v.retries and not v.done.is_set():
+            v.attempts += 1
+            v.sent_at = time.time()
+            try:
+                self.link.write(v.command.packet)
+                written += 1
+                if self.archive:
+                    self.archive.store(v.command.packet, v.sent_at, "TC")
+            except LinkError as e:
+                v.reason = str(e)
+            if self._await_stages(v) or v.stages:
+                break
+        with self._cond:
+            self._pending.pop(v.request_id, None)
+        attempts = "%d attempt%s" % (v.attempts, "" if v.attempts == 1 else "s")
+        if not v.done.is_set() and not written:
+            v._finish(NOT_SENT, "%s (%s)" % (v.reason, attempts))
+        if not v.done.is_set():
+            last = v.stages[-1].name if v.stages else "sending (%s)" % attempts
+            v._finish(TIMEOUT, "no report for %g s after %s: outcome unknown, check telemetry" % (v.timeout, last))
+
+    def _await_stages(self, v):
+        """Wait while stages keep coming; True once finished, False after ``timeout`` s of silence."""
+        while True:
+            seen = len(v.stages)
+            if v.done.wait(v.timeout):
+                return True
+            if len(v.stages) == seen:
+                return False
+
+    def _next_seq(self):
+        with self._cond:
+            seq, self._seq = self._seq, (self._seq + 1) & 0x3FFF
+            _store_seq(self._seq_file, self._seq)
+        return seq
+
+    # --- telemetry -------------------------------------------------------------------
+
+    def _packet(self, raw, t):
+        if self.archive:
+            self.archive.store(raw, t, "TM")
+        rec = codec.decode(raw)
+        if rec is None:
+            return
+        rec.ground_time = t
+        with self._cond:
+            rec.position = self._received
+            self._history.append(rec)
+            self._received += 1
+            if rec.name == "HK" and not rec.error:
+                self.latest_hk = rec
+            v = self._pending.get(rec.request_id) if rec.service == 1 and not rec.error else None
+            self._cond.notify_all()
+        if v is not None:
+            v._add(Stage(rec.name, t, rec.values.get("step"), rec.values.get("code"), rec.values.get("data")))
+        self._on_record(rec)
+
+    def position(self):
+        """How many telemetry records have arrived: a ``since`` for the await_* helpers."""
+        with self._cond:
+            return self._received
+
+    def records(self, since=0):
+        """The records kept that arrived at or after position ``since``."""
+        with self._cond:
+            return self._since(since)
+
+    def await_record(self, match, timeout=None, since=None):
+        """The first record from position ``since`` (default: now) for which ``match(rec)``.
+
+        Raises VerificationTimeout naming what was awaited after ``timeout`` s.
+        """
+        timeout = self.timeout if timeout is None else timeout
+        pos = self.position() if since is None else since
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                for rec in self._since(pos):
+                    if match(rec):
+                        return rec
+                pos = self._received
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise VerificationTimeout("no %s within %g s" % (match, timeout))
+                self._cond.wait(left)
+
+    def _since(self, pos):
+        first = self._received - len(self._history)
+        return list(self._history)[max(pos - first, 0):]
+
+    def await_event(self, event=None, timeout=None, since=None, **fields):
+        """The next event (named ``event``, with those field values) from ``since``."""
+        return self.await_record(Match(event=event or True, **fields), timeout, since)
+
+    def await_hk(self, predicate=None, timeout=None, since=None, **fields):
+        """The next HK report (matching ``predicate`` and field values) from ``since``."""
+        return self.await_record(Match("HK", predicate=predicate, **fields), timeout, since)
+
+    def next_event(self, timeout=None):
+        """Events one by one, in order, each returned once (VerificationTimeout if none comes)."""
+        rec = self.await_record(Match(event=True), timeout, self._event_cursor)
+        self._event_cursor = rec.position + 1
+        return rec
+
+
+def _with(error, verification):
+    error.verification = verification
+    return error
+
+
+def default_seq_file():
+    """Where the CLI and console keep the next TC sequence count ($XDG_STATE_HOME); None if unwritable."""
+    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    folder = os.path.join(base, "payload-ground")
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError:
+        return None
+    return os.path.join(folder, "tc_seq")
+
+
+def _load_seq(path):
+    """The next TC sequence count saved by an earlier session, else a random one."""
+    try:
+        with open(path) as f:
+            return int(f.read().strip()) & 0x3FFF
+    except (TypeError, OSError, ValueError):
+        return secrets.randbelow(0x4000)
+
+
+def _store_seq(path, seq):
+    if path is None:
+        return
+    try:
+        tmp = "%s.tmp" % path
+        with open(tmp, "w") as f:
+            f.write("%d\n" % seq)
+        os.replace(tmp, path)
+    except OSError as e:
+        raise GroundError("cannot save the TC sequence count to %s: %s" % (path, e))

@@ -1,0 +1,160 @@
+"""A fake payload on a TCP port (``socket://``): answers telecommands as the firmware's
+contract says, so the ground can be tested without the simulator.
+
+It dedupes by request id (a repeat gets ACCEPT_FAILED DUPLICATE with the recorded
+outcome), can ignore the next ``drop`` telecommands (a lost uplink) or lose the
+reports of the next ``lose_replies`` it executes (a lost downlink), refuse a
+command with a failure code, stop and restart listening on the same port (the
+port disappearing), and send housekeeping, events or raw bytes on demand.
+"""
+
+import socket
+import struct
+import threading
+import time
+
+from firmware import dictionary as d
+from firmware import framing, packet
+
+_SETTLE = 0.2  # s: pyserial's socket:// open discards what already arrived; send the backlog after
+
+
+class FakeFirmware:
+    def __init__(self, port=0):
+        self.port = port
+        self.received = []  # request ids of every TC seen, repeats included
+        self.executed = {}  # request id -> outcome (0 or failure code)
+        self.drop = 0
+        self.refuse = {}  # command name -> failure code at acceptance
+        self.silent = set()  # command names accepted but never completed
+        self.lose_replies = 0  # execute the next n TCs but lose every report about them
+        self._muted = False
+        self._writer = packet.TmWriter()
+        self._lock = threading.Lock()
+        self._conn = None  # the connection telemetry goes to, once settled
+        self._accepted = None  # the latest connection, settled or not
+        self._backlog = []  # telemetry sent before the ground connected: delivered on connect
+        self._server = None
+        self.start()
+
+    @property
+    def url(self):
+        return "socket://127.0.0.1:%d" % self.port
+
+    def start(self):
+        self._server = socket.socket()
+        self._server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._server.bind(("127.0.0.1", self.port))
+        self.port = self._server.getsockname()[1]
+        self._server.listen(1)
+        threading.Thread(target=self._accept, args=(self._server,), daemon=True).start()
+
+    def stop(self):
+        """Close the port and any connection: the ground sees the link drop."""
+        self._server.close()
+        if self._accepted:
+            try:
+                self._accepted.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass  # the ground had already gone
+            self._accepted.close()
+
+
+    def _accept(self, server):
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            self._accepted = conn
+            time.sleep(_SETTLE)
+            with self._lock:
+                self._conn = conn
+                for data in self._backlog:
+                    conn.sendall(data)
+                self._backlog.clear()
+            deframer = framing.Deframer()
+            while True:
+                try:
+                    data = conn.recv(4096)
+                except OSError:
+                    break
+                if not data:
+                    break
+                deframer.feed(data, self._tc)
+            with self._lock:
+                self._conn = None
+
+    # --- telemetry out -------------------------------------------------------------
+
+    def send_raw(self, data):
+        """Send bytes to the ground, or hold them until it connects."""
+        if self._muted:
+            return
+        with self._lock:
+            if self._conn:
+                self._conn.sendall(data)
+            else:
+                self._backlog.append(data)
+
+    def send_tm(self, service, subtype, fmt=">", *values, ms=1000):
+        w = self._writer
+        with self._lock:
+            struct.pack_into(fmt, w.buf, packet.TM_HEADER, *values)
+            raw = bytes(w.buf[:w.finish(service, subtype, struct.calcsize(fmt), 0, ms)])
+        self.send_raw(framing.frame(raw))
+
+    def send_event(self, eid, *values):
+        ev = d.event(eid)
+        self.send_tm(5, ev[2], ">H" + d.fmt(ev[3])[1:], eid, *values)
+
+    def send_hk(self, **values):
+        fields = dict.fromkeys((f[0] for f in d.HK_FIELDS), 0)
+        fields.update(sid=d.HK_SID, temperature=250, heap_free=30000)
+        fields.update(values)
+        self.send_tm(3, 25, d.fmt(d.HK_FIELDS), *fields.values())
+
+    def _report(self, subtype, rid, *rest):
+        self.send_tm(1, subtype, ">I" + "H" * len(rest) if subtype != 5 else ">IB", rid, *rest)
+
+    # --- telecommands in -------------------------------------------------------------
+
+    def _tc(self, buf, n):
+        tc = packet.Tc()
+        if not tc.parse(buf, n):
+            return False
+        data = bytes(buf[packet.TC_HEADER:packet.TC_HEADER + tc.data_len])
+        self.received.append(tc.request_id)
+        if self.drop:
+            self.drop -= 1
+            return True
+        rid = tc.request_id
+        if rid in self.executed:
+            self._report(2, rid, d.DUPLICATE, self.executed[rid])
+            return True
+        self._muted = self.lose_replies > 0
+        self.lose_replies -= self._muted
+        self._execute(tc, rid, data)
+        self._muted = False
+        return True
+
+    def _execute(self, tc, rid, data):
+        fid = struct.unpack_from(">H", data)[0] if tc.service == 8 else 0
+        args = data[2:] if fid else data
+        entry = d.command_for(tc.service, tc.subtype, fid)
+        code = d.UNKNOWN_COMMAND if entry is None else self.refuse.get(entry[0], 0)
+        if code:
+            self.executed[rid] = code
+            self._report(2, rid, code, 0)
+            return
+        self._report(1, rid)
+        self._report(3, rid)
+        if entry[0] in self.silent:
+            return
+        if entry[0] == "PING":
+            self.send_tm(17, 2)
+        if entry[0] == "FIRE":
+            self._report(5, rid, 1)
+            self.send_event(d.EV_RELEASED, args[0], 1)
+        self.executed[rid] = 0
+        self._report(7, rid)

@@ -1,0 +1,108 @@
+"""The command-line tools: golden outputs, exit codes, one line per mistake, no traceback."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from firmware import dictionary as d
+from ground import errors
+from ground.__main__ import main
+
+GOLDEN = Path(__file__).parent / "golden"
+ROOT = Path(__file__).parents[2]
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_dictionary_output_matches_the_golden_file(capsys):
+    # After a dictionary change: python -m ground dictionary > tests/ground/golden/dictionary.txt
+    code, out, err = run(capsys, "dictionary")
+    assert (code, err) == (0, "")
+    assert out == (GOLDEN / "dictionary.txt").read_text()
+
+
+@pytest.mark.parametrize("argv, code, message", [
+    (("send", "loop://", "NOPE"), errors.USAGE, "ground: unknown command 'NOPE' (see: ground dictionary)\n"),
+    (("send", "loop://", "FIRE", "9"), errors.USAGE, "ground: FIRE: slot=9 is outside 1..4\n"),
+    (("send", "loop://", "FIRE"), errors.USAGE,
+     "ground: FIRE takes 1 argument, got 0 (usage: FIRE slot(1..4))\n"),
+    (("send", "loop://", "FIRE", "two"), errors.USAGE,
+     "ground: FIRE: slot must be an integer, got 'two' (usage: FIRE slot(1..4))\n"),
+    (("send", "loop://", "FIRE", "2"), errors.USAGE, "ground: FIRE 2 is hazardous: add --yes to send it\n"),
+    (("send", "loop://", "ARM"), errors.USAGE, "ground: ARM is hazardous: add --yes to send it\n"),
+    (("send", "loop://", "PARAM_SET", "ARM_WINDOW", "1"), errors.USAGE,
+     "ground: PARAM_SET: ARM_WINDOW=1 is outside 5..3600\n"),
+    (("send", "/dev/nonexistent-port", "PING"), errors.LINK,
+     "ground: cannot open /dev/nonexistent-port: [Errno 2] could not open port /dev/nonexistent-port: "
+     "[Errno 2] No such file or directory: '/dev/nonexistent-port'\n"),
+    (("bogus",), errors.USAGE, "ground: argument SUBCOMMAND: invalid choice: 'bogus' (choose from 'send', "
+     "'monitor', 'record', 'replay', 'plot', 'dictionary', 'console') (see: ground --help)\n"),
+    (("replay", "/nonexistent.sqlite"), errors.USAGE,
+     "ground: archive /nonexistent.sqlite: [Errno 2] No such file or directory: '/nonexistent.sqlite'\n"),
+])
+def test_operator_mistakes_give_one_line_and_a_meaningful_exit_code(capsys, argv, code, message):
+    assert run(capsys, *argv) == (code, "", message)
+
+
+def test_send_prints_stages_and_the_reports_caused_then_exits_0_on_completion(capsys, fw):
+    code, out, err = run(capsys, "send", fw.url, "FIRE", "1", "--yes")
+    assert (code, err) == (0, "")
+    lines = [re.sub(r"^ +(\d+\.\d+s )?(T\+\S+ )?", "", line) for line in out.splitlines()]  # no times
+    assert lines[:5] == ["ACCEPTED", "STARTED", "PROGRESS step 1", "EVENT_INFO RELEASED slot=1 attempt=1",
+                         "COMPLETED"]
+    assert lines[5].startswith("FIRE 1 [0x18C1") and lines[5].endswith("] COMPLETED")
+
+
+def test_send_exits_1_with_the_reason_when_the_payload_refuses(capsys, fw):
+    fw.refuse["ARM"] = d.RBF_INSERTED
+    code, _out, err = run(capsys, "send", fw.url, "ARM", "--yes")
+    assert code == errors.FAILED
+    assert err.startswith("ground: ARM failed: ACCEPT_FAILED RBF_INSERTED (remove-before-flight plug is in)")
+
+
+def test_send_exits_4_when_verification_times_out(capsys, fw):
+    fw.drop = 10
+    code, _out, err = run(capsys, "send", fw.url, "PING", "--timeout", "0.2", "--retries", "1")
+    assert code == errors.TIMEOUT
+    assert err == "ground: PING: no report for 0.2 s after sending (2 attempts): outcome unknown, check telemetry\n"
+
+
+def test_monitor_prints_text_or_json_lines(capsys, fw):
+    fw.send_hk(state=d.ARMED, temperature=900)
+    fw.send_event(d.EV_SLOT_FAILED, 3, 3)
+    code, out, _err = run(capsys, "monitor", fw.url, "--count", "2", "--duration", "5")
+    assert code == 0
+    hk, event = out.splitlines()
+    assert "HK sid=1 state=ARMED" in hk and "temperature=90.0 C !LIMIT" in hk
+    assert event == "T+1.000s EVENT_HIGH SLOT_FAILED slot=3 attempt=3"
+    fw.send_event(d.EV_RELEASED, 2, 1)
+    code, out, _err = run(capsys, "monitor", fw.url, "--json", "--count", "1", "--duration", "5")
+    assert json.loads(out)["event"] == "RELEASED" and json.loads(out)["values"] == {"slot": 2, "attempt": 1}
+
+
+def test_monitor_stops_after_duration_with_exit_0(capsys, fw):
+    assert run(capsys, "monitor", fw.url, "--duration", "0.2")[0] == 0
+
+
+def test_help_documents_the_exit_codes(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["send", "--help"])
+    assert e.value.code == 0
+    assert "4  verification timeout" in capsys.readouterr().out
+
+
+def test_installed_entry_point_reports_a_missing_port_without_traceback():
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    p = subprocess.run([sys.executable, "-m", "ground", "monitor", "/dev/nonexistent-port"],
+                       capture_output=True, text=True, cwd=ROOT, env=env, timeout=30)
+    assert p.returncode == errors.LINK
+    assert p.stderr.startswith("ground: cannot open /dev/nonexistent-port") and "Traceback" not in p.stderr

@@ -1,0 +1,160 @@
+"""The client library: verification stages, retries, hazards, reconnects, junk."""
+
+import time
+
+import pytest
+
+from firmware import dictionary as d
+from ground.client import COMPLETED, FAILED, TIMEOUT, Client
+from ground.errors import CommandFailed, LinkError, UsageError, VerificationTimeout
+from ground.link import DOWN, UP
+from tests.ground.conftest import FAST
+
+
+def _wait_for(predicate, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not met within %g s" % timeout
+        time.sleep(0.02)
+
+
+def test_send_waits_for_completion_and_records_every_stage(client):
+    v = client.send("FIRE", 2, confirm=True)
+    assert v.status == COMPLETED and v.ok
+    assert [s.name for s in v.stages] == ["ACCEPTED", "STARTED", "PROGRESS", "COMPLETED"]
+    assert v.stage("PROGRESS").step == 1
+
+
+def test_refused_command_raises_with_the_reason_in_words(client, fw):
+    fw.refuse["ARM"] = d.NO_PERMIT
+    with pytest.raises(CommandFailed, match="NO_PERMIT .the lander does not permit deployment.") as e:
+        client.send("ARM", confirm=True)
+    assert e.value.verification.status == FAILED
+
+
+def test_hazardous_command_is_not_sent_without_confirmation(client, fw):
+    with pytest.raises(UsageError, match="hazardous"):
+        client.send("FIRE", 1)
+    with pytest.raises(UsageError, match="hazardous"):
+        client.send("SCHED_INSERT", 30000, 0, "FIRE", 1)  # a scheduled FIRE is a FIRE
+    time.sleep(0.1)
+    assert fw.received == []
+
+
+def test_retry_after_lost_uplink_reuses_the_request_id(client, fw):
+    fw.drop = 1
+    v = client.send("PING")
+    assert v.ok and v.attempts == 2
+    assert fw.received == [v.request_id, v.request_id]
+
+
+def test_retry_after_lost_reports_is_answered_duplicate_and_counts_as_already_executed(client, fw):
+    fw.lose_replies = 1
+    v = client.send("FIRE", 3, confirm=True)
+    assert v.ok and v.already_executed and "already executed" in v.reason
+    assert fw.received == [v.request_id, v.request_id]
+    assert list(fw.executed.values()).count(0) == 1  # executed once
+
+
+def test_retry_of_a_failed_command_reports_the_recorded_failure(client, fw):
+    fw.refuse["DISARM"] = d.BUSY
+    fw.lose_replies = 1
+    v = client.send("DISARM", check=False)
+    assert v.status == FAILED and "BUSY" in v.reason and "already executed" in v.reason
+
+
+def test_duplicate_on_a_first_attempt_is_a_failure_not_a_success(fw, tmp_path):
+    seq_file = tmp_path / "seq"
+    seq_file.write_text("100\n")
+    with Client(fw.url, timeout=FAST, seq_file=str(seq_file)) as c:
+        fw.executed[c.build("PING").request_id + 1] = 0  # an earlier session used sequence count 101
+        v = c.send("PING", check=False)
+    assert v.status == FAILED and "NOT executed" in v.reason
+
+
+def test_silence_after_a_stage_times_out_with_outcome_unknown(client, fw):
+    fw.silent.add("SAFE")
+    with pytest.raises(VerificationTimeout, match="after STARTED: outcome unknown") as e:
+        client.send("SAFE", timeout=0.3)
+    assert e.value.verification.status == TIMEOUT
+
+
+def test_no_answer_at_all_is_retried_then_times_out(client, fw):
+    fw.drop = 5
+    v = client.send("PING", timeout=0.2, retries=2, check=False)
+    assert v.status == TIMEOUT and v.attempts == 3
+    assert len(set(fw.received)) == 1 and len(fw.received) == 3
+
+
+def test_sequence_count_continues_across_sessions(fw, tmp_path):
+    seq_file = tmp_path / "seq"
+    with Client(fw.url, seq_file=str(seq_file)) as c:
+        first = c.send("PING").request_id
+    with Client(fw.url, seq_file=str(seq_file)) as c:
+        second = c.send("PING").request_id
+    assert second == first + 1
+
+
+def test_missing_port_raises_link_error():
+    with pytest.raises(LinkError, match="cannot open /dev/nonexistent-port"):
+        Client("/dev/nonexistent-port")
+
+
+def test_reconnects_after_the_port_disappears_and_returns(client, fw):
+    client.send("PING")
+    fw.stop()
+    _wait_for(lambda: client.link.state == DOWN)
+    with pytest.raises(LinkError, match="PING not sent: link to socket://.* is down .1 attempt."):
+        client.send("PING", timeout=0.2, retries=0)
+    fw.start()
+    _wait_for(lambda: client.link.state == UP)
+    assert client.send("PING").ok
+    assert client.link.reconnects == 1
+
+
+def test_command_sent_while_down_goes_out_on_retry_after_reconnect(client, fw):
+    fw.stop()
+    _wait_for(lambda: client.link.state == DOWN)
+    v = client.submit("PING", timeout=0.4, retries=5)
+    fw.start()
+    assert v.wait(5) and v.ok
+
+
+def test_garbage_on_the_link_is_counted_and_telemetry_still_decodes(client, fw):
+    fw.send_raw(b"\x00\x01\x02\x03\xff\xfe\x00" + bytes(range(1, 200)) + b"\x00" + b"\x05" * 600 + b"\x00")
+    fw.send_hk(state=d.ARMED)
+    hk = client.await_hk(state="ARMED", timeout=2)
+    assert hk.values["state"] == d.ARMED
+    c = client.link.counters()
+    assert c["crc_errors"] + c["undecodable"] >= 2 and c["oversize"] == 1
+
+
+def test_sequence_count_gaps_are_detected(client, fw):
+    fw.send_hk()
+    fw._writer.seq += 3  # three packets lost on the downlink
+    fw.send_hk()
+    _wait_for(lambda: client.link.rx_packets == 2)
+    assert client.link.tm_gaps == 1 and client.link.tm_lost == 3
+
+
+def test_await_event_matches_names_and_field_values(client, fw):
+    v = client.send("FIRE", 4, confirm=True)
+    ev = client.await_event("RELEASED", since=v.mark, slot=4, timeout=1)
+    assert ev.values == {"slot": 4, "attempt": 1}
+    with pytest.raises(VerificationTimeout, match="no EVENT RELEASED with slot=1 within 0.1 s"):
+        client.await_event("RELEASED", since=v.mark, slot=1, timeout=0.1)
+
+
+def test_next_event_returns_each_event_once_in_order(client, fw):
+    fw.send_event(d.EV_ARMED, 60)
+    fw.send_event(d.EV_DISARMED, 0)
+    assert client.next_event(timeout=1).event == "ARMED"
+    assert client.next_event(timeout=1).event == "DISARMED"
+    with pytest.raises(VerificationTimeout):
+        client.next_event(timeout=0.1)
+
+
+def test_latest_hk_follows_the_last_report(client, fw):
+    fw.send_hk(slot2=d.RELEASED)
+    client.await_hk(slot2="RELEASED", timeout=1)
+    assert client.latest_hk.values["slot2"] == d.RELEASED

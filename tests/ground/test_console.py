@@ -1,0 +1,149 @@
+"""The operator console, driven headless with Textual's pilot."""
+
+import asyncio
+import functools
+import queue
+
+import pytest
+from textual.widgets import DataTable, Input, RichLog, Static
+
+from firmware import dictionary as d
+from ground.archive import Archive
+from ground.console import Console, open_client
+from ground.link import DOWN
+from tests.ground.conftest import FAST
+
+SIZE = (150, 45)
+
+
+def pilot_test(test):
+    """Run an async pilot test in its own event loop (no pytest-asyncio in the pinned set)."""
+
+    @functools.wraps(test)
+    def run(*args, **kwargs):
+        asyncio.run(test(*args, **kwargs))
+
+    return run
+
+
+@pytest.fixture
+def console(fw):
+    inbox = queue.SimpleQueue()
+    with open_client(fw.url, inbox, timeout=FAST, retries=0) as client:
+        yield Console(client, inbox)
+
+
+async def _type(pilot, line):
+    pilot.app.query_one("#cmd", Input).value = line
+    await pilot.press("enter")
+    await pilot.pause(0.3)
+
+
+def _text(app, selector):
+    widget = app.query_one(selector)
+    if isinstance(widget, RichLog):
+        return "\n".join(line.text for line in widget.lines)
+    return str(widget.render())
+
+
+@pilot_test
+async def test_fire_is_sent_only_after_the_slot_number_is_typed(console, fw):
+    async with console.run_test(size=SIZE) as pilot:
+        await _type(pilot, "FIRE 2")
+        assert "HAZARDOUS FIRE 2: type 2" in _text(console, "#hint")
+        assert fw.received == []
+        await _type(pilot, "2")
+        await pilot.pause(0.3)
+        assert len(fw.received) == 1
+        log = _text(console, "#commands")
+        assert "FIRE 2" in log and "PROGRESS step 1" in log and "COMPLETED" in log
+
+
+@pilot_test
+async def test_wrong_confirmation_cancels_and_sends_nothing(console, fw):
+    async with console.run_test(size=SIZE) as pilot:
+        await _type(pilot, "ARM")
+        assert "type ARM" in _text(console, "#hint")
+        await _type(pilot, "3")
+        assert "ARM cancelled" in _text(console, "#hint")
+        await _type(pilot, "ARM")
+        await pilot.press("escape")
+        await pilot.pause(0.3)
+        assert fw.received == []
+
+
+@pilot_test
+async def test_refusal_shows_the_reason_in_words(console, fw):
+    fw.refuse["DISARM"] = d.NOT_ARMED
+    async with console.run_test(size=SIZE) as pilot:
+        await _type(pilot, "disarm")
+        assert "ACCEPT_FAILED NOT_ARMED (controller is not ARMED)" in _text(console, "#commands")
+
+
+@pilot_test
+async def test_verification_timeout_is_shown(console, fw):
+    fw.silent.add("SAFE")
+    async with console.run_test(size=SIZE) as pilot:
+        await _type(pilot, "SAFE")
+        await pilot.pause(FAST + 0.3)
+        assert "TIMEOUT: no report for 0.5 s after STARTED" in _text(console, "#commands")
+
+
+@pilot_test
+async def test_typing_mistakes_are_explained_not_sent(console, fw):
+    async with console.run_test(size=SIZE) as pilot:
+        await _type(pilot, "FIRE 7")
+        assert "FIRE: slot=7 is outside 1..4" in _text(console, "#hint")
+        console.query_one("#cmd", Input).value = "HK_PER"
+        await pilot.pause(0.1)
+        assert console.query_one("#cmd", Input)._suggestion == "HK_PERIOD"
+        console.query_one("#cmd", Input).value = "FIRE"
+        await pilot.pause(0.1)
+        assert "usage: FIRE slot(1..4)" in _text(console, "#hint") and "[HAZARDOUS]" in _text(console, "#hint")
+        assert fw.received == []
+
+
+@pilot_test
+async def test_housekeeping_slots_inhibits_and_limits_at_a_glance(console, fw):
+    async with console.run_test(size=SIZE) as pilot:
+        fw.send_hk(state=d.ARMED, slot2=d.RELEASED, slot3=d.FAILED, attempts=0x0310, arm_left=42,
+                   inputs=d.IN_RBF_REMOVED | d.IN_PERMIT, temperature=900)
+        await pilot.pause(0.5)
+        assert "SLOT 2\nRELEASED\nburns 1" in _text(console, "#slot2")
+        assert "SLOT 3\nFAILED\nburns 3" in _text(console, "#slot3")
+        controller = console.query_one("#controller", Static).render()
+        assert "STATE ARMED" in str(controller) and "arm window 42s" in str(controller)
+        spans = {str(controller)[s.start:s.end].strip(): str(s.style) for s in controller.spans}
+        assert spans["ARM_LINE"].endswith("on ansi_red") and spans["PERMIT"].endswith("on ansi_green")
+        cell = console.query_one("#hk", DataTable).get_cell("temperature", "value")
+        assert cell.plain == "90.0 C" and "red" in str(cell.style)
+
+
+@pilot_test
+async def test_events_and_link_state_are_shown(console, fw):
+    async with console.run_test(size=SIZE) as pilot:
+        fw.send_event(d.EV_SLOT_FAILED, 4, 3)
+        await pilot.pause(0.5)
+        assert "EVENT_HIGH SLOT_FAILED slot=4 attempt=3" in _text(console, "#events")
+        assert "LINK UP" in _text(console, "#link")
+        fw.stop()
+        for _ in range(20):
+            await pilot.pause(0.1)
+            if console.client.link.state == DOWN:
+                break
+        await pilot.pause(0.2)
+        assert "LINK DOWN" in _text(console, "#link")
+
+
+@pilot_test
+async def test_console_archives_what_it_sends_and_receives(fw, tmp_path):
+    archive = Archive(str(tmp_path / "console.sqlite"))
+    inbox = queue.SimpleQueue()
+    with open_client(fw.url, inbox, archive, timeout=FAST) as client:
+        app = Console(client, inbox)
+        async with app.run_test(size=SIZE) as pilot:
+            await _type(pilot, "PING")
+            assert "archive %s" % archive.path in _text(app, "#link")
+    directions = [direction for _t, direction, _raw in archive.frames()]
+    archive.close()
+    assert directions == ["TC", "TM", "TM", "TM", "TM"]  # PING; ACCEPTED, STARTED, PONG, COMPLETED

@@ -1,0 +1,96 @@
+"""The ground against the simulated board (``python -m sim`` running the real firmware)."""
+
+import socket
+import time
+
+import pytest
+
+from firmware import dictionary as d
+from ground.__main__ import main
+from ground.archive import Archive
+from ground.client import Client
+from ground.codec import decode
+from ground.link import DOWN, UP
+from tests.sim.simproc import Sim
+
+# These tests are about the ground: a roomy heap keeps them independent of the firmware's
+# memory tuning (the 64 KiB board budget is the sim's and the firmware's tests' business).
+SIM_ARGS = ("--heap", "512k")
+BOOT_TIMEOUT = 10.0  # s: the sim compiles and boots the firmware
+TIMEOUT = 5.0  # s: verification timeout on a local link
+
+
+def _up(url, timeout=BOOT_TIMEOUT, **kw):
+    """A Client whose PING completed: the firmware is running."""
+    client = Client(url, timeout=TIMEOUT, **kw)
+    deadline = time.monotonic() + timeout
+    while not client.send("PING", timeout=0.5, retries=0, check=False).ok:
+        assert time.monotonic() < deadline, "the simulated board did not answer PING"
+    return client
+
+
+@pytest.fixture(scope="module")
+def sim():
+    with Sim(*SIM_ARGS, app="firmware.app") as s:
+        yield s
+
+
+def test_ping_round_trip_shows_every_stage_and_the_pong(sim):
+    with _up(sim.ports["link"]) as c:
+        v = c.send("PING")
+        assert [s.name for s in v.stages] == ["ACCEPTED", "STARTED", "COMPLETED"]
+        assert c.await_record(lambda r: r.name == "PONG", since=v.mark, timeout=TIMEOUT)
+
+
+def test_arm_fire_releases_and_replay_of_the_archive_equals_the_live_decode(sim, tmp_path):
+    archive = Archive(str(tmp_path / "sim.sqlite"))
+    with _up(sim.ports["link"], archive=archive) as c:
+        assert c.send("ARM", confirm=True).ok
+        v = c.send("FIRE", 2, confirm=True, timeout=10)
+        assert v.ok and v.stage("PROGRESS") is not None
+        c.await_event("RELEASED", since=v.mark, slot=2, timeout=TIMEOUT)
+        c.await_hk(slot2="RELEASED", since=v.mark, timeout=TIMEOUT)
+        c.send("DISARM")
+        live = [r.to_json() for r in c.records()]
+    replayed = [decode(raw).to_json() for _t, _d, raw in archive.frames("TM")]
+    archive.close()
+    assert replayed[-len(live):] == live  # the archive starts earlier: the PINGs of _up
+
+
+def test_fire_while_safe_is_refused_with_the_reason_and_exit_1(sim, capsys):
+    _up(sim.ports["link"]).close()
+    assert main(["send", sim.ports["link"], "FIRE", "3", "--yes", "--timeout", "5"]) == 1
+    assert "NOT_ARMED (controller is not ARMED)" in capsys.readouterr().err
+
+
+def test_a_repeated_request_id_is_answered_duplicate_not_executed_again(sim):
+    with _up(sim.ports["link"]) as c:
+        v = c.send("PING")
+        c.link.write(v.command.packet)  # the same bytes again, as a retry would send them
+        rec = c.await_record(lambda r: r.request_id == v.request_id and r.name.endswith("FAILED"),
+                             since=v.mark, timeout=TIMEOUT)
+        assert (rec.values["code"], rec.values["data"]) == (d.DUPLICATE, 0)
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_client_reconnects_when_the_board_goes_away_and_comes_back():
+    port = str(_free_port())
+    with Sim(*SIM_ARGS, "--link-port", port, app="firmware.app") as first:
+        c = _up(first.ports["link"])
+    try:
+        deadline = time.monotonic() + TIMEOUT
+        while c.link.state != DOWN:
+            assert time.monotonic() < deadline, "link never went DOWN"
+            time.sleep(0.05)
+        with Sim(*SIM_ARGS, "--link-port", port, app="firmware.app"):
+            deadline = time.monotonic() + BOOT_TIMEOUT
+            while not (c.link.state == UP and c.send("PING", timeout=0.5, retries=0, check=False).ok):
+                assert time.monotonic() < deadline, "no PING after the board came back"
+            assert c.link.reconnects >= 1
+    finally:
+        c.close()
