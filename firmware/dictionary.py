@@ -17,13 +17,7 @@ import sys
 if sys.implementation.name == "micropython":
     raise ImportError("firmware.dictionary is for CPython; firmware code imports firmware.tables")
 
-try:
-    from micropython import const
-except ImportError:  # CPython (ground, tests)
-
-    def const(x):
-        return x
-
+from micropython import const
 
 APID = const(0x0C1)  # the payload controller; one APID for both directions
 GROUND_ID = const(1)  # PUS source/destination id of the ground

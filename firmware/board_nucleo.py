@@ -1,0 +1,169 @@
+"""The NUCLEO-F429ZI board: the only module that imports ``machine`` and ``pyb``.
+
+Pins (Arduino names on the Zio connector; none shared with Ethernet, USB or the
+REPL's USART3)::
+
+    role                   pin   Zio    level
+    actuator, slot 1       PE13  D3     out, 1 = current (drives the squib/burn-wire FET)
+    actuator, slot 2       PE11  D5     out
+    actuator, slot 3       PE9   D6     out
+    actuator, slot 4       PD15  D9     out
+    arm-enable (master)    PF13  D7     out, 1 = actuator supply switch closed
+    arm-enable read-back   PF14  D4     in, pull-down, 1 = supply present behind the switch
+    separation switch 1-4  PA3 PC0 PC3 PF3 (A0-A3)  in, pull-up, 1 = released (contact opened)
+    lander permit          PF12  D8     in, pull-down, 1 = lander permits deployment
+    RBF removed            PF15  D2     in, pull-down, 1 = plug removed
+    status LED             PB0   LD1    out (green)
+    ground link UART2      PD5 TX, PD6 RX (Zio CN9), 115200 8N1 by default (``baud``)
+
+Levels are chosen so that a broken wire is the safe reading: permit, RBF and
+the arm read-back fall to 0 (inhibit present); a separation switch floats to
+"released", so its slot is never fired (EARLY_RELEASE) rather than fired blind.
+
+The constructor drives every output off before anything else runs. Each burn
+arms TIM2 (32 bits, 10 kHz ticks) as a one-shot: its interrupt turns every
+actuator off at ``max_ms`` even if the loop has stalled, and the independent
+watchdog resets the MCU if the loop stops feeding it. Records live on the
+internal flash filesystem at /flash.
+"""
+
+import gc
+import time
+
+import machine
+import pyb
+from micropython import const
+
+_ACTUATORS = ("PE13", "PE11", "PE9", "PD15")
+_SWITCHES = ("PA3", "PC0", "PC3", "PF3")
+_TICK_HZ = const(10000)  # cutoff timer resolution: 0.1 ms
+_WDT_MS = const(2000)  # the loop feeds every 10 ms; a flash write takes well under 1 s
+# machine.reset_cause() value -> index into dictionary.RESET_CAUSES
+_CAUSES = (
+    (machine.PWRON_RESET, 0),
+    (machine.HARD_RESET, 1),
+    (machine.WDT_RESET, 2),
+    (machine.DEEPSLEEP_RESET, 3),
+    (machine.SOFT_RESET, 4),
+)
+_CAUSE_UNKNOWN = const(6)
+
+
+class _Link:
+    """UART2 with the contract's ``write(buf, n)``."""
+
+    def __init__(self, baud):
+        self._u = machine.UART(2, baud, timeout=0, rxbuf=1024)
+        self._buf = None
+        self._mv = memoryview(b"")
+
+    def readinto(self, buf):
+        return self._u.readinto(buf)
+
+    def write(self, buf, n):
+        if buf is not self._buf:  # the firmware always writes from its one frame buffer
+            self._buf = buf
+            self._mv = memoryview(buf)
+        self._u.write(self._mv[:n])
+
+    def any(self):
+        return self._u.any()
+
+
+class Board:
+    fs_root = "/flash"
+
+    def __init__(self, baud=115200):
+        self._act = tuple(machine.Pin(p, machine.Pin.OUT, value=0) for p in _ACTUATORS)
+        self._a0, self._a1, self._a2, self._a3 = self._act
+        self._arm = machine.Pin("PF13", machine.Pin.OUT, value=0)
+        self._arm_rb = machine.Pin("PF14", machine.Pin.IN, machine.Pin.PULL_DOWN)
+        self._sw = tuple(machine.Pin(p, machine.Pin.IN, machine.Pin.PULL_UP) for p in _SWITCHES)
+        self._permit = machine.Pin("PF12", machine.Pin.IN, machine.Pin.PULL_DOWN)
+        self._rbf = machine.Pin("PF15", machine.Pin.IN, machine.Pin.PULL_DOWN)
+        self._led = machine.Pin("PB0", machine.Pin.OUT, value=0)
+        self._on = -1
+        self._tim = pyb.Timer(2)
+        self._tim.deinit()
+        self._prescaler = self._tim.source_freq() // _TICK_HZ - 1
+        self._on_cutoff = self._cutoff  # bound once: the interrupt must not allocate
+        self._wdt = machine.WDT(timeout=_WDT_MS)
+        self.uart = _Link(baud)
+        self._adc = pyb.ADCAll(12, 0x70000)  # internal channels only
+
+    # --- time -----------------------------------------------------------------
+    def ticks_ms(self):
+        return time.ticks_ms()
+
+    def ticks_diff(self, a, b):
+        return time.ticks_diff(a, b)
+
+    def idle(self, ms):
+        t0 = time.ticks_ms()
+        while not self.uart.any() and time.ticks_diff(time.ticks_ms(), t0) < ms:
+            pyb.wfi()  # SysTick wakes this every millisecond
+
+    # --- inputs ---------------------------------------------------------------
+    def rbf_removed(self):
+        return self._rbf.value() == 1
+
+    def permit(self):
+        return self._permit.value() == 1
+
+    def switch(self, slot):
+        return self._sw[slot].value() == 1
+
+    def arm_line(self):
+        return self._arm_rb.value() == 1
+
+    # --- outputs --------------------------------------------------------------
+    def set_arm(self, on):
+        self._arm.value(1 if on else 0)
+
+    def burn(self, slot, max_ms):
+        self.cut()
+        self._tim.init(prescaler=self._prescaler, period=max_ms * (_TICK_HZ // 1000) - 1, callback=self._on_cutoff)
+        self._on = slot
+        self._act[slot].value(1)
+
+    def cut(self):
+        self._all_off()
+        self._tim.deinit()
+
+    def _cutoff(self, tim):
+        """Timer interrupt: no allocation, no loop over a tuple (an iterator would allocate)."""
+        self._all_off()
+        tim.callback(None)
+
+    def _all_off(self):
+        self._a0.value(0)
+        self._a1.value(0)
+        self._a2.value(0)
+        self._a3.value(0)
+        self._on = -1
+
+    def burning(self):
+        return self._on
+
+    def set_led(self, on):
+        self._led.value(1 if on else 0)
+
+    # --- system ---------------------------------------------------------------
+    def feed(self):
+        self._wdt.feed()
+
+    def reset_cause(self):
+        c = machine.reset_cause()
+        for value, index in _CAUSES:
+            if value == c:
+                return index
+        return _CAUSE_UNKNOWN
+
+    def temperature(self):
+        return int(self._adc.read_core_temp() * 10)
+
+    def heap_free(self):
+        return gc.mem_free()
+
+    def reset(self):
+        machine.reset()

@@ -1,0 +1,52 @@
+"""Housekeeping (PUS 3): the one HK structure, periodic and one-shot.
+
+The report is packed straight into the telemetry buffer with the generated
+HK_FORMAT; it goes out every HK_PERIOD ms while HK_ENABLED is 1. The period
+counts from the previous report, so changing it takes effect at once.
+"""
+
+import struct
+
+from firmware import tables as T
+from firmware.packet import TM_HEADER
+
+_ARM_BIT = 1 << T.N_SLOTS  # OUTPUT_BITS: actuators, then ARM_ENABLE, then LED
+_LED_BIT = 2 << T.N_SLOTS
+_HK_LEN = struct.calcsize(T.HK_FORMAT)
+
+
+class Housekeeping:
+    def __init__(self, app):
+        self._app = app  # everything HK reports on hangs off the application
+        self._last = app.clock.now
+        self.led = False
+
+    def tick(self):
+        a = self._app
+        if a.params.get(T.P_HK_ENABLED) and a.clock.since(self._last) >= a.params.get(T.P_HK_PERIOD):
+            self.send()
+
+    def send(self):
+        a = self._app
+        b = a.board
+        st = a.state
+        slots = st.slots
+        self._last = a.clock.now
+        attempts = 0
+        for s in range(T.N_SLOTS):
+            attempts |= min(st.attempts[s], 15) << (4 * s)
+        d = a.deframer
+        inputs = ((T.IN_RBF_REMOVED if b.rbf_removed() else 0) | (T.IN_PERMIT if b.permit() else 0)
+                  | (T.IN_ARM_LINE if b.arm_line() else 0))
+        on = b.burning()
+        outputs = ((1 << on if on >= 0 else 0) | (_ARM_BIT if a.seq.arm_on else 0)
+                   | (_LED_BIT if self.led else 0))
+        struct.pack_into(
+            T.HK_FORMAT, a.tm.buf, TM_HEADER, T.HK_SID, a.seq.state, slots[0], slots[1], slots[2], slots[3],
+            attempts, a.switches.bits(), inputs, outputs,
+            a.seq.arm_left(), a.services.accepted & 0xFFFF, a.services.rejected & 0xFFFF,
+            d.crc_errors & 0xFFFF, d.oversize & 0xFFFF, d.undecodable & 0xFFFF,
+            a.clock.uptime_s, st.boot_count, a.reset_cause, b.temperature(), b.heap_free(),
+            a.schedule.count(), a.seq.last_burn,
+        )
+        a.tm.send(T.TM_HK, _HK_LEN)

@@ -1,0 +1,224 @@
+"""PUS services: check a telecommand, verify it, run it, answer.
+
+Every TC from the link or the schedule goes through ``execute``::
+
+    unknown id / bad length / argument out of range -> ACCEPT_FAILED, REFUSED
+    request id already recorded                      -> ACCEPT_FAILED DUPLICATE, data = its outcome
+    accepted                                         -> ACCEPTED, handler runs
+      handler refused (an inhibit, a slot, ...)      -> START_FAILED code, REFUSED
+      handler done                                   -> STARTED, COMPLETED
+      handler started a burn (FIRE, FIRE_SEQUENCE)   -> STARTED; the sequencer reports
+                                                        PROGRESS per burn and the completion
+
+Success reports follow the TC's ack flags; failures are always sent. The outcome
+of every TC that passed acceptance is recorded in the state record, so a TC sent
+again (a ground retry, a resend after a reset) is never executed twice.
+Unpacking a TC's arguments allocates a small tuple; nothing else here does.
+"""
+
+import struct
+
+from micropython import const
+
+from firmware import tables as T
+from firmware.packet import CRC_LEN, TC_HEADER, TM_HEADER, Tc, crc16
+from firmware.schedule import TC_MAX
+from firmware.telemetry import ACCEPT, COMPLETE, START
+
+# PUS service types, read from the dictionary's commands
+_PUS_HK = T.COMMANDS[T.CMD_HK_ENABLE][0]
+_PUS_FUNCTION = T.COMMANDS[T.CMD_ARM][0]  # a u16 function id leads the arguments
+_PUS_TIME = T.COMMANDS[T.CMD_TIME_SET][0]
+_PUS_SCHEDULE = T.COMMANDS[T.CMD_SCHED_INSERT][0]
+_PUS_PARAMS = T.COMMANDS[T.CMD_PARAM_SET][0]
+_RUNNING = const(-1)  # handler started a burn; the sequencer completes it
+_MIN_TC = TC_HEADER + CRC_LEN  # the shortest TC SCHED_INSERT accepts
+# Report layouts (checked against the dictionary by tests/test_firmware_layouts.py)
+TIME_FORMAT = ">HIB"
+PARAM_FORMAT = ">HI"
+SCHEDULE_FORMAT = ">B"
+ENTRY_FORMAT = ">IHI"
+
+
+class Services:
+    def __init__(self, app):
+        self._a = app
+        self.tc = Tc()
+        self._inner = Tc()
+        self._release = bytearray(TC_MAX)  # a scheduled TC is copied here to run
+        self.accepted = self.rejected = 0
+        self._data = 0  # failure data of the current refusal
+        self._args = ()  # arguments of the current TC
+        self._len = bytes(struct.calcsize(c[4]) + (2 if c[2] else 0) for c in T.COMMANDS)
+
+    # --- entry points ---------------------------------------------------------
+    def on_packet(self, buf, n):
+        """Deframer handler: False for a packet that is not a TC for us."""
+        if not self.tc.parse(buf, n) or self.tc.apid != T.APID:
+            return False
+        self.execute(buf, self.tc)
+        return True
+
+    def tick(self):
+        """Release at most one due time-tagged command."""
+        sch = self._a.schedule
+        i = sch.due(self._a.clock)
+        if i < 0:
+            return
+        rid = sch.entry(i)[3]
+        n = sch.take(i, self._release)
+        self._a.tm.event(T.EV_SCHEDULE_RELEASED, rid)
+        if self.tc.parse(self._release, n):
+            self.execute(self._release, self.tc)
+
+    def execute(self, buf, tc):
+        self._data = 0
+        i = self._find(buf, tc)
+        code = T.UNKNOWN_COMMAND if i < 0 else self._check(buf, tc, i)
+        if code:
+            self._refuse(ACCEPT, tc, code)
+            return
+        self.accepted += 1
+        self._a.tm.verify(ACCEPT, tc.request_id, tc.ack)
+        code = self._run(i, buf, tc, self._args)
+        self._a.state.record(tc.request_id, T.EXECUTING if code == _RUNNING else code)
+        if code > 0:
+            self._refuse(START, tc, code)
+            return
+        self._a.tm.verify(START, tc.request_id, tc.ack)
+        if code == 0:
+            self._a.tm.verify(COMPLETE, tc.request_id, tc.ack)
+
+    # --- checks ---------------------------------------------------------------
+    def _find(self, buf, tc):
+        fid = 0
+        if tc.service == _PUS_FUNCTION:
+            if tc.data_len < 2:
+                return -1
+            fid = buf[TC_HEADER] << 8 | buf[TC_HEADER + 1]
+        for i in range(len(T.COMMANDS)):
+            c = T.COMMANDS[i]
+            if c[0] == tc.service and c[1] == tc.subtype and c[2] == fid:
+                return i
+        return -1
+
+    def _check(self, buf, tc, i):
+        """0, or why command ``i`` is refused: length, an argument (data = its number), a duplicate."""
+        c = T.COMMANDS[i]
+        need = self._len[i]
+        if c[7]:  # a whole TC follows the arguments
+            ok = need + _MIN_TC <= tc.data_len <= T.MAX_TC_DATA
+        else:
+            ok = tc.data_len == need
+        if not ok:
+            return T.BAD_LENGTH
+        self._args = args = struct.unpack_from(c[4], buf, TC_HEADER + (2 if c[2] else 0))
+        for k in range(len(args)):
+            if not c[5][k] <= args[k] <= c[6][k]:
+                self._data = k + 1
+                return T.BAD_ARGUMENT
+        seen = self._a.state.outcome(tc.request_id)
+        if seen < 0:
+            return 0
+        self._data = seen  # the recorded outcome
+        return T.DUPLICATE
+
+    def _refuse(self, stage, tc, code):
+        self.rejected += 1
+        self._a.tm.verify(stage, tc.request_id, tc.ack, code, self._data)
+        self._a.tm.event(T.EV_REFUSED, tc.service, tc.subtype, code)
+
+    # --- handlers, one per PUS service: 0 done, a failure code, or _RUNNING ----
+    def _run(self, i, buf, tc, args):
+        svc = T.COMMANDS[i][0]
+        if svc == _PUS_FUNCTION:
+            return self._function(i, tc, args)
+        if svc == _PUS_HK:
+            return self._housekeeping(i, args)
+        if svc == _PUS_SCHEDULE:
+            return self._schedule(i, buf, tc, args)
+        if svc == _PUS_TIME:
+            return self._time(i, args)
+        if svc == _PUS_PARAMS:
+            return self._parameter(i, args)
+        self._a.tm.send(T.TM_PONG, 0)  # PUS 17: the only command left
+        return 0
+
+    def _function(self, i, tc, args):
+        seq = self._a.seq
+        if i == T.CMD_ARM:
+            return seq.arm()
+        if i in (T.CMD_FIRE, T.CMD_FIRE_SEQUENCE):
+            mask, spacing = (1 << (args[0] - 1), 0) if i == T.CMD_FIRE else args
+            code = seq.fire(mask, spacing, tc.request_id, tc.ack)
+            self._data = seq.data
+            return code or _RUNNING
+        seq.abort(i == T.CMD_DISARM)
+        if i == T.CMD_SAFE:
+            sch = self._a.schedule
+            sch.enabled = False
+            return sch.reset()
+        return 0
+
+    def _housekeeping(self, i, args):
+        if i == T.CMD_HK_ONE_SHOT:
+            self._a.hk.send()
+            return 0
+        if i == T.CMD_HK_PERIOD:
+            return self._a.params.set(T.P_HK_PERIOD, args[1])
+        return self._a.params.set(T.P_HK_ENABLED, 1 if i == T.CMD_HK_ENABLE else 0)
+
+    def _time(self, i, args):
+        c = self._a.clock
+        if i == T.CMD_TIME_SET:
+            c.set(args[0], args[1])
+            self._a.tm.event(T.EV_TIME_CORRELATED)
+            return 0
+        tm = self._a.tm
+        struct.pack_into(TIME_FORMAT, tm.buf, TM_HEADER, c.days, c.ms, 1 if c.correlated else 0)
+        tm.send(T.TM_TIME, struct.calcsize(TIME_FORMAT))
+        return 0
+
+    def _parameter(self, i, args):
+        p = self._a.params
+        if i == T.CMD_PARAM_SET:
+            return p.set(args[0], args[1])
+        tm = self._a.tm
+        struct.pack_into(PARAM_FORMAT, tm.buf, TM_HEADER, args[0], p.get(args[0]))
+        tm.send(T.TM_PARAM, struct.calcsize(PARAM_FORMAT))
+        return 0
+
+    def _schedule(self, i, buf, tc, args):
+        sch = self._a.schedule
+        if i == T.CMD_SCHED_INSERT:
+            return self._insert(buf, tc, args)
+        if i == T.CMD_SCHED_DELETE:
+            return sch.delete(args[0])
+        if i == T.CMD_SCHED_RESET:
+            return sch.reset()
+        if i == T.CMD_SCHED_LIST:
+            return self._list(sch)
+        return sch.enable(i == T.CMD_SCHED_ENABLE)
+
+    def _insert(self, buf, tc, args):
+        off = TC_HEADER + 6  # after the release time
+        n = tc.data_len - 6
+        inner = memoryview(buf)[off:off + n]
+        if crc16(inner, n) or not self._inner.parse(inner, n) or self._inner.apid != T.APID:
+            self._data = 3
+            return T.BAD_ARGUMENT
+        if self._a.clock.reached(args[0], args[1]):
+            return T.TIME_PAST
+        return self._a.schedule.insert(args[0], args[1], buf, off, n)
+
+    def _list(self, sch):
+        tm = self._a.tm
+        struct.pack_into(SCHEDULE_FORMAT, tm.buf, TM_HEADER, 1 if sch.enabled else 0)
+        n = struct.calcsize(SCHEDULE_FORMAT)
+        for i in range(T.SCHEDULE_SIZE):
+            used, days, ms, rid = sch.entry(i)
+            if used:
+                struct.pack_into(ENTRY_FORMAT, tm.buf, TM_HEADER + n, rid, days, ms)
+                n += struct.calcsize(ENTRY_FORMAT)
+        tm.send(T.TM_SCHEDULE, n)
+        return 0

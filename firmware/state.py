@@ -1,0 +1,101 @@
+"""The state record (record 1): what must survive a reset to keep releases safe.
+
+Layout, big-endian; the record buffer is the state itself (``slots`` and
+``attempts`` are views into it), so saving it is one write::
+
+    boot_count u16 | slot state u8 x4 | attempts u8 x4 | next u8 | used u8
+    | request id u32 x16 | outcome u16 x16 | (CRC-16 added by the store)
+
+Slot states and burn counts are saved before every burn and after every change,
+so the burns of a slot stay bounded across resets. The last 16 request ids and
+their outcomes (0 success, a failure code, or EXECUTING) make a telecommand
+repeated after a reset still a duplicate. At boot a slot found FIRING becomes
+UNKNOWN and an outcome found EXECUTING becomes ABORTED: the reset ended it.
+Without a valid record every slot starts UNKNOWN, resolved by its switch.
+"""
+
+import struct
+
+from micropython import const
+
+from firmware.store import REC_STATE
+from firmware.tables import ABORTED, EV_SLOT_UNKNOWN, EXECUTING, N_SLOTS, SLOT_FIRING, UNKNOWN
+
+N_RECENT = const(16)
+_NEXT = const(10)
+_USED = const(11)
+_RIDS = const(12)
+_OUTCOMES = const(76)  # _RIDS + 4 * N_RECENT
+_SIZE = const(108)  # _OUTCOMES + 2 * N_RECENT
+
+
+class State:
+    def __init__(self, store, tm):
+        self._store = store
+        self._tm = tm
+        self._buf = bytearray(_SIZE)
+        self.slots = memoryview(self._buf)[2:2 + N_SLOTS]
+        self.attempts = memoryview(self._buf)[2 + N_SLOTS:2 + 2 * N_SLOTS]
+        self.boot_count = 0
+
+    def boot(self):
+        """Load the record, count this boot, settle what the reset interrupted."""
+        b = self._buf
+        if self._store.load(REC_STATE, b):
+            self.boot_count = b[0] << 8 | b[1]
+        else:  # nothing known of the slots: their switches decide (SLOT_RESOLVED)
+            b[:] = bytes(_SIZE)
+            for s in range(N_SLOTS):
+                self.slots[s] = UNKNOWN
+        self.boot_count = (self.boot_count + 1) & 0xFFFF
+        struct.pack_into(">H", b, 0, self.boot_count)
+        b[_NEXT] %= N_RECENT
+        b[_USED] = min(b[_USED], N_RECENT)
+        for i in range(b[_USED]):
+            if struct.unpack_from(">H", b, _OUTCOMES + 2 * i)[0] == EXECUTING:
+                struct.pack_into(">H", b, _OUTCOMES + 2 * i, ABORTED)
+        for s in range(N_SLOTS):
+            if self.slots[s] > UNKNOWN:
+                self.slots[s] = UNKNOWN
+            elif self.slots[s] == SLOT_FIRING:
+                self.slots[s] = UNKNOWN
+                self._tm.event(EV_SLOT_UNKNOWN, s + 1)
+        self.save()
+
+    def save(self):
+        return self._store.save(REC_STATE, self._buf)
+
+    def set_slot(self, s, state):
+        self.slots[s] = state
+        self.save()
+
+    def _find(self, rid):
+        for i in range(self._buf[_USED]):
+            if struct.unpack_from(">I", self._buf, _RIDS + 4 * i)[0] == rid:
+                return i
+        return -1
+
+    def outcome(self, rid):
+        """The recorded outcome of request id ``rid``, or -1 if it was not seen."""
+        i = self._find(rid)
+        return struct.unpack_from(">H", self._buf, _OUTCOMES + 2 * i)[0] if i >= 0 else -1
+
+    def record(self, rid, code):
+        """Record the outcome of a new ``rid``: 0, a failure code, or EXECUTING."""
+        b = self._buf
+        i = b[_NEXT]
+        struct.pack_into(">I", b, _RIDS + 4 * i, rid)
+        b[_NEXT] = (i + 1) % N_RECENT
+        b[_USED] = min(b[_USED] + 1, N_RECENT)
+        self.end(rid, code)
+
+    def end(self, rid, code):
+        """The outcome of ``rid`` is now known (0 or a failure code); saved.
+
+        A long FIRE_SEQUENCE may outlive its entry (16 newer commands): then
+        there is nothing left to update.
+        """
+        i = self._find(rid)
+        if i >= 0:
+            struct.pack_into(">H", self._buf, _OUTCOMES + 2 * i, code)
+            self.save()

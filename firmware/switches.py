@@ -1,0 +1,64 @@
+"""Separation switches: software debounce, and what a switch change means for its slot.
+
+A raw level counts once it has held for the DEBOUNCE parameter. Until then the
+debounced level is -1 (not yet read), which is how a slot left UNKNOWN by a
+reset waits for its switch. The sequencer owns the slot it is firing (``busy``);
+for every other slot a debounced change is judged here:
+
+    slot state  switch now  becomes    event
+    UNKNOWN     released    RELEASED   SLOT_RESOLVED
+    UNKNOWN     stowed      STOWED     SLOT_RESOLVED (attempts kept: burns stay bounded)
+    STOWED      released    RELEASED   EARLY_RELEASE if never fired, else RELEASED (late)
+    FAILED      released    RELEASED   RELEASED (late release after the last burn)
+    RELEASED    stowed      RELEASED   SWITCH_BOUNCE (a released slot is never fired again)
+"""
+
+from firmware import tables as T
+
+
+class Switches:
+    def __init__(self, board, clock, state, params, tm):
+        self._board = board
+        self._clock = clock
+        self._state = state
+        self._params = params
+        self._tm = tm
+        self.level = [-1] * T.N_SLOTS  # debounced: 1 released, 0 stowed, -1 not yet read
+        self._raw = [-1] * T.N_SLOTS
+        self._since = [0] * T.N_SLOTS
+        self.busy = -1  # slot being fired: the sequencer judges its switch
+
+    def update(self):
+        """Sample every switch; judge the debounced changes."""
+        now = self._clock.now
+        hold = self._params.get(T.P_DEBOUNCE)
+        for s in range(T.N_SLOTS):
+            raw = 1 if self._board.switch(s) else 0
+            if raw != self._raw[s]:
+                self._raw[s] = raw
+                self._since[s] = now
+            elif raw != self.level[s] and self._clock.since(self._since[s]) >= hold:
+                self.level[s] = raw
+                if s != self.busy:
+                    self._judge(s, raw)
+
+    def bits(self):
+        """Debounced levels as the HK bitmask (1 = released)."""
+        m = 0
+        for s in range(T.N_SLOTS):
+            if self.level[s] == 1:
+                m |= 1 << s
+        return m
+
+    def _judge(self, s, released):
+        st = self._state
+        was = st.slots[s]
+        if was == T.UNKNOWN:
+            st.set_slot(s, T.RELEASED if released else T.STOWED)
+            self._tm.event(T.EV_SLOT_RESOLVED, s + 1, st.slots[s])
+        elif released and was in (T.STOWED, T.FAILED):
+            st.set_slot(s, T.RELEASED)
+            ev = T.EV_EARLY_RELEASE if was == T.STOWED and not st.attempts[s] else T.EV_RELEASED
+            self._tm.event(ev, s + 1, st.attempts[s])
+        elif not released and was == T.RELEASED:
+            self._tm.event(T.EV_SWITCH_BOUNCE, s + 1)

@@ -1,0 +1,116 @@
+"""Firmware figures under the MicroPython unix port (x86-64), against the 64 KiB budget.
+
+The firmware and the test rig's fake board are compiled with mpy-cross first,
+as the sim and the board load them (compiling sources at import needs heap).
+Figures: heap taken by the firmware's modules and by the application after
+boot, the least free heap seen while it arms and releases four slots, the
+smallest -X heapsize that runs that scenario, allocation per main-loop
+iteration in steady state, and the time to build, frame and write one HK packet.
+Objects and code references take 8-byte words here, 4 on the STM32, so the
+same firmware needs noticeably less heap on the board.
+"""
+
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+BUDGET_K = 64
+HEAP_K = 160  # room for the figures themselves; the smallest heap is searched separately
+
+_SCRIPT = """
+import gc, sys, time
+gc.collect()
+base = gc.mem_alloc()
+import firmware.app
+gc.collect()
+modules = gc.mem_alloc() - base
+from tests.firmware import fakes
+from firmware.tables import CMD_ARM, CMD_FIRE_SEQUENCE, CMD_HK_PERIOD
+gc.collect()
+harness = gc.mem_alloc() - base - modules
+r = fakes.Rig('bench')
+r.board.uart.capture = False
+r.send(CMD_HK_PERIOD, 1, 100)
+r.run(500)
+gc.collect()
+live = gc.mem_alloc() - base - harness - modules
+low = gc.mem_free()
+r.board.release_after = [300, 300, 300, 300]
+r.send(CMD_ARM)
+r.send(CMD_FIRE_SEQUENCE, 15, 0)
+for _ in range(2000):
+    r.app.step()
+    r.board.idle(10)
+    low = min(low, gc.mem_free())
+assert list(r.app.state.slots) == [2, 2, 2, 2], r.app.state.slots
+n = 1000
+gc.collect()
+gc.disable()
+a0 = gc.mem_alloc()
+for _ in range(n):
+    r.app.step()
+    r.board.idle(10)
+per_iter = (gc.mem_alloc() - a0) / n
+gc.enable()
+t0 = time.ticks_us()
+for _ in range(n):
+    r.app.hk.send()
+hk_us = time.ticks_diff(time.ticks_us(), t0) / n
+print(modules, live, harness, low, per_iter, hk_us)
+"""
+
+
+def _compile(dst):
+    for src in sorted((ROOT / "firmware").glob("*.py")) + [
+        ROOT / "tests/__init__.py", ROOT / "tests/firmware/__init__.py", ROOT / "tests/firmware/fakes.py",
+    ]:
+        rel = src.relative_to(ROOT)
+        if rel.name in ("main.py", "manifest.py", "board_nucleo.py", "dictionary.py"):
+            continue  # not imported off the board
+        out = dst / rel.with_suffix(".mpy")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run([str(BIN / "mpy-cross"), "-o", str(out), str(src)], check=True, cwd=ROOT)
+
+
+def _run(tmp, heap_k):
+    return subprocess.run([str(BIN / "micropython"), "-X", "heapsize=%dk" % heap_k, "-c", "import fwbench"],
+                          cwd=tmp, capture_output=True, text=True, timeout=300)
+
+
+def measure():
+    """(modules, live app, harness, least free, bytes/iteration, us/HK, smallest heap KiB)."""
+    tmp = Path(tempfile.mkdtemp(prefix="fwbench-"))
+    try:
+        _compile(tmp)
+        (tmp / "fwbench.py").write_text(_SCRIPT)
+        subprocess.run([str(BIN / "mpy-cross"), "fwbench.py"], check=True, cwd=tmp)
+        (tmp / "fwbench.py").unlink()  # the .mpy only: compiling at run time needs heap
+        p = _run(tmp, HEAP_K)
+        if p.returncode:
+            raise RuntimeError((p.stdout + p.stderr).strip().splitlines()[-1])
+        figures = [float(x) for x in p.stdout.split()]
+        smallest = next(k for k in range(32, HEAP_K + 1, 4) if _run(tmp, k).returncode == 0)
+        return (*figures, smallest)
+    finally:
+        shutil.rmtree(tmp)
+
+
+def run():
+    modules, live, harness, low, per_iter, hk_us, smallest = measure()
+    return [
+        "firmware: micropython unix port (x86-64), modules as .mpy, figures at -X heapsize=%dk" % HEAP_K,
+        "  firmware modules (tables, link, app)    %6d bytes" % modules,
+        "  application objects after boot          %6d bytes (the test rig's fake board: %d more)" % (live, harness),
+        "  least free heap, 4-slot release         %6d bytes (garbage included)" % low,
+        "  smallest heap running that release      %6d KiB (with the rig; budget %d KiB)" % (smallest, BUDGET_K),
+        "  allocation per main-loop iteration      %6.2f bytes (steady state, HK at 10 Hz)" % per_iter,
+        "  HK packet: pack + CRC + COBS + write    %6.1f us" % hk_us,
+    ]
+
+
+if __name__ == "__main__":
+    print("\n".join(run()))

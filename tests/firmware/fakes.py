@@ -1,0 +1,258 @@
+"""A fake Board (the board contract in RAM, time moved by hand) and a test rig.
+
+Runs under CPython and the MicroPython unix port alike. The fake board is also
+the plant: a burn on a slot whose ``release_after`` is set flips its switch
+after that many ms of current; the one-shot hardware cutoff ends a burn at
+exactly ``max_ms``. Every burn is logged with the inhibits seen when it began,
+so tests can check the safety rules on what the hardware did, not on what the
+firmware says.
+"""
+
+import gc
+import os
+import struct
+import sys
+
+from firmware import framing
+from firmware.app import TICK_MS, App
+from firmware.packet import decode_tm, encode_tc
+from firmware.tables import COMMANDS, EVENT_FORMATS, N_SLOTS
+
+_PERIOD = 1 << 30  # MicroPython's ticks_ms wraps here
+_HALF = _PERIOD // 2
+MP = sys.implementation.name == "micropython"
+
+
+class FakeUart:
+    def __init__(self):
+        self.rx = bytearray()
+        self.tx = bytearray()
+        self.capture = True  # False: count bytes only (allocation measurements)
+        self.written = 0
+
+    def readinto(self, buf):
+        n = min(len(buf), len(self.rx))
+        if not n:
+            return None
+        buf[:n] = self.rx[:n]
+        self.rx = self.rx[n:]
+        return n
+
+    def write(self, buf, n):
+        self.written += n
+        if self.capture:
+            self.tx.extend(buf[:n])
+
+
+class FakeBoard:
+    def __init__(self, root, t0=1000):
+        self.t = t0
+        self.uart = FakeUart()
+        self.fs_root = root
+        self.rbf = self.perm = True
+        self.arm_out = False
+        self.arm_fault = False  # True: the arm line never reads back on
+        self.switches = [False] * N_SLOTS
+        self.release_after = [None] * N_SLOTS  # ms of burn until the satellite leaves; None: stuck
+        self.on = -1
+        self.start = self.max_ms = 0
+        self.burns = []  # (slot, start, end) of every finished burn
+        self.violations = []
+        self.cause = 0
+        self.led = False
+        self.fed = 0
+
+    # --- the board contract ---------------------------------------------------
+    def ticks_ms(self):
+        return self.t & (_PERIOD - 1)
+
+    def ticks_diff(self, a, b):
+        return ((a - b + _HALF) & (_PERIOD - 1)) - _HALF
+
+    def idle(self, ms):
+        self.advance(ms)
+
+    def rbf_removed(self):
+        return self.rbf
+
+    def permit(self):
+        return self.perm
+
+    def switch(self, slot):
+        return self.switches[slot]
+
+    def set_arm(self, on):
+        self.arm_out = on
+
+    def arm_line(self):
+        return self.arm_out and not self.arm_fault
+
+    def burn(self, slot, max_ms):
+        if self.on >= 0:
+            self.violations.append("second actuator while slot %d burns" % self.on)
+        if not (self.rbf and self.perm and self.arm_line()):
+            self.violations.append("burn with an inhibit missing")
+        self.on = slot
+        self.start = self.t
+        self.max_ms = max_ms
+
+    def cut(self):
+        if self.on >= 0:
+            self.burns.append((self.on, self.start, self.t))
+        self.on = -1
+
+    def burning(self):
+        return self.on
+
+    def set_led(self, on):
+        self.led = on
+
+    def feed(self):
+        self.fed += 1
+
+    def reset_cause(self):
+        return self.cause
+
+    def temperature(self):
+        return 250
+
+    def heap_free(self):
+        return gc.mem_free() if MP else 40000
+
+    def reset(self):
+        raise RuntimeError("reset requested")
+
+    # --- the plant ------------------------------------------------------------
+    def advance(self, ms):
+        end = self.t + ms
+        if self.on >= 0:
+            s = self.on
+            r = self.release_after[s]
+            if r is not None and self.start + r <= end:
+                self.switches[s] = True
+            if self.start + self.max_ms <= end:  # the hardware cutoff
+                self.t = self.start + self.max_ms
+                self.cut()
+        self.t = end
+
+    def power_cycle(self, cause):
+        """A reset: outputs drop, the flash and the satellites stay as they are."""
+        self.cut()
+        self.arm_out = False
+        self.uart.rx = bytearray()
+        self.cause = cause
+
+
+def fresh_dir(name):
+    """An empty directory for one test's flash records."""
+    top = "/tmp/fwtest-" + sys.implementation.name
+    for d in (top, top + "/" + name):
+        try:
+            os.mkdir(d)
+        except OSError:
+            pass
+    d = top + "/" + name
+    for f in os.listdir(d):
+        os.remove(d + "/" + f)
+    return d
+
+
+class Rig:
+    """One App over a FakeBoard, driven by telecommands; collects the telemetry."""
+
+    def __init__(self, name, t0=1000):
+        self.board = FakeBoard(fresh_dir(name), t0)
+        self.app = App(self.board)
+        self.seq = 0
+        self.tms = []
+        self.keep_raw = False  # True: also keep each packet's bytes in ``raw``
+        self.raw = []
+
+    def tc(self, cmd, *args, ack=0xF):
+        """Bytes of telecommand ``cmd`` (a CMD_* index) with ``args``; next sequence count."""
+        c = COMMANDS[cmd]
+        data = (struct.pack(">H", c[2]) if c[2] else b"") + struct.pack(c[4], *args)
+        self.seq += 1
+        return encode_tc(c[0], c[1], data, seq=self.seq, ack=ack)
+
+    def send(self, cmd, *args, ack=0xF, extra=b""):
+        """Queue a TC on the link; returns its request id."""
+        packet = self.tc(cmd, *args, ack=ack)
+        if extra:
+            packet = encode_tc(packet[7], packet[8], packet[11:-2] + extra, seq=self.seq, ack=ack)
+        return self.send_raw(packet)
+
+    def send_raw(self, packet):
+        self.board.uart.rx.extend(framing.frame(packet))
+        return struct.unpack(">I", packet[:4])[0]
+
+    def run(self, ms=TICK_MS):
+        """Loop iterations until ``ms`` of fake time passed; returns the new telemetry."""
+        end = self.board.t + ms
+        while True:
+            self.app.step()
+            if self.board.t >= end:
+                break
+            self.board.idle(TICK_MS)
+        return self.collect()
+
+    def collect(self):
+        tx = self.board.uart.tx
+        out = []
+        buf = bytearray(framing.MAX_FRAME)
+        i = 0
+        while True:
+            j = tx.find(b"\x00", i)
+            if j < 0:
+                break
+            n = framing.decode_into(tx[i:j], j - i, buf)
+            out.append(decode_tm(buf, n))
+            if self.keep_raw:
+                self.raw.append(bytes(buf[:n]))
+            i = j + 1
+        self.board.uart.tx = tx[i:]
+        self.tms.extend(out)
+        return out
+
+    def reset(self, cause=1):
+        self.board.power_cycle(cause)
+        self.app = App(self.board)
+        return self.collect()
+
+
+def events(tms, eid=None):
+    """(event id, fields tuple) of the events in ``tms``, optionally only ``eid``."""
+    out = []
+    for tm in tms:
+        if tm.service == 5:
+            e = struct.unpack(">H", tm.data[:2])[0]
+            if eid is None or e == eid:
+                out.append((e, struct.unpack(EVENT_FORMATS[e - 1], tm.data[2:])))
+    return out
+
+
+def reports(tms, rid):
+    """(subtype, data after the request id) of the PUS 1 reports about ``rid``."""
+    return [(tm.subtype, tm.data[4:]) for tm in tms if tm.service == 1 and struct.unpack(">I", tm.data[:4])[0] == rid]
+
+
+def subtypes(tms, rid):
+    return [s for s, _ in reports(tms, rid)]
+
+
+def failure(tms, rid):
+    """(subtype, code, data) of the first failure report about ``rid``, or None."""
+    for s, d in reports(tms, rid):
+        if s % 2 == 0:
+            off = 1 if s == 6 else 0
+            code, data = struct.unpack(">HH", d[off:off + 4])
+            return s, code, data
+    return None
+
+
+def completion(tms, rid):
+    """(code, data) of the completion failure about ``rid``, or None."""
+    for s, d in reports(tms, rid):
+        if s == 8:
+            return struct.unpack(">HH", d)
+    return None
