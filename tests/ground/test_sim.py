@@ -13,9 +13,6 @@ from ground.codec import decode
 from ground.link import DOWN, UP
 from tests.sim.simproc import Sim
 
-# These tests are about the ground: a roomy heap keeps them independent of the firmware's
-# memory tuning (the 64 KiB board budget is the sim's and the firmware's tests' business).
-SIM_ARGS = ("--heap", "512k")
 BOOT_TIMEOUT = 10.0  # s: the sim compiles and boots the firmware
 TIMEOUT = 5.0  # s: verification timeout on a local link
 
@@ -31,7 +28,7 @@ def _up(url, timeout=BOOT_TIMEOUT, **kw):
 
 @pytest.fixture(scope="module")
 def sim():
-    with Sim(*SIM_ARGS, app="firmware.app") as s:
+    with Sim(app="firmware.app") as s:
         yield s
 
 
@@ -80,14 +77,14 @@ def _free_port():
 
 def test_client_reconnects_when_the_board_goes_away_and_comes_back():
     port = str(_free_port())
-    with Sim(*SIM_ARGS, "--link-port", port, app="firmware.app") as first:
+    with Sim("--link-port", port, app="firmware.app") as first:
         c = _up(first.ports["link"])
     try:
         deadline = time.monotonic() + TIMEOUT
         while c.link.state != DOWN:
             assert time.monotonic() < deadline, "link never went DOWN"
             time.sleep(0.05)
-        with Sim(*SIM_ARGS, "--link-port", port, app="firmware.app"):
+        with Sim("--link-port", port, app="firmware.app"):
             deadline = time.monotonic() + BOOT_TIMEOUT
             while not (c.link.state == UP and c.send("PING", timeout=0.5, retries=0, check=False).ok):
                 assert time.monotonic() < deadline, "no PING after the board came back"

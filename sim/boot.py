@@ -1,0 +1,17 @@
+"""Entry point inside micropython, started by sim/hardware.py (the sim's main.py).
+
+    micropython -X heapsize=96k sim/boot.py MPY_PATH IO_PORT UART_PORT RESET_CAUSE FLASH APP
+
+MPY_PATH (":"-separated) holds the compiled firmware (firmware/*.mpy), board.mpy and
+the app; the board is built first (all outputs off), then the application takes over.
+"""
+
+import sys
+
+mpy_path, io_port, uart_port, cause, flash, app = sys.argv[1:7]
+sys.path[:] = mpy_path.split(":")
+
+from board import Board  # noqa: E402  (sys.path must point at the compiled modules first)
+
+board = Board(int(io_port), int(uart_port), int(cause), flash)
+__import__(app, None, None, ("run",)).run(board)

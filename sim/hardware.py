@@ -1,0 +1,402 @@
+"""The simulated hardware around the firmware process (CPython, asyncio).
+
+Owns what survives a firmware reset: the plant, the paced link (TCP server and pty),
+the control channel, the watchdog and the hardware burn cutoff. Runs the firmware as
+``micropython -X heapsize=... sim/boot.py ...`` and restarts it on reset; the process
+talks back over the uart and io sockets described in sim/board.py. The control
+channel (sim/control.py) and the link lines (sim/link.py) act through ``Hardware``.
+"""
+
+import asyncio
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import tty
+from pathlib import Path
+
+from firmware.dictionary import RESET_CAUSES
+from sim.control import Control, ControlError
+from sim.link import Line, Noise
+from sim.plant import Plant
+
+ROOT = Path(__file__).resolve().parent.parent
+WATCHDOG_S = 2.0
+TICK_S = 0.002  # plant and watchdog resolution
+START_TIMEOUT_S = 10.0  # from process start to both sockets connected
+FLASH_SIZE = 512 * 256  # sim/board.py: _BLOCK * _FLASH_BLOCKS
+POWER_CUT_OFF_S = 0.1
+
+
+class SimError(Exception):
+    """Something the operator must fix or know (port in use, no micropython, firmware died)."""
+
+
+def cause(name):
+    return RESET_CAUSES.index(name)
+
+
+class Process:
+    """Compiles the firmware when stale, then starts ``micropython`` processes on request.
+
+    As on the board, the firmware runs from .mpy bytecode (under a 64 KiB heap the
+    compiler itself would not fit): build/mpy/firmware/*.mpy, the same files and command
+    as ``make mpy-compile``, plus build/mpy/board.mpy; an app given as a file is compiled
+    into the work dir. Files are replaced atomically, so sims may start side by side.
+    """
+
+    def __init__(self, opts, workdir):
+        self._opts = opts
+        self.micropython = _tool("micropython")
+        self._mpy_cross = _tool("mpy-cross")
+        build = ROOT / "build" / "mpy"
+        sources = {src.stem: src for src in (ROOT / "firmware").glob("*.py")}
+        for stem, src in sources.items():
+            self._compile(src, build / "firmware" / (stem + ".mpy"))
+        for old in (build / "firmware").glob("*.mpy"):
+            if old.stem not in sources:  # its source is gone: the board must not import it
+                old.unlink(missing_ok=True)
+        self._compile(ROOT / "sim" / "board.py", build / "board.mpy")
+        self.path = [build]
+        self.app = opts.app
+        if opts.app.endswith(".py"):
+            self.app = Path(opts.app).stem
+            self._compile(Path(opts.app), workdir / "app" / (self.app + ".mpy"))
+            self.path.append(workdir / "app")
+
+    def _compile(self, src, dst):
+        if dst.exists() and dst.stat().st_mtime >= src.stat().st_mtime:
+            return
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dst.with_name("%s.%d.tmp" % (dst.name, os.getpid()))
+        r = subprocess.run([self._mpy_cross, "-march=armv7emsp", "-o", str(tmp), str(src)],
+                           capture_output=True, text=True)
+        if r.returncode:
+            raise SimError("mpy-cross %s: %s" % (src, r.stderr.strip()))
+        os.replace(tmp, dst)
+
+    async def spawn(self, io_port, uart_port, reset_cause, flash):
+        argv = [self.micropython, "-X", "heapsize=" + self._opts.heap, str(ROOT / "sim" / "boot.py"),
+                ":".join(map(str, self.path)), str(io_port), str(uart_port), str(reset_cause), str(flash), self.app]
+        return await asyncio.create_subprocess_exec(
+            *argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+def _tool(name):
+    local = Path(sys.executable).parent / name
+    found = str(local) if local.exists() else shutil.which(name)
+    if not found:
+        raise SimError("%s not found: run 'make venv' (requirements.txt installs it)" % name)
+    return found
+
+
+class Hardware:
+    """The board around the firmware: see the module docstring."""
+
+    def __init__(self, opts, workdir):
+        self.opts = opts
+        seed = opts.seed if opts.seed is not None else random.randrange(1 << 32)
+        self.plant = Plant(seed, opts.burn_time, opts.burn_spread, opts.bounce_ms)
+        self.noise = Noise()
+        self.flash = workdir / "flash.img"
+        if not self.flash.exists():
+            self.flash.write_bytes(b"\xff" * FLASH_SIZE)
+        self.process = Process(opts, workdir)
+        self.up = Line(opts.baud, opts.latency, self.noise, random.Random("%s:up" % seed), self._to_board)
+        self.down = Line(opts.baud, opts.latency, self.noise, random.Random("%s:down" % seed), self._to_ground)
+        self.failed = asyncio.Event()  # the firmware died on its own
+        self.failure = ""
+        self.starts = 0
+        self.last_reset = None
+        self.watchdog = False
+        self.brownout = None  # {"after_ms": N} or {"at": "burn_start"}, while pending
+        self.powercut = None  # {"write": N, "bytes": B}, while pending
+        self._t0 = time.monotonic()
+        self._proc = None
+        self._io = self._uart = self._client = None
+        self._pty = None
+        self._inputs_sent = None
+        self._fed = 0.0
+        self._cutoff = self._brownout_timer = None
+        self._restart_lock = asyncio.Lock()
+        self._ready = None
+        self.link_url = None
+        self._tasks = []
+        self._conns = {}  # connection handler task -> its writer
+        self._servers = []
+
+    def now(self):
+        return time.monotonic() - self._t0
+
+    # --- life cycle -------------------------------------------------------------------
+    async def start(self):
+        """Bind every socket, start the firmware; returns the lines to print."""
+        try:
+            link = await self._listen(self._on_link, self.opts.link_port)
+            control = await self._listen(Control(self).serve, self.opts.control_port)
+        except OSError as e:
+            raise SimError("cannot listen: %s" % e.strerror)
+        self._io_srv = await self._listen(self._on_io, 0)
+        self._uart_srv = await self._listen(self._on_uart, 0)
+        self.link_url = "socket://127.0.0.1:%d" % _port(link)
+        lines = ["link: " + self.link_url, "control: tcp://127.0.0.1:%d" % _port(control)]
+        if self.opts.pty:
+            lines.append("pty: " + self._open_pty())
+        self._tasks = [asyncio.create_task(c) for c in (self.up.run(), self.down.run(), self._tick())]
+        await self._boot(cause("POWER_ON"))
+        return lines
+
+    async def _listen(self, handler, port):
+        async def serve(reader, writer):
+            self._conns[asyncio.current_task()] = writer
+            try:
+                await handler(reader, writer)
+            except ConnectionError:
+                pass  # the peer went away: it may come back
+            finally:
+                writer.close()
+                del self._conns[asyncio.current_task()]
+
+        self._servers.append(await asyncio.start_server(serve, "127.0.0.1", port))
+        return self._servers[-1]
+
+    async def stop(self):
+        for t in self._tasks:  # first, so that no restart spawns a board after the kill
+            t.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._kill()
+        for srv in self._servers:
+            srv.close()
+        for w in self._conns.values():
+            w.close()
+        if self._conns:  # let every connection handler see its end
+            await asyncio.wait(list(self._conns), timeout=1.0)
+        if self._pty:
+            asyncio.get_running_loop().remove_reader(self._pty[0])
+            for fd in self._pty:
+                os.close(fd)
+
+    async def restart(self, reset_cause, off_s=0.0):
+        async with self._restart_lock:
+            await self._kill()
+            await asyncio.sleep(off_s)
+            await self._boot(reset_cause)
+
+    def restart_soon(self, reset_cause, off_s=0.0):
+        """Restart from a callback (watchdog, brown-out, power cut, firmware request)."""
+        if not self._restart_lock.locked():
+            self._tasks.append(asyncio.create_task(self.restart(reset_cause, off_s)))
+
+    async def _boot(self, reset_cause):
+        self._ready = asyncio.get_running_loop().create_future()  # the board connects io, then uart
+        self._inputs_sent = None
+        self.watchdog = False
+        self._proc = proc = await self.process.spawn(
+            _port(self._io_srv), _port(self._uart_srv), reset_cause, self.flash)
+        self._tasks = [t for t in self._tasks if not t.done()]
+        self._tasks.append(asyncio.create_task(self._watch(proc)))
+        died = asyncio.create_task(self.failed.wait())
+        await asyncio.wait((self._ready, died), timeout=START_TIMEOUT_S, return_when=asyncio.FIRST_COMPLETED)
+        died.cancel()
+        if not self._ready.done():
+            if not self.failed.is_set():
+                self._fail("firmware did not connect to the simulated board within %.0f s" % START_TIMEOUT_S)
+            return
+        self.starts += 1
+        self.last_reset = RESET_CAUSES[reset_cause]
+
+    async def _kill(self):
+        proc, self._proc = self._proc, None
+        self.plant.all_off(self.now())
+        self._cancel_cutoff()
+        for w in (self._io, self._uart):
+            if w:
+                w.close()
+        self._io = self._uart = None
+        self.powercut = None  # armed inside the process that dies
+        if proc and proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+
+    async def _watch(self, proc):
+        """Copy the firmware's console (the board's REPL UART) to stderr; notice its death."""
+        while line := await proc.stdout.readline():
+            sys.stderr.write(line.decode(errors="replace"))
+            sys.stderr.flush()
+        await proc.wait()
+        if proc is self._proc:
+            self._fail("firmware exited with status %d (its console output is above)" % proc.returncode)
+
+    def _fail(self, why):
+        self.failure = why
+        self.failed.set()
+
+    @property
+    def running(self):
+        return self._proc is not None and self._ready.done()
+
+    def link_state(self):
+        return {"client": self._client is not None, "to_board": self.up.delivered,
+                "to_ground": self.down.delivered, **self.noise.counts}
+
+    # --- the board's io channel ---------------------------------------------------------
+    async def _on_io(self, reader, writer):
+        line = "P%(write)d %(bytes)d\n" % self.powercut if self.powercut else ""
+        writer.write((line + "I%d\n" % self._input_bits()).encode())
+        self._inputs_sent = self._input_bits()
+        self._io = writer
+        while line := await reader.readline():
+            if writer is self._io:
+                try:
+                    self._on_board(line.decode().strip())
+                except (ValueError, IndexError):  # e.g. burn(7): the firmware broke the contract
+                    self._fail("the firmware drove the board outside its contract: %r" % line)
+
+    def _on_board(self, msg):
+        t = self.now()
+        kind, args = msg[:1], msg[1:].split()
+        if kind == "A":
+            self.plant.set_arm(msg == "A1", t)
+        elif kind == "L":
+            self.plant.led = msg == "L1"
+        elif kind == "B":
+            self._burn(int(args[0]), int(args[1]), t)
+        elif kind == "C":
+            self._cancel_cutoff()
+            self.plant.cut(t, "firmware")
+        elif kind == "F":
+            self.watchdog = True
+            self._fed = time.monotonic()
+        elif kind == "W":
+            self.restart_soon(cause("POWER_ON"), POWER_CUT_OFF_S)
+        elif kind == "R":
+            self.restart_soon(cause("SOFT"))
+
+    def _burn(self, slot, max_ms, t):
+        self.plant.burn(slot, t)
+        self._cancel_cutoff()
+        self._cutoff = asyncio.get_running_loop().call_later(max_ms / 1000, self._hardware_cutoff)
+        if self.brownout == {"at": "burn_start"}:
+            self.brownout = None
+            self.restart_soon(cause("BROWN_OUT"))
+
+    def _hardware_cutoff(self):
+        self._cutoff = None
+        self.plant.cut(self.now(), "cutoff")
+        if self._io:
+            self._io.write(b"X\n")
+
+    def _cancel_cutoff(self):
+        if self._cutoff:
+            self._cutoff.cancel()
+            self._cutoff = None
+
+    def _input_bits(self):
+        bits = self.plant.inputs["rbf_removed"] | self.plant.inputs["permit"] << 1
+        for i, closed in enumerate(self.plant.switches(self.now())):
+            bits |= closed << (2 + i)
+        return bits
+
+    async def _tick(self):
+        while True:
+            await asyncio.sleep(TICK_S)
+            self.plant.update(self.now())
+            if not self._io:
+                continue
+            bits = self._input_bits()
+            if bits != self._inputs_sent:
+                self._inputs_sent = bits
+                self._io.write(b"I%d\n" % bits)
+            if self.watchdog and time.monotonic() - self._fed > WATCHDOG_S:
+                self.restart_soon(cause("WATCHDOG"))
+
+    # --- faults that live in the hardware -------------------------------------------------
+    def arm_brownout(self, after_ms=None, at=None):
+        self.clear_brownout()
+        if at == "burn_start" and after_ms is None:
+            self.brownout = {"at": at}
+        elif at is None and isinstance(after_ms, int) and after_ms >= 0:
+            self.brownout = {"after_ms": after_ms}
+            self._brownout_timer = asyncio.get_running_loop().call_later(after_ms / 1000, self._brownout_now)
+        else:
+            raise ControlError('brownout needs "after_ms": N >= 0 or "at": "burn_start"')
+
+    def _brownout_now(self):
+        self.brownout = self._brownout_timer = None
+        self.restart_soon(cause("BROWN_OUT"))
+
+    def clear_brownout(self):
+        if self._brownout_timer:
+            self._brownout_timer.cancel()
+        self.brownout = self._brownout_timer = None
+
+    def arm_powercut(self, write, nbytes):
+        if not (isinstance(write, int) and write >= 1 and isinstance(nbytes, int) and 0 <= nbytes <= 512):
+            raise ControlError('powercut needs "write" >= 1 and 0 <= "bytes" <= 512')
+        self.powercut = {"write": write, "bytes": nbytes}
+        if self._io:
+            self._io.write(b"P%d %d\n" % (write, nbytes))
+
+    def disarm_powercut(self):
+        self.powercut = None
+        if self._io:
+            self._io.write(b"P0 0\n")
+
+    # --- the link ---------------------------------------------------------------------------
+    async def _on_link(self, reader, writer):
+        if self._client:
+            self._client.close()  # one client at a time, as Renode's socket terminal
+        self._client = writer
+        while data := await reader.read(4096):
+            self.up.put(data)
+        if self._client is writer:
+            self._client = None
+
+    async def _on_uart(self, reader, writer):
+        self._uart = writer
+        self._ready.set_result(None)
+        while data := await reader.read(4096):
+            if writer is self._uart:
+                self.down.put(data)
+
+    def _to_board(self, data):
+        if self._uart:
+            self._uart.write(data)
+
+    def _to_ground(self, data):
+        if self._client:
+            self._client.write(data)
+        if self._pty:
+            try:
+                os.write(self._pty[0], data)
+            except OSError:
+                pass  # nobody reads the pty and its buffer is full: bytes lost, as on a wire
+
+    def _open_pty(self):
+        master, slave = os.openpty()
+        tty.setraw(slave)  # no echo, no line discipline: a plain serial line
+        os.set_blocking(master, False)
+        self._pty = (master, slave)  # holding the slave open keeps the master readable
+        asyncio.get_running_loop().add_reader(master, self._on_pty)
+        return os.ttyname(slave)
+
+    def _on_pty(self):
+        try:
+            self.up.put(os.read(self._pty[0], 4096))
+        except BlockingIOError:
+            pass
+
+
+def _port(server):
+    return server.sockets[0].getsockname()[1]
+
+def workdir(state_dir):
+    """The state dir (created), or a temporary one removed at exit."""
+    if state_dir:
+        Path(state_dir).mkdir(parents=True, exist_ok=True)
+        return Path(state_dir), None
+    tmp = tempfile.TemporaryDirectory(prefix="sim-")
+    return Path(tmp.name), tmp

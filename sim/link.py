@@ -1,0 +1,67 @@
+"""One direction of the simulated UART: noise, pacing at the line rate, latency.
+
+A byte is 10 bit times on the wire (8N1); ``Line`` schedules each byte when the
+previous one has left, adds the latency, and hands due bytes to its sink in
+batches. Noise draws come from the Line's own seeded RNG, so each direction
+repeats its draws for a given seed whatever the other one does.
+"""
+
+import asyncio
+import collections
+import time
+
+
+class Noise:
+    """Per-byte link noise, the same rates both ways; counts what it did."""
+
+    def __init__(self):
+        self.rates = {"flip": 0.0, "drop": 0.0, "dup": 0.0}
+        self.counts = {"flipped": 0, "dropped": 0, "duplicated": 0}
+
+    def apply(self, byte, rng):
+        if rng.random() < self.rates["drop"]:
+            self.counts["dropped"] += 1
+            return ()
+        if rng.random() < self.rates["flip"]:
+            self.counts["flipped"] += 1
+            byte ^= 1 << rng.randrange(8)
+        if rng.random() < self.rates["dup"]:
+            self.counts["duplicated"] += 1
+            return (byte, byte)
+        return (byte,)
+
+
+class Line:
+    """One direction of the UART: noise, then one byte per 10 bit times, then the latency."""
+
+    def __init__(self, baud, latency, noise, rng, sink):
+        self._byte_s = 10 / baud
+        self._latency = latency
+        self._noise = noise
+        self._rng = rng
+        self._sink = sink
+        self._queue = collections.deque()  # (due time, byte)
+        self._busy_until = 0.0
+        self._wake = asyncio.Event()
+        self.delivered = 0
+
+    def put(self, data):
+        now = time.monotonic()
+        for b in data:
+            for out in self._noise.apply(b, self._rng):
+                self._busy_until = max(now, self._busy_until) + self._byte_s
+                self._queue.append((self._busy_until + self._latency, out))
+        self._wake.set()
+
+    async def run(self):
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._queue:
+                await asyncio.sleep(max(0.0, self._queue[0][0] - time.monotonic()))
+                now = time.monotonic()
+                out = bytearray()
+                while self._queue and self._queue[0][0] <= now:
+                    out.append(self._queue.popleft()[1])
+                self.delivered += len(out)
+                self._sink(bytes(out))

@@ -1,0 +1,195 @@
+"""The simulated hardware as the firmware meets it (through a probe app on the board)
+and as tests and the HIL suite drive it (the link and the control channel only)."""
+
+import pytest
+
+from firmware.dictionary import RESET_CAUSES
+from sim import BOARD_HEAP
+from tests.sim.simproc import Sim, wait_for
+
+CAUSE = {name: "boot %d" % i for i, name in enumerate(RESET_CAUSES)}  # the probe's boot line
+WATCHDOG_S = 2.0  # sim/hardware.py
+CUTOFF_MS = 300
+
+
+@pytest.fixture
+def sim():
+    with Sim() as s:
+        link = s.probe_link()
+        yield s, link
+        link.close()
+
+
+def slot(s, n):
+    return s.do("state")["slots"][n - 1]
+
+
+def test_board_boots_with_every_output_off_and_the_watchdog_running(sim):
+    s, _ = sim
+    state = s.do("state")
+    assert state["board"] == {"running": True, "starts": 1, "last_reset": "POWER_ON", "watchdog": True}
+    assert state["outputs"] == {"arm": False, "actuators": [False] * 4, "led": False}
+    assert state["inputs"] == {"rbf_removed": True, "permit": True}
+
+
+def test_inputs_set_on_the_control_channel_reach_the_board(sim):
+    s, link = sim
+    assert link.ask("in") == "in 1 1 0000"
+    s.do("set", input="permit", value=False)
+    s.do("set", input="rbf_removed", value=False)
+    wait_for(lambda: link.ask("in") == "in 0 0 0000", 2, "both inputs low on the board")
+
+
+def test_outputs_driven_by_the_board_show_on_the_control_channel(sim):
+    s, link = sim
+    for cmd in ("arm 1", "led 1", "burn 2 5000"):
+        assert link.ask(cmd) == "ok"
+    outputs = s.do("state")["outputs"]
+    assert outputs == {"arm": True, "actuators": [False, False, True, False], "led": True}
+
+
+def test_burn_releases_the_satellite_and_the_board_reads_its_switch(sim):
+    s, link = sim
+    link.ask("arm 1")
+    link.ask("burn 0 3000")
+    wait_for(lambda: link.ask("in") == "in 1 1 1000", 3, "slot 1 switch reading released")
+    link.ask("cut")
+    burn = s.do("burns")["burns"][0]
+    assert burn["slot"] == 1 and burn["end_by"] == "firmware" and burn["powered"]
+    assert slot(s, 1)["released"] and not slot(s, 1)["actuator"]
+
+
+def test_hardware_cutoff_ends_a_burn_the_firmware_never_cuts(sim):
+    s, link = sim
+    s.do("inject", fault="open_circuit", slot=2)
+    link.ask("arm 1")
+    link.ask("burn 1 %d" % CUTOFF_MS)
+    wait_for(lambda: link.ask("burning") == "burning -1", 2, "the board to see the cutoff")
+    burn = s.do("burns")["burns"][0]
+    assert burn["end_by"] == "cutoff" and not burn["powered"]
+    assert burn["end"] - burn["start"] == pytest.approx(CUTOFF_MS / 1000, abs=0.05)
+    assert not slot(s, 2)["released"]
+
+
+def test_starved_watchdog_resets_the_board_with_outputs_off(sim):
+    s, link = sim
+    link.ask("arm 1")
+    link.send(b"starve\n")
+    assert link.line(WATCHDOG_S + 3) == "starve"
+    assert link.line(WATCHDOG_S + 3) == CAUSE["WATCHDOG"]
+    state = s.do("state")
+    assert state["board"]["last_reset"] == "WATCHDOG" and state["board"]["starts"] == 2
+    assert not state["outputs"]["arm"]
+
+
+@pytest.mark.parametrize("cmd, args, cause", [
+    ("reset", {}, "HARD"),
+    ("power_cycle", {"off_ms": 50}, "POWER_ON"),
+])
+def test_reset_and_power_cycle_restart_the_firmware_with_their_cause(sim, cmd, args, cause):
+    s, link = sim
+    link.ask("burn 3 5000")
+    s.do(cmd, **args)
+    assert link.line() == CAUSE[cause]
+    assert s.do("state")["board"]["last_reset"] == cause
+    assert s.do("burns")["burns"][0]["end_by"] == "reset"
+
+
+def test_firmware_requested_reset_is_a_soft_reset(sim):
+    _, link = sim
+    link.send(b"reset\n")
+    assert link.line() == CAUSE["SOFT"]
+
+
+def test_brownout_at_burn_start_resets_the_board_mid_burn(sim):
+    s, link = sim
+    s.do("inject", fault="brownout", at="burn_start")
+    assert s.do("state")["faults"]["brownout"] == {"at": "burn_start"}
+    link.ask("arm 1")
+    link.send(b"burn 0 3000\n")
+    link.read_until(lambda rx: CAUSE["BROWN_OUT"].encode() in rx, 5)
+    assert s.do("burns")["burns"][0]["end_by"] == "reset"
+    assert s.do("state")["faults"]["brownout"] is None
+
+
+def test_brownout_after_a_delay_resets_the_board_once(sim):
+    s, link = sim
+    s.do("inject", fault="brownout", after_ms=200)
+    assert link.line() == CAUSE["BROWN_OUT"]
+    assert link.ask("echo still up") == "echo still up"
+    assert s.do("state")["board"]["starts"] == 2
+
+
+def test_flash_keeps_records_across_resets(sim):
+    s, link = sim
+    assert link.ask("save kept") == "saved"
+    s.do("power_cycle", off_ms=0)
+    assert link.line() == CAUSE["POWER_ON"]
+    assert link.ask("load") == "rec kept"
+
+
+@pytest.mark.parametrize("write, survivors", [(1, ["rec old"]), (2, ["rec old", "rec new"]),
+                                               (3, ["rec old", "rec new"])])
+def test_power_cut_during_a_flash_write_keeps_a_whole_record(sim, write, survivors):
+    s, link = sim
+    assert link.ask("save old") == "saved"
+    s.do("inject", fault="powercut", write=write, bytes=100)
+    link.send(b"save new\n")
+    assert link.line() == CAUSE["POWER_ON"], "the power cut did not happen"
+    assert link.ask("load") in survivors
+    assert link.ask("save again") == "saved"  # littlefs still mounts and writes
+
+
+def test_link_noise_applies_to_every_byte_until_cleared(sim):
+    s, link = sim
+    s.do("inject", fault="noise", drop=1.0)
+    link.send(b"echo lost\n")
+    with pytest.raises(AssertionError, match="timed out"):
+        link.line(0.5)
+    s.do("clear", fault="noise")
+    assert link.ask("echo back") == "echo back"
+    assert s.do("state")["link"]["dropped"] == len(b"echo lost\n")
+
+
+def test_early_release_and_stuck_switches_show_in_slot_state(sim):
+    s, link = sim
+    s.do("inject", fault="early_release", slot=1)
+    s.do("inject", fault="stuck_open", slot=3)
+    wait_for(lambda: link.ask("in") == "in 1 1 1010", 2, "switches 1 and 3 reading released")
+    assert [(x["released"], x["faults"]) for x in s.do("state")["slots"]] == [
+        (True, []), (False, []), (False, ["stuck_open"]), (False, [])]
+    s.do("clear")
+    s.do("stow", slot=1)
+    wait_for(lambda: link.ask("in") == "in 1 1 0000", 2, "every switch stowed")
+
+
+@pytest.mark.parametrize("request_, error", [
+    ({"cmd": "fly"}, "unknown cmd 'fly'"),
+    ({"cmd": "inject", "fault": "stuck_closed", "slot": 5}, '"slot" must be 1..4'),
+    ({"cmd": "inject", "fault": "gremlins"}, "unknown fault 'gremlins'"),
+    ({"cmd": "set", "input": "permit", "value": 1}, '"value" must be true or false'),
+    ({"cmd": "inject", "fault": "noise", "flip": 2}, "noise rates are probabilities"),
+    ({"cmd": "inject", "fault": "brownout"}, "brownout needs"),
+    ({"cmd": "config", "bounce": 3}, "unknown setting 'bounce'"),
+])
+def test_bad_control_requests_are_answered_with_the_reason(sim, request_, error):
+    s, _ = sim
+    cmd = request_.pop("cmd")
+    answer = s.control(cmd, **request_)
+    assert answer["ok"] is False and error in answer["error"]
+    assert s.do("state")["board"]["running"]  # and the channel still works
+
+
+def test_firmware_beyond_the_heap_cap_stops_the_sim_loudly(sim):
+    s, link = sim
+    link.send(b"alloc %d\n" % (int(BOARD_HEAP.rstrip("k")) * 1024))  # more than the whole heap
+    status, stderr = s.wait_exit(timeout=10)
+    assert status == 1
+    assert "MemoryError" in stderr and "sim: firmware exited with status 1" in stderr
+
+
+def test_a_burn_of_a_slot_that_does_not_exist_stops_the_sim_loudly(sim):
+    s, link = sim
+    link.send(b"burn 7 100\n")
+    status, stderr = s.wait_exit(timeout=10)
+    assert status == 1 and "outside its contract" in stderr
