@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from spacepackets.ecss import PusTc, PusTm
 
 from firmware import dictionary, framing, packet
+from tests.firmware import decode_vectors
 
 ROOT = Path(__file__).resolve().parent.parent
 MICROPYTHON = Path(sys.executable).parent / "micropython"
@@ -230,51 +231,12 @@ def _vectors():
     return found
 
 
-_MP_DECODER = """
-import sys, json
-sys.path.insert(0, '.')
-from firmware import framing, packet
-tc = packet.Tc()
-out = []
-def on_packet(buf, n):
-    if tc.parse(buf, n):
-        out.append(['tc', tc.service, tc.subtype, tc.seq, tc.ack, tc.source, tc.request_id,
-                    bytes(buf[packet.TC_HEADER:packet.TC_HEADER + tc.data_len]).hex()])
-    else:
-        tm = packet.decode_tm(buf, n)
-        out.append(['tm', tm.service, tm.subtype, tm.seq, tm.days, tm.ms, tm.data.hex()])
-    return True
-d = framing.Deframer()
-for line in sys.stdin:
-    d.feed(bytes.fromhex(line.strip()), on_packet)
-print(json.dumps(out))
-"""
-
-
-def _decode_here(frames):
-    out = []
-    tc = packet.Tc()
-
-    def on_packet(buf, n):
-        if tc.parse(buf, n):
-            out.append(["tc", tc.service, tc.subtype, tc.seq, tc.ack, tc.source, tc.request_id,
-                        bytes(buf[packet.TC_HEADER:packet.TC_HEADER + tc.data_len]).hex()])
-        else:
-            tm = packet.decode_tm(buf, n)
-            out.append(["tm", tm.service, tm.subtype, tm.seq, tm.days, tm.ms, tm.data.hex()])
-        return True
-
-    d = framing.Deframer()
-    for f in frames:
-        d.feed(bytes.fromhex(f), on_packet)
-    return out
-
-
 def test_micropython_decodes_the_same_vectors_to_the_same_values():
     frames = [f for _kind, f in _vectors()]
-    run = subprocess.run([str(MICROPYTHON), "-c", _MP_DECODER], input="\n".join(frames), cwd=ROOT,
+    script = "import sys; sys.path.insert(0, '.'); from tests.firmware import decode_vectors; decode_vectors.main()"
+    run = subprocess.run([str(MICROPYTHON), "-c", script], input="\n".join(frames), cwd=ROOT,
                          capture_output=True, text=True, timeout=60, check=True)
-    expected = _decode_here(frames)
+    expected = decode_vectors.decode(frames)
     assert len(expected) == len(frames)
     assert json.loads(run.stdout) == expected
 
