@@ -52,7 +52,7 @@ async def serve(opts, console=None):
         lines = await hw.start()
         print("\n".join(lines), flush=True)
         stop = asyncio.Event()
-        for sig in (signal.SIGINT, signal.SIGTERM):  # Ctrl-C: a clean stop, not a traceback
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # Ctrl-C, kill, terminal gone: clean stop
             asyncio.get_running_loop().add_signal_handler(sig, stop.set)
         waits = [asyncio.create_task(hw.failed.wait()), asyncio.create_task(stop.wait())]
         if console:

@@ -58,11 +58,12 @@ def test_chosen_ports_are_printed_first():
         assert s.stdout[:2] == ["link: socket://127.0.0.1:%d\n" % link, "control: tcp://127.0.0.1:%d\n" % control]
 
 
-def test_ctrl_c_stops_the_board_and_exits_cleanly():
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP], ids=["ctrl-c", "kill", "hangup"])
+def test_ctrl_c_kill_or_closing_the_terminal_stops_the_board_and_exits_cleanly(sig):
     s = Sim()
     boards = children(s.proc.pid)
     assert len(boards) == 1, "one micropython process"
-    status, stderr = s.stop(signal.SIGINT)
+    status, stderr = s.stop(sig)
     assert (status, stderr) == (0, "")
     assert not os.path.exists("/proc/%d" % boards[0]), "the board process outlived the sim"
 
