@@ -28,7 +28,7 @@ class Clock:
         self.ms += dt
         while self.ms >= _MS_PER_DAY:
             self.ms -= _MS_PER_DAY
-            self.days += 1
+            self.days = (self.days + 1) & 0xFFFF  # CDS short's 16-bit day count wraps (in 2137)
         self._uptime_ms += dt
         while self._uptime_ms >= 1000:
             self._uptime_ms -= 1000

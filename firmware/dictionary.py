@@ -74,6 +74,7 @@ FAILURES = (
     ("UNKNOWN_PARAMETER", "no on-board parameter with that id"),
     ("STORAGE", "writing flash failed; the change was not kept"),
     ("EXECUTING", "request id is still executing"),
+    ("TIME_NOT_CORRELATED", "on-board time is uptime until TIME_SET: a release time means nothing yet"),
 )
 UNKNOWN_COMMAND = const(1)
 BAD_LENGTH = const(2)
@@ -95,6 +96,7 @@ TIME_PAST = const(17)
 UNKNOWN_PARAMETER = const(18)
 STORAGE = const(19)
 EXECUTING = const(20)
+TIME_NOT_CORRELATED = const(21)
 
 # --- On-board parameters (PUS 20; persisted; values travel as u32) --------------
 # (id, name, unit, lo, hi, default, description)
@@ -262,6 +264,8 @@ EVENTS = (
      "schedule emptied by SCHED_RESET or SAFE"),
     (21, "STORAGE_ERROR", HIGH, (("record", "B", "", None, None, "record that failed to save"),),
      "writing flash failed"),
+    (22, "RECORD_MISSING", INFO, (("record", "B", "", None, None, "1 state, 2 parameters, 3 schedule"),),
+     "no stored record (first boot, or flash formatted): safe defaults used"),
 )
 EV_BOOT = const(1)
 EV_RECORD_CORRUPT = const(2)
@@ -284,6 +288,7 @@ EV_TIME_CORRELATED = const(18)
 EV_SCHEDULE_RELEASED = const(19)
 EV_SCHEDULE_CLEARED = const(20)
 EV_STORAGE_ERROR = const(21)
+EV_RECORD_MISSING = const(22)
 
 
 def fmt(fields):

@@ -207,6 +207,8 @@ class Services:
         if crc16(inner, n) or not self._inner.parse(inner, n) or self._inner.apid != T.APID:
             self._data = 3
             return T.BAD_ARGUMENT
+        if not self._a.clock.correlated:
+            return T.TIME_NOT_CORRELATED
         if self._a.clock.reached(args[0], args[1]):
             return T.TIME_PAST
         return self._a.schedule.insert(args[0], args[1], buf, off, n)

@@ -16,13 +16,16 @@ import os
 from micropython import const
 
 from firmware.packet import crc16
-from firmware.tables import EV_RECORD_CORRUPT, EV_STORAGE_ERROR
+from firmware.tables import EV_RECORD_CORRUPT, EV_RECORD_MISSING, EV_STORAGE_ERROR
 
 # Record numbers as in the RECORD_CORRUPT and STORAGE_ERROR events.
 REC_STATE = const(1)
 REC_PARAMS = const(2)
 REC_SCHEDULE = const(3)
 _NAMES = ("", "state", "params", "schedule")
+_NONE = const(0)  # what _read found, in rising order of use
+_BAD = const(1)
+_GOOD = const(2)
 
 
 class Store:
@@ -34,10 +37,14 @@ class Store:
         return "%s/%s.%s" % (self._root, _NAMES[rec], suffix)
 
     def load(self, rec, buf):
-        """Fill ``buf`` with record ``rec``; False (and RECORD_CORRUPT) if absent or bad."""
-        if self._read(self._path(rec, "rec"), buf) or self._read(self._path(rec, "tmp"), buf):
+        """Fill ``buf`` with record ``rec``; False, with RECORD_MISSING or RECORD_CORRUPT, if it
+        has none or a bad one (a good temp file left by a cut write counts as the record)."""
+        found = self._read(self._path(rec, "rec"), buf)
+        if found != _GOOD:
+            found = max(found, self._read(self._path(rec, "tmp"), buf))
+        if found == _GOOD:
             return True
-        self._tm.event(EV_RECORD_CORRUPT, rec)
+        self._tm.event(EV_RECORD_CORRUPT if found == _BAD else EV_RECORD_MISSING, rec)
         return False
 
     def _read(self, path, buf):
@@ -46,11 +53,11 @@ class Store:
             with open(path, "rb") as f:
                 data = f.read()
         except OSError:
-            return False
+            return _NONE
         if len(data) != n + 2 or crc16(data, n + 2):
-            return False
+            return _BAD
         buf[:] = data[:n]
-        return True
+        return _GOOD
 
     def save(self, rec, buf):
         """Write record ``rec`` atomically; False (and STORAGE_ERROR) if the flash refused."""

@@ -27,6 +27,7 @@ EV_EARLY_RELEASE = const(10)
 EV_HW_CUTOFF = const(16)
 EV_PARAM_CHANGED = const(17)
 EV_RECORD_CORRUPT = const(2)
+EV_RECORD_MISSING = const(22)
 EV_REFUSED = const(15)
 EV_RELEASED = const(8)
 EV_SCHEDULE_CLEARED = const(20)
@@ -73,6 +74,7 @@ SLOT_NOT_STOWED = const(12)
 SLOT_RELEASED = const(11)
 STORAGE = const(19)
 STOWED = const(0)
+TIME_NOT_CORRELATED = const(21)
 TIME_PAST = const(17)
 UNKNOWN = const(4)
 UNKNOWN_COMMAND = const(1)
@@ -137,8 +139,8 @@ PARAMETERS = (
 )
 
 # Events by id - 1: severity (PUS 5 subtype) and the format of the fields after the id
-EVENT_SEVERITY = b'\x01\x03\x01\x01\x03\x01\x01\x01\x04\x03\x02\x04\x01\x04\x02\x04\x01\x01\x01\x03\x04'
-EVENT_FORMATS = ('>HB', '>B', '>H', '>H', '>H', '>BB', '>BBHB', '>BB', '>BB', '>B', '>B', '>B', '>BB', '>B', '>BBH', '>B', '>HI', '>', '>I', '>B', '>B')
+EVENT_SEVERITY = b'\x01\x03\x01\x01\x03\x01\x01\x01\x04\x03\x02\x04\x01\x04\x02\x04\x01\x01\x01\x03\x04\x01'
+EVENT_FORMATS = ('>HB', '>B', '>H', '>H', '>H', '>BB', '>BBHB', '>BB', '>BB', '>B', '>B', '>B', '>BB', '>B', '>BBH', '>B', '>HI', '>', '>I', '>B', '>B', '>B')
 HK_FORMAT = '>HBBBBBHBBBHHHHHHIHBhIBH'
 # Telemetry packets: service << 8 | subtype
 TM_ACCEPTED = const(0x0101)

@@ -22,6 +22,7 @@ from firmware.tables import (
     CMD_SCHED_INSERT,
     CMD_SCHED_LIST,
     CMD_TIME_REPORT,
+    CMD_TIME_SET,
 )
 from tests.firmware.fakes import Rig
 
@@ -53,11 +54,16 @@ def test_every_report_kind_matches_its_dictionary_layout_and_decodes_with_spacep
     r.send(CMD_HK_ONE_SHOT, 1)
     r.send(CMD_PARAM_GET, 2)
     r.send(CMD_TIME_REPORT)
+    r.send(CMD_TIME_SET, 0, 0)
     r.send(CMD_SCHED_INSERT, 9, 0, extra=r.tc(CMD_PING))
     r.send(CMD_SCHED_LIST)
     r.send(CMD_ARM)
     r.send(CMD_FIRE_SEQUENCE, 0b11, 0)  # slot 1 releases, slot 2 stuck: progress both ways
     r.run(30000)
+    r.send(CMD_ARM)
+    r.run(100)
+    r.board.perm = False  # the lander withdraws its permit: ARM_LOST, a medium event
+    r.run(100)
     seen = set()
     for raw in r.raw:
         tm = PusTm.unpack(raw, timestamp_len=7)

@@ -18,6 +18,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
+from firmware.state import N_RECENT
 from firmware.tables import (
     CMD_ABORT,
     CMD_ARM,
@@ -73,7 +74,9 @@ class Deployer(RuleBasedStateMachine):
     @precondition(lambda self: self.sent)
     @rule(data=st.data())
     def repeat_a_command(self, data):
-        self.r.send_raw(data.draw(st.sampled_from(self.sent)))
+        # A retry or a duplicate from the relay: one of the last N_RECENT distinct commands,
+        # the window the firmware remembers request ids for (across resets too).
+        self.r.send_raw(data.draw(st.sampled_from(self.sent[-N_RECENT:])))
         self._step()
 
     @rule(rbf=st.booleans(), permit=st.booleans(), line_fault=st.booleans())

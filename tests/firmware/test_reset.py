@@ -10,6 +10,7 @@ from firmware.tables import (
     DUPLICATE,
     EV_BOOT,
     EV_RECORD_CORRUPT,
+    EV_RECORD_MISSING,
     EV_SLOT_RESOLVED,
     EV_SLOT_UNKNOWN,
     FAILED,
@@ -44,7 +45,8 @@ def assert_safe_and_quiet(r, ms=20000):
 def test_first_boot_reports_missing_records_and_boots_safe_with_slots_resolved():
     r = Rig("boot_first")
     tms = r.run(100)
-    assert sorted(e[1][0] for e in events(tms, EV_RECORD_CORRUPT)) == [1, 2, 3]
+    assert sorted(e[1][0] for e in events(tms, EV_RECORD_MISSING)) == [1, 2, 3]
+    assert events(tms, EV_RECORD_CORRUPT) == []  # missing is not corrupt
     assert events(tms, EV_BOOT) == [(EV_BOOT, (1, 0))]
     assert len(events(tms, EV_SLOT_RESOLVED)) == 4
     assert list(r.app.state.slots) == [STOWED] * 4

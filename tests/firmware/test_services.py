@@ -35,6 +35,7 @@ from firmware.tables import (
     SCHEDULE_FULL,
     SCHEDULE_NOT_FOUND,
     SCHEDULE_SIZE,
+    TIME_NOT_CORRELATED,
     TIME_PAST,
     UNKNOWN_COMMAND,
 )
@@ -149,6 +150,15 @@ def test_time_set_then_report_gives_correlated_time_advancing_with_ticks():
     assert (t.days, t.ms) == (days, ms)  # packet time stamps use the same clock
 
 
+def test_time_wraps_to_day_zero_after_the_last_cds_day_and_telemetry_goes_on():
+    r = Rig("time_wrap")
+    r.send(CMD_TIME_SET, 65535, 86399990)
+    r.run(100)
+    r.send(CMD_TIME_REPORT)
+    t = [t for t in r.run() if (t.service, t.subtype) == (9, 130)][0]
+    assert struct.unpack(">HIB", t.data)[0] == 0 and t.days == 0
+
+
 def test_time_before_correlation_is_uptime():
     r = Rig("uptime")
     r.run(3000)
@@ -160,6 +170,13 @@ def test_time_before_correlation_is_uptime():
 
 def scheduled(r, days, ms, inner):
     return r.send(CMD_SCHED_INSERT, days, ms, extra=inner)
+
+
+def test_schedule_refuses_a_release_time_before_time_is_correlated():
+    r = Rig("sched_uncorrelated")
+    rid = scheduled(r, 100, 5000, r.tc(CMD_PING))
+    assert failure(r.run(), rid)[1] == TIME_NOT_CORRELATED
+    assert r.app.schedule.count() == 0
 
 
 def test_scheduled_command_is_released_at_its_time_and_reports_to_ground():
@@ -217,6 +234,7 @@ def test_schedule_insert_refuses_a_corrupt_inner_command():
 
 def test_schedule_list_delete_and_reset():
     r = Rig("sched_list")
+    r.send(CMD_TIME_SET, 0, 0)
     a = r.tc(CMD_PING)
     b = r.tc(CMD_PING)
     scheduled(r, 200, 1, a)
@@ -236,6 +254,7 @@ def test_schedule_list_delete_and_reset():
 
 def test_schedule_and_its_enable_flag_persist_across_reset():
     r = Rig("sched_persist")
+    r.send(CMD_TIME_SET, 0, 0)
     scheduled(r, 200, 1, r.tc(CMD_PING))
     r.send(CMD_SCHED_DISABLE)
     r.run()
@@ -255,6 +274,7 @@ def test_nothing_scheduled_is_released_before_time_is_correlated_again_after_res
 
 def test_safe_disables_and_clears_the_schedule():
     r = Rig("sched_safe")
+    r.send(CMD_TIME_SET, 0, 0)
     scheduled(r, 200, 1, r.tc(CMD_PING))
     r.send(CMD_SAFE)
     tms = r.run()
@@ -304,6 +324,7 @@ def test_hk_counts_rejected_commands_and_link_errors():
 
 def test_schedule_refuses_a_command_too_long_to_keep():
     r = Rig("sched_long")
+    r.send(CMD_TIME_SET, 0, 0)
     inner = encode_tc(17, 1, bytes(40), seq=99)  # 53 bytes: longer than any real release command
     rid = scheduled(r, 100, 0, inner)
     assert failure(r.run(), rid) == (4, BAD_LENGTH, 0)
