@@ -48,7 +48,9 @@ COMPLETED = "COMPLETED"
 FAILED = "FAILED"
 TIMEOUT = "TIMEOUT"
 NOT_SENT = "NOT_SENT"  # the link was down at every attempt: the payload never saw it
-_FAILURE_STAGES = ("ACCEPT_FAILED", "START_FAILED", "PROGRESS_FAILED", "COMPLETION_FAILED")
+# Failures that end a command. PROGRESS_FAILED does not: a burn the switch did not confirm
+# is followed by a retry, and the command ends with COMPLETED or COMPLETION_FAILED.
+_FAILURE_STAGES = ("ACCEPT_FAILED", "START_FAILED", "COMPLETION_FAILED")
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ class FakeFirmware:
         self.refuse = {}  # command name -> failure code at acceptance
         self.silent = set()  # command names accepted but never completed
         self.lose_replies = 0  # execute the next n TCs but lose every report about them
+        self.unconfirmed_burns = 0  # FIRE: burns that fail (PROGRESS_FAILED) before one releases
         self._muted = False
         self._writer = packet.TmWriter()
         self._lock = threading.Lock()
@@ -115,7 +116,8 @@ class FakeFirmware:
         self.send_tm(3, 25, d.fmt(d.HK_FIELDS), *fields.values())
 
     def _report(self, subtype, rid, *rest):
-        self.send_tm(1, subtype, ">I" + "H" * len(rest) if subtype != 5 else ">IB", rid, *rest)
+        fmt = {5: ">IB", 6: ">IBHH"}.get(subtype, ">I" + "H" * len(rest))  # progress has a u8 step
+        self.send_tm(1, subtype, fmt, rid, *rest)
 
     # --- telecommands in -------------------------------------------------------------
 
@@ -154,7 +156,9 @@ class FakeFirmware:
         if entry[0] == "PING":
             self.send_tm(17, 2)
         if entry[0] == "FIRE":
-            self._report(5, rid, 1)
-            self.send_event(d.EV_RELEASED, args[0], 1)
+            for burn in range(1, self.unconfirmed_burns + 1):  # burns the switch did not confirm
+                self._report(6, rid, burn, d.NOT_CONFIRMED, args[0])
+            self._report(5, rid, self.unconfirmed_burns + 1)
+            self.send_event(d.EV_RELEASED, args[0], self.unconfirmed_burns + 1)
         self.executed[rid] = 0
         self._report(7, rid)

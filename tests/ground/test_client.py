@@ -25,6 +25,14 @@ def test_send_waits_for_completion_and_records_every_stage(client):
     assert v.stage("PROGRESS").step == 1
 
 
+def test_a_failed_burn_then_a_release_completes_the_command_with_every_progress_stage(client, fw):
+    fw.unconfirmed_burns = 1
+    v = client.send("FIRE", 2, confirm=True)
+    assert v.status == COMPLETED
+    assert [s.name for s in v.stages] == ["ACCEPTED", "STARTED", "PROGRESS_FAILED", "PROGRESS", "COMPLETED"]
+    assert v.stage("PROGRESS_FAILED").code == d.NOT_CONFIRMED
+
+
 def test_refused_command_raises_with_the_reason_in_words(client, fw):
     fw.refuse["ARM"] = d.NO_PERMIT
     with pytest.raises(CommandFailed, match="NO_PERMIT .the lander does not permit deployment.") as e:
