@@ -1,0 +1,291 @@
+"""Robot Framework keywords for the payload deployer, on any target.
+
+The link is ground's ``Client`` (PUS 1 verification, events, housekeeping);
+inputs, satellites, faults, resets and output lines go through the target
+adapter of hil/targets.py, chosen by the target's resource file:
+``Start The Simulated Board`` (sim.resource) or ``Use The Renode Board``
+(renode.resource). Every keyword that checks something fails with a message
+naming what was expected and what came instead.
+
+Events are looked for among the telemetry received since the last command was
+sent or the board was reset: assert an event after the step that causes it.
+"""
+
+import datetime
+import os
+import sys
+
+from robot.api.deco import keyword, library
+from robot.libraries.BuiltIn import BuiltIn
+from robot.utils import timestr_to_secs as _seconds  # "5", "2.5", "500 ms" -> seconds
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from firmware import dictionary as d  # noqa: E402  (the repository root is on sys.path first)
+from firmware import framing, packet  # noqa: E402
+from ground.client import Client  # noqa: E402
+from ground.errors import GroundError  # noqa: E402
+from hil.targets import RenodeTarget, SimTarget  # noqa: E402
+
+# The PUS 1 reports that end a command: a refusal, or the completion report. A progress
+# failure does not end one (the sequencer burns again after it), so it is not here.
+_REFUSALS = ("ACCEPT_FAILED", "START_FAILED")
+_FINAL_REPORTS = _REFUSALS + ("COMPLETED", "COMPLETION_FAILED")
+_PING_RETRIES = 10  # resends while the firmware boots: bytes sent to an MCU in reset are lost
+_DAY_MS = 86400000
+_CDS_EPOCH = datetime.datetime(1958, 1, 1, tzinfo=datetime.UTC)  # day 0 of CCSDS CDS time
+_SHORT_JUNK = 3  # bytes: fewer than a CCSDS header and a CRC, dropped as undecodable
+_NOISE = b"\xff\x13\x37\x42\x00"  # COBS code 0xFF announces 254 bytes, 3 follow: undecodable
+# Keywords with embedded arguments take no others (Renode's renode-test pins Robot 6),
+# so their waits are fixed here.
+_BURN_TIMEOUT = 5.0  # s from a FIRE (or a schedule release) to its actuator burning
+_OUTPUT_TIMEOUT = 2.0  # s for an output line to follow a command
+
+
+@library(scope="SUITE", auto_keywords=False)
+class DeployerLibrary:
+    def __init__(self, command_timeout="10 s"):
+        self.command_timeout = _seconds(command_timeout)
+        self.target = None
+        self.client = None
+        self._mark = 0  # telemetry position from which events are looked for
+
+    # --- targets -------------------------------------------------------------------
+
+    @keyword
+    def start_the_simulated_board(self, *options):
+        """Start ``python -m sim`` with these command-line ``options`` (e.g. ``--seed`` ``7``).
+
+        Its stdout and stderr are kept in the output folder, under ``sim/<test name>/``.
+        """
+        builtin = BuiltIn()
+        test = builtin.get_variable_value("${TEST NAME}", "suite").replace(" ", "_")
+        workdir = os.path.join(builtin.get_variable_value("${OUTPUT DIR}"), "sim", test)
+        os.makedirs(workdir, exist_ok=True)
+        self.target = SimTarget(options, workdir)  # set first: the teardown stops a half-started sim
+        self.target.start()
+
+    @keyword
+    def stop_the_simulated_board(self):
+        """Stop the sim; fails if it died during the test (its stderr is in the message)."""
+        target, self.target = self.target, None
+        if target is not None:
+            target.stop()
+
+    @keyword
+    def use_the_renode_board(self, link_url, repl):
+        """Drive the Renode machine loaded by deployer.resc through monitor commands."""
+        builtin = BuiltIn()
+        self.target = RenodeTarget(lambda cmd: builtin.run_keyword("Execute Command", cmd), link_url, repl).start()
+
+    def _target(self):
+        if self.target is None:
+            raise AssertionError("no target: the suite must start one (Start The Target)")
+        return self.target
+
+    # --- link ----------------------------------------------------------------------
+
+    @keyword
+    def connect_to_the_deployer(self, timeout="20 s"):
+        """Open the link and wait until the firmware answers a PING."""
+        self.client = Client(self._target().link_url, timeout=self.command_timeout, retries=0)
+        per_try = _seconds(timeout) / _PING_RETRIES
+        v = self.client.send("PING", timeout=per_try, retries=_PING_RETRIES - 1, check=False)
+        if not v.ok:
+            raise AssertionError("the deployer did not answer PING within %s: %s" % (timeout, v))
+        self._mark = v.mark
+
+    @keyword
+    def disconnect_from_the_deployer(self):
+        client, self.client = self.client, None
+        if client is not None:
+            client.close()
+
+    def _client(self):
+        if self.client is None:
+            raise AssertionError("not connected: Connect To The Deployer first")
+        return self.client
+
+    # --- commands ------------------------------------------------------------------
+
+    def _submit(self, name, args, timeout):
+        v = self._client().submit(name, *args, confirm=True, timeout=_seconds(timeout or self.command_timeout))
+        self._mark = v.mark
+        return v
+
+    def _reports(self, v):
+        """The PUS 1 reports received about command ``v``, as text."""
+        reports = [r for r in self._client().records(v.mark) if r.service == 1 and r.request_id == v.request_id]
+        return "%s; reports: %s" % (v.command, ", ".join(str(r).partition(" ")[2] for r in reports) or "none")
+
+    def _await_report(self, v, names, timeout=None):
+        """The first PUS 1 report about ``v`` named in ``names``, from the telemetry.
+
+        The telemetry, not ``v.stages``: the client stops following a command at its
+        first failure report, and here a progress failure is followed by a retry.
+        """
+        timeout = _seconds(timeout or v.timeout)
+        try:
+            return self._client().await_record(lambda r: r.name in names and r.request_id == v.request_id,
+                                               timeout=timeout, since=v.mark)
+        except GroundError:
+            raise AssertionError("no %s within %g s for %s" % (" or ".join(names), timeout, self._reports(v)))
+
+    def _should_end(self, v, outcome, reason=None, timeout=None):
+        """``v`` ends with report ``outcome`` (and failure ``reason``), whatever came before."""
+        report = self._await_report(v, _FINAL_REPORTS, timeout)
+        code = report.values.get("code")
+        name = d.FAILURES[code - 1][0] if code and 1 <= code <= len(d.FAILURES) else None
+        if report.name not in outcome or name != reason:
+            raise AssertionError("%s should have ended %s%s: %s" % (
+                v.command, " or ".join(outcome), " " + reason if reason else "", self._reports(v)))
+
+    @keyword
+    def command_should_succeed(self, name, *args, timeout=None):
+        """Send a command and check it completes; returns its verification."""
+        v = self._submit(name, args, timeout)
+        self._should_end(v, ("COMPLETED",))
+        return v
+
+    @keyword
+    def command_should_be_refused(self, name, *args, reason, timeout=None):
+        """Send a command and check it is refused (acceptance or start) with failure ``reason``."""
+        self._should_end(self._submit(name, args, timeout), _REFUSALS, reason)
+
+    @keyword
+    def start_command(self, name, *args, timeout=None):
+        """Send a command and wait until the firmware starts executing it; returns its verification."""
+        v = self._submit(name, args, timeout)
+        if self._await_report(v, ("STARTED",) + _REFUSALS).name != "STARTED":
+            raise AssertionError("%s should have started: %s" % (v.command, self._reports(v)))
+        return v
+
+    @keyword
+    def command_should_complete(self, verification, timeout=None):
+        """A started command (from Start Command) completes successfully."""
+        self._should_end(verification, ("COMPLETED",), timeout=timeout)
+
+    @keyword
+    def command_should_fail(self, verification, reason, timeout=None):
+        """A started command ends with a completion failure ``reason``."""
+        self._should_end(verification, ("COMPLETION_FAILED",), reason, timeout)
+
+    @keyword
+    def set_parameter(self, name, value):
+        """PARAM_SET by parameter name (ARM_WINDOW, BURN_MAX, ...)."""
+        self.command_should_succeed("PARAM_SET", name, value)
+
+    # --- telemetry -----------------------------------------------------------------
+
+    @keyword
+    def event_should_be_reported(self, name, timeout="5 s", **fields):
+        """Wait for event ``name`` with those field values; returns its position in the telemetry."""
+        try:
+            rec = self._client().await_event(name, timeout=_seconds(timeout), since=self._mark, **fields)
+        except GroundError as e:
+            raise AssertionError("event %s %s should have been reported: %s" % (name, fields, e))
+        return rec.position
+
+    def _housekeeping(self):
+        v = self.command_should_succeed("HK_ONE_SHOT", d.HK_SID)
+        try:
+            return self._client().await_hk(since=v.mark, timeout=self.command_timeout)
+        except GroundError as e:
+            raise AssertionError("no housekeeping report after HK_ONE_SHOT: %s" % e)
+
+    @keyword
+    def housekeeping_field(self, name):
+        """The raw value of housekeeping field ``name`` in a fresh one-shot report."""
+        return self._housekeeping().values[name]
+
+    @keyword
+    def housekeeping_should_show(self, **fields):
+        """A fresh one-shot report has these values (raw numbers or rendered names like RELEASED)."""
+        rec = self._housekeeping()
+        text = {n: t for n, t, _bad in rec.rendered()}
+        wrong = {k: text.get(k) for k, want in fields.items() if text.get(k) != str(want)}
+        if wrong:
+            raise AssertionError("housekeeping should show %s, shows %s" % (fields, wrong))
+
+    @keyword("Slot ${slot} Should Be ${state}")
+    def slot_should_be(self, slot, state):
+        self.housekeeping_should_show(**{"slot%d" % int(slot): state})
+
+    @keyword("Controller Should Be ${state}")
+    def controller_should_be(self, state):
+        self.housekeeping_should_show(state=state)
+
+    @keyword
+    def correlate_on_board_time(self):
+        """TIME_SET to the ground's UTC now, as an operator does before time-tagging commands."""
+        since = datetime.datetime.now(datetime.UTC) - _CDS_EPOCH
+        self.command_should_succeed("TIME_SET", since.days, since.seconds * 1000 + since.microseconds // 1000)
+
+    @keyword
+    def on_board_time_in(self, seconds):
+        """(days, ms) of on-board time ``seconds`` from now, from a TIME_REPORT."""
+        v = self.command_should_succeed("TIME_REPORT")
+        try:
+            rec = self._client().await_record(lambda r: r.name == "TIME", timeout=self.command_timeout, since=v.mark)
+        except GroundError:
+            raise AssertionError("no TIME report after TIME_REPORT within %g s" % self.command_timeout)
+        later = rec.values["days"] * _DAY_MS + rec.values["ms"] + int(_seconds(seconds) * 1000)
+        return divmod(later, _DAY_MS)
+
+    # --- link noise ----------------------------------------------------------------
+
+    @keyword
+    def send_garbage(self):
+        """Junk between commands: frames with a bad CRC, too short or too long, and raw noise.
+
+        The noise is not COBS (its first code byte promises more bytes than follow) and
+        ends with a delimiter, so it is one dropped frame, not a prefix of the next TC.
+        """
+        link = self._client().link
+        bad_crc = bytearray(os.urandom(20))
+        if packet.crc16(bad_crc, len(bad_crc)) == 0:  # a random 1 in 65536: make sure it is wrong
+            bad_crc[0] ^= 0xFF
+        for junk in (bytes(bad_crc), b"\x01" * _SHORT_JUNK, b"\x55" * (framing.MAX_FRAME + 1)):
+            link.write(junk)
+        link.write_raw(_NOISE)
+
+    # --- the world around the board ------------------------------------------------
+
+    @keyword
+    def set_deployer_input(self, name, on):
+        """Set inhibit input ``rbf_removed`` or ``permit`` (True = deployment allowed by it)."""
+        self._target().set_input(name, on)
+
+    @keyword("Stick The Switch Of Slot ${slot}")
+    def stick_the_switch(self, slot):
+        """Fault: the slot's separation switch reads stowed, whatever the satellite does."""
+        self._target().stick_switch(slot)
+
+    @keyword
+    def fire_slot(self, slot):
+        """FIRE ``slot`` and check its actuator burns; returns the started command."""
+        v = self.start_command("FIRE", slot)
+        self.actuator_should_burn(slot)
+        return v
+
+    @keyword("Actuator Of Slot ${slot} Should Burn")
+    def actuator_should_burn(self, slot):
+        """The slot's actuator burns; then its satellite separates, unless its switch is stuck."""
+        self._target().play_satellite(slot, _BURN_TIMEOUT)
+
+    @keyword
+    def reset_the_board(self):
+        """Reset the MCU (the satellites keep their state); events are looked for from now on."""
+        self._mark = self._client().position()
+        self._target().reset()
+
+    @keyword("Output ${name} Should Be ${state}")
+    def output_should_be(self, name, state):
+        """Output line ``arm`` or ``actuator1``..``actuator4`` reads ``On`` or ``Off``."""
+        if state.lower() not in ("on", "off"):
+            raise AssertionError("an output is On or Off, not %r" % state)
+        self._target().output_should_be(name, state.lower() == "on", _OUTPUT_TIMEOUT)
+
+    @keyword("Slot ${slot} Should Not Burn Again Within ${duration}")
+    def slot_should_not_burn_again(self, slot, duration):
+        self._target().actuator_should_stay_off(slot, _seconds(duration))

@@ -1,0 +1,57 @@
+*** Settings ***
+Documentation     A switch that lies, an abort and a reset mid-burn end SAFE, never in a second burn.
+Resource          ../resources/deployer.resource
+Suite Setup       Prepare The Target Suite
+Suite Teardown    Finish The Target Suite
+Test Setup        Power On The Deployer
+Test Teardown     Power Off The Deployer
+
+
+*** Variables ***
+${LAST_ATTEMPT}       3       # 1 + RETRIES burns
+${STUCK_SLOT}         3
+# HK "attempts" counts burns in 4 bits per slot, slot 1 lowest.
+${STUCK_ATTEMPTS}     ${{ ${LAST_ATTEMPT} << 4 * (${STUCK_SLOT} - 1) }}
+${FAIL_TIMEOUT}       10 s    # 3 burns of BURN_MAX and 2 cool-downs, with a margin
+# ms: a burn that lasts while the test aborts or resets it; a burn after the reset
+# would still be on when the "not again" hold starts, so the hold catches it too.
+${LONG_BURN_MAX}      5000
+${WHY_ABORT}          2       # BURN_END "why": 0 switch, 1 max time, 2 abort
+
+
+*** Test Cases ***
+Should Mark A Slot FAILED After Its Retries When Its Switch Is Stuck
+    Stick The Switch Of Slot ${STUCK_SLOT}
+    Arm The Deployer
+    ${fire}=    Fire Slot    ${STUCK_SLOT}
+    Event Should Be Reported    SLOT_FAILED    slot=${STUCK_SLOT}    attempt=${LAST_ATTEMPT}    timeout=${FAIL_TIMEOUT}
+    Command Should Fail    ${fire}    NOT_CONFIRMED
+    Slot ${STUCK_SLOT} Should Be FAILED
+    Housekeeping Should Show    attempts=${STUCK_ATTEMPTS}
+    Command Should Be Refused    FIRE    ${STUCK_SLOT}    reason=SLOT_NOT_STOWED
+
+Should Cut The Burn At Once On Abort
+    Set Parameter    BURN_MAX    ${LONG_BURN_MAX}
+    Stick The Switch Of Slot 1
+    Arm The Deployer
+    ${fire}=    Fire Slot    1
+    Command Should Succeed    ABORT
+    Event Should Be Reported    BURN_END    slot=1    why=${WHY_ABORT}    timeout=${EVENT_TIMEOUT}
+    Event Should Be Reported    ABORTED    timeout=${EVENT_TIMEOUT}
+    Command Should Fail    ${fire}    ABORTED
+    Nothing Should Burn
+    Slot 1 Should Be STOWED
+
+Should Come Back SAFE After A Reset Mid-Burn And Never Burn Again By Itself
+    Set Parameter    BURN_MAX    ${LONG_BURN_MAX}
+    Stick The Switch Of Slot 2
+    Arm The Deployer
+    Fire Slot    2
+    Reset The Board
+    Event Should Be Reported    BOOT    timeout=${BOOT_TIMEOUT}
+    ${unknown}=     Event Should Be Reported    SLOT_UNKNOWN     slot=2    timeout=${EVENT_TIMEOUT}
+    ${resolved}=    Event Should Be Reported    SLOT_RESOLVED    slot=2    state=STOWED    timeout=${EVENT_TIMEOUT}
+    Should Be True    ${unknown} < ${resolved}    SLOT_UNKNOWN should come before SLOT_RESOLVED
+    Slot 2 Should Not Burn Again Within ${HOLD_TIME}
+    Nothing Should Burn
+    Slot 2 Should Be STOWED
