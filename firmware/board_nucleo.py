@@ -37,7 +37,7 @@ from micropython import const
 _ACTUATORS = ("PE13", "PE11", "PE9", "PD15")
 _SWITCHES = ("PA3", "PC0", "PC3", "PF3")
 _TICK_HZ = const(10000)  # cutoff timer resolution: 0.1 ms
-_WDT_MS = const(2000)  # the loop feeds every 10 ms; a flash write takes well under 1 s
+_WDT_MS = const(5000)  # the loop feeds every 10 ms; erasing a 64-128 KiB flash sector can take 2 s
 # machine.reset_cause() value -> index into dictionary.RESET_CAUSES
 _CAUSES = (
     (machine.PWRON_RESET, 0),
