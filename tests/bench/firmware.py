@@ -67,7 +67,8 @@ print(modules, live, harness, low, per_iter, hk_us)
 """
 
 
-def _compile(dst):
+def compile_app_and_rig(dst):
+    """mpy-cross the modules the app imports, and the test rig, into ``dst`` (bytecode .mpy)."""
     for src in sorted((ROOT / "firmware").glob("*.py")) + [
         ROOT / "tests/__init__.py", ROOT / "tests/firmware/__init__.py", ROOT / "tests/firmware/fakes.py",
     ]:
@@ -88,7 +89,7 @@ def measure():
     """(modules, live app, harness, least free, bytes/iteration, us/HK, smallest heap KiB)."""
     tmp = Path(tempfile.mkdtemp(prefix="fwbench-"))
     try:
-        _compile(tmp)
+        compile_app_and_rig(tmp)
         (tmp / "fwbench.py").write_text(_SCRIPT)
         subprocess.run([str(BIN / "mpy-cross"), "fwbench.py"], check=True, cwd=tmp)
         (tmp / "fwbench.py").unlink()  # the .mpy only: compiling at run time needs heap

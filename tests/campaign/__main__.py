@@ -1,0 +1,79 @@
+"""Evidence campaigns: ``python -m tests.campaign faults | fuzz --count N | soak --minutes M``.
+
+Each prints its figures, rewrites its section of docs/RELIABILITY.md and exits 1 if it
+found any violation (2 on a usage error).
+"""
+
+import argparse
+import sys
+import time
+
+from tests.campaign import faults, fuzz, linkfaults, report, rig, soak
+
+
+def run_faults(opts):
+    t0 = time.monotonic()
+    print("reset at every step (heap %s, %d sims in parallel):" % (rig.HEAP, opts.workers), flush=True)
+    nominal, outcomes = faults.campaign(opts.limit, opts.workers, log=lambda s: print(s, flush=True))
+    hit = [o for o in outcomes if o.injected]
+    bad = [o for o in [nominal] + outcomes if o.violations]
+    kinds = sorted({o.point.kind for o in outcomes})
+    summary = ["nominal run: %d events after ARM, %d burns: %s" % (
+        len(nominal.keys), nominal.burns, "ok" if not nominal.violations else "; ".join(nominal.violations))]
+    summary += ["  %s: %d points, %d hit" % (k, sum(o.point.kind == k for o in outcomes),
+                                             sum(o.point.kind == k for o in hit)) for k in kinds]
+    summary += ["injection points: %d (%d hit the board); violations: %d" % (len(outcomes), len(hit), len(bad))]
+    print("link faults (PINGs per rate: %d):" % opts.commands, flush=True)
+    levels = linkfaults.campaign(opts.commands, log=lambda s: print(s, flush=True))
+    link_bad = sum(len(lv.violations) for lv in levels)
+    summary += ["link faults: %d rates up to %.0e/byte, %d commands; violations: %d" % (
+        len(levels), max(lv.rate for lv in levels), sum(lv.sent for lv in levels), link_bad)]
+    summary += ["campaign time %.0f s" % (time.monotonic() - t0)]
+    print("\n".join(summary))
+    lines = summary + ["", "every point:"] + [faults.line(o) for o in [nominal] + outcomes]
+    lines += ["", "link faults, %d PINGs per rate:" % opts.commands] + [linkfaults.line(lv) for lv in levels]
+    limit = " --limit %d" % opts.limit if opts.limit else ""
+    report.write("faults", "python -m tests.campaign --heap %s faults%s" % (rig.HEAP, limit), lines)
+    return bool(bad) or bool(link_bad)
+
+
+def run_fuzz(opts):
+    t0 = time.monotonic()
+    mp = fuzz.unix_port(opts.count, opts.seed)
+    hy = fuzz.under_hypothesis(max(100, opts.count // 10))
+    lines = fuzz.describe(mp, "unix port") + fuzz.describe(hy, "hypothesis (CPython, count/10 examples)")
+    lines += ["fuzz violations: %d; %.0f s" % (len(mp.violations) + len(hy.violations), time.monotonic() - t0)]
+    print("\n".join(lines))
+    report.write("fuzz", "python -m tests.campaign --heap %s fuzz --count %d --seed %d" % (
+        rig.HEAP, opts.count, opts.seed), lines)
+    return bool(mp.violations or hy.violations)
+
+
+def run_soak(opts):
+    lines, problems = soak.soak(opts.minutes, log=lambda s: print(s, flush=True))
+    lines.append("soak problems (lost frames, commands not completed, firmware death): %d" % problems)
+    print("\n".join(lines))
+    report.write("soak", "python -m tests.campaign --heap %s soak --minutes %g" % (rig.HEAP, opts.minutes), lines)
+    return bool(problems)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m tests.campaign", description=__doc__.splitlines()[0])
+    p.add_argument("--heap", default=rig.HEAP, help="MicroPython heap of the board (default: the 64k budget)")
+    sub = p.add_subparsers(dest="campaign", required=True)
+    f = sub.add_parser("faults", help="reset/power cut at every step, and link faults")
+    f.add_argument("--limit", type=int, help="at most this many event points and flash writes (short form)")
+    f.add_argument("--workers", type=int, default=2, help="sims run in parallel")
+    f.add_argument("--commands", type=int, default=40, help="PINGs per link noise rate")
+    z = sub.add_parser("fuzz", help="fuzz the deframer and command handlers")
+    z.add_argument("--count", type=int, default=100000)
+    z.add_argument("--seed", type=int, default=1)
+    s = sub.add_parser("soak", help="maximum telemetry rate with commanding")
+    s.add_argument("--minutes", type=float, default=60)
+    opts = p.parse_args(argv)
+    rig.HEAP = opts.heap
+    run = {"faults": run_faults, "fuzz": run_fuzz, "soak": run_soak}[opts.campaign]
+    return 1 if run(opts) else 0
+
+
+sys.exit(main())

@@ -1,0 +1,137 @@
+"""Fuzzing the firmware's deframer and command handlers: the unix port, then hypothesis.
+
+``unix_port`` compiles the firmware, the fake board and tests/campaign/fuzz_mp.py with
+mpy-cross (as tests/bench/firmware.py does) and runs fuzz_mp under the board's heap;
+``under_hypothesis`` feeds the same App on CPython from hypothesis strategies (derandomized:
+the same examples every run): raw link bytes, valid-CRC telecommands of any type with random
+data, and valid dictionary commands with in-range arguments. Both keep the remove-before-flight
+plug in, so any output is a violation (fuzz_mp.unsafe).
+"""
+
+import shutil
+import struct
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from firmware import framing
+from firmware.packet import encode_tc
+from firmware.tables import COMMANDS, MAX_TC_DATA
+from tests.bench.firmware import BIN, ROOT, compile_app_and_rig
+from tests.campaign import rig
+from tests.campaign.fuzz_mp import KINDS, STEPS, plugged_rig, unsafe
+
+KIND_NAMES = ("valid command", "valid CRC, random data", "valid CRC, random type", "bit flips",
+              "truncated", "bytes inserted", "COBS bit flips", "random bytes")
+TIMEOUT_S_PER_INPUT = 0.01  # generous: the unix port does about 10,000 inputs/s here
+
+
+@dataclass
+class Result:
+    inputs: int = 0
+    violations: list = field(default_factory=list)
+    heap_low: int = 0
+    heap: str = ""
+    frames: int = 0
+    crc_errors: int = 0
+    oversize: int = 0
+    undecodable: int = 0
+    per_kind: tuple = ()
+
+
+def unix_port(count, seed=1):
+    """fuzz_mp.main(count, seed) under ``micropython -X heapsize=rig.HEAP``; the Result."""
+    tmp = Path(tempfile.mkdtemp(prefix="fuzz-"))
+    try:
+        compile_app_and_rig(tmp)
+        subprocess.run([str(BIN / "mpy-cross"), "-o", str(tmp / "fuzz_mp.mpy"),
+                        str(ROOT / "tests/campaign/fuzz_mp.py")], check=True, cwd=ROOT)
+        p = subprocess.run([str(BIN / "micropython"), "-X", "heapsize=" + rig.HEAP, "-c",
+                            "import fuzz_mp; fuzz_mp.main(%d, %d)" % (count, seed)],
+                           cwd=tmp, capture_output=True, text=True, timeout=60 + count * TIMEOUT_S_PER_INPUT)
+    finally:
+        shutil.rmtree(tmp)
+    lines = p.stdout.splitlines()
+    r = Result(heap=rig.HEAP)
+    r.violations = [ln.split(" ", 1)[1] for ln in lines if ln.startswith("VIOLATION ")]
+    done = [ln.split() for ln in lines if ln.startswith("RESULT ")]
+    if p.returncode or not done:
+        r.violations.append("micropython exited %d: %s" % (p.returncode, (p.stdout + p.stderr).strip()[-500:]))
+        return r
+    n, _found, low, r.frames, r.crc_errors, r.oversize, r.undecodable = (int(x) for x in done[0][1:8])
+    r.inputs, r.heap_low = n, low
+    r.per_kind = tuple(int(x) for x in done[0][8].split(","))
+    return r
+
+
+def _command(c):
+    """Strategy: bytes of a valid TC of dictionary command ``c``, arguments in range."""
+    args = st.tuples(*(st.integers(lo, hi) for lo, hi in zip(c[5], c[6], strict=True)))
+    head = struct.pack(">H", c[2]) if c[2] else b""
+    tail = st.binary(min_size=13, max_size=MAX_TC_DATA - 16) if c[7] else st.just(b"")
+    return st.builds(lambda a, t, seq: encode_tc(c[0], c[1], (head + struct.pack(c[4], *a) + t)[:MAX_TC_DATA],
+                                                 seq=seq), args, tail, st.integers(0, 0x3FFF))
+
+
+LINK_INPUTS = st.one_of(
+    st.binary(max_size=300),
+    st.builds(lambda s, t, d, seq: framing.frame(encode_tc(s, t, d, seq=seq)),
+              st.sampled_from(sorted({c[0] for c in COMMANDS})) | st.integers(0, 255),
+              st.integers(0, 255), st.binary(max_size=MAX_TC_DATA + 8), st.integers(0, 0x3FFF)),
+    st.one_of(*(_command(c) for c in COMMANDS)).map(framing.frame),
+)
+
+
+def under_hypothesis(count):
+    """``count`` hypothesis examples into one plugged App on CPython; the Result.
+
+    The App keeps its state from one example to the next, as on a real link, so a finding
+    is recorded with its input (the App is then replaced) rather than shrunk by hypothesis.
+    """
+    r = Result(heap="CPython")
+    box = [plugged_rig()]
+    counts = [0, 0, 0, 0]  # frames, crc_errors, oversize, undecodable of the Apps replaced
+
+    @settings(max_examples=count, deadline=None, database=None, derandomize=True,
+              suppress_health_check=list(HealthCheck))
+    @given(LINK_INPUTS)
+    def feed(data):
+        r.inputs += 1
+        app = box[0]
+        app.board.uart.rx.extend(data)
+        try:
+            for _ in range(STEPS):
+                app.app.step()
+                app.board.idle(10)
+            why = unsafe(app.board)
+        except Exception as e:  # the finding itself
+            why = "exception %r" % e
+        if why:
+            r.violations.append("%s, input %s" % (why, data.hex()))
+            counts[:] = [a + b for a, b in zip(counts, _drops(app), strict=True)]
+            box[0] = plugged_rig()
+
+    feed()
+    r.frames, r.crc_errors, r.oversize, r.undecodable = (a + b for a, b in zip(counts, _drops(box[0]), strict=True))
+    return r
+
+
+def _drops(app):
+    d = app.app.deframer
+    return d.frames, d.crc_errors, d.oversize, d.undecodable
+
+
+def describe(r, what):
+    kinds = ", ".join("%s %d" % kv for kv in zip(KIND_NAMES, r.per_kind, strict=False)) if r.per_kind else ""
+    heap = " least free heap %d bytes;" % r.heap_low if r.heap_low else ""
+    return ["  %s: %d inputs (heap %s),%s %d frames handled, dropped: %d CRC, %d oversize, %d undecodable; "
+            "violations %d" % (what, r.inputs, r.heap, heap, r.frames, r.crc_errors, r.oversize, r.undecodable,
+                               len(r.violations))] + (["    inputs by kind: " + kinds] if kinds else []) + [
+        "    VIOLATION " + v[:300] for v in r.violations[:20]]
+
+
+assert len(KIND_NAMES) == KINDS
