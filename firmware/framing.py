@@ -117,8 +117,9 @@ class Deframer:
         tail = parts.pop()  # after the last delimiter: the start of an unfinished frame
         if parts:
             self._end_frame(parts[0], handler)  # may complete a frame begun earlier
+            close = self._close
             for i in range(1, len(parts)):
-                self._close(parts[i], handler)  # whole frames
+                close(parts[i], handler)  # whole frames
         self._take(tail, 0, len(tail))
 
     def _end_frame(self, last_piece, handler):

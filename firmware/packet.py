@@ -27,6 +27,7 @@ firmware allocates nothing per packet.
 
 import struct
 from array import array
+from struct import unpack_from as _unpack_from  # decode_tm's hot path: one lookup fewer
 
 from micropython import const
 
@@ -181,7 +182,7 @@ def decode_tm(buf, n):
     """The Tm in ``buf[:n]`` (CRC already verified), or None if it is not a PUS-C TM."""
     if n < _TM_MIN:
         return None
-    pid, psc, plen, ver, svc, sub, cnt, dst, pf, days, ms = struct.unpack_from(_TM_FMT, buf, 0)
+    pid, psc, plen, ver, svc, sub, cnt, dst, pf, days, ms = _unpack_from(_TM_FMT, buf, 0)
     if pid >> 11 != 1 or plen != n - 7 or ver >> 4 != 2 or pf != 0x40:  # TM, PUS-C, CDS short
         return None
-    return Tm(pid & 0x7FF, psc & 0x3FFF, svc, sub, cnt, dst, days, ms, bytes(buf[20:n - 2]))
+    return Tm(pid & 0x7FF, psc & 0x3FFF, svc, sub, cnt, dst, days, ms, buf[20:n - 2])  # a slice: a copy
