@@ -75,6 +75,8 @@ FAILURES = (
     ("STORAGE", "writing flash failed; the change was not kept"),
     ("EXECUTING", "request id is still executing"),
     ("TIME_NOT_CORRELATED", "on-board time is uptime until TIME_SET: a release time means nothing yet"),
+    ("STALE", "sequence count older than the window the payload remembers: it may have run, so it does "
+              "not; data = the newest sequence count accepted"),
 )
 UNKNOWN_COMMAND = const(1)
 BAD_LENGTH = const(2)
@@ -97,6 +99,7 @@ UNKNOWN_PARAMETER = const(18)
 STORAGE = const(19)
 EXECUTING = const(20)
 TIME_NOT_CORRELATED = const(21)
+STALE = const(22)
 
 # --- On-board parameters (PUS 20; persisted; values travel as u32) --------------
 # (id, name, unit, lo, hi, default, description)

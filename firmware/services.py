@@ -4,6 +4,7 @@ Every TC from the link or the schedule goes through ``execute``::
 
     unknown id / bad length / argument out of range -> ACCEPT_FAILED, REFUSED
     request id already recorded                      -> ACCEPT_FAILED DUPLICATE, data = its outcome
+    from the link, sequence count too old (State)    -> ACCEPT_FAILED STALE, data = newest count
     accepted                                         -> ACCEPTED, handler runs
       handler refused (an inhibit, a slot, ...)      -> START_FAILED code, REFUSED
       handler done                                   -> STARTED, COMPLETED
@@ -56,7 +57,7 @@ class Services:
         """Deframer handler: False for a packet that is not a TC for us."""
         if not self.tc.parse(buf, n) or self.tc.apid != T.APID:
             return False
-        self.execute(buf, self.tc)
+        self.execute(buf, self.tc, True)
         return True
 
     def tick(self):
@@ -69,16 +70,18 @@ class Services:
         n = sch.take(i, self._release)
         self._a.tm.event(T.EV_SCHEDULE_RELEASED, rid)
         if self.tc.parse(self._release, n):
-            self.execute(self._release, self.tc)
+            self.execute(self._release, self.tc, False)  # its count is as old as its insertion
 
-    def execute(self, buf, tc):
+    def execute(self, buf, tc, from_link):
         self._data = 0
         i = self._find(buf, tc)
-        code = T.UNKNOWN_COMMAND if i < 0 else self._check(buf, tc, i)
+        code = T.UNKNOWN_COMMAND if i < 0 else self._check(buf, tc, i, from_link)
         if code:
             self._refuse(ACCEPT, tc, code)
             return
         self.accepted += 1
+        if from_link:
+            self._a.state.admit(tc.seq)
         self._a.tm.verify(ACCEPT, tc.request_id, tc.ack)
         code = self._run(i, buf, tc, self._args)
         self._a.state.record(tc.request_id, T.EXECUTING if code == _RUNNING else code)
@@ -102,7 +105,7 @@ class Services:
                 return i
         return -1
 
-    def _check(self, buf, tc, i):
+    def _check(self, buf, tc, i, from_link):
         """0, or why command ``i`` is refused: length, an argument (data = its number), a duplicate."""
         c = T.COMMANDS[i]
         need = self._len[i]
@@ -117,11 +120,15 @@ class Services:
             if not c[5][k] <= args[k] <= c[6][k]:
                 self._data = k + 1
                 return T.BAD_ARGUMENT
-        seen = self._a.state.outcome(tc.request_id)
-        if seen < 0:
-            return 0
-        self._data = seen  # the recorded outcome
-        return T.DUPLICATE
+        state = self._a.state
+        seen = state.outcome(tc.request_id)
+        if seen >= 0:
+            self._data = seen  # the recorded outcome
+            return T.DUPLICATE
+        if from_link and state.stale(tc.seq):
+            self._data = state.newest()  # where the ground's counter must go on from
+            return T.STALE
+        return 0
 
     def _refuse(self, stage, tc, code):
         self.rejected += 1

@@ -4,7 +4,8 @@ Layout, big-endian; the record buffer is the state itself (``slots`` and
 ``attempts`` are views into it), so saving it is one write::
 
     boot_count u16 | slot state u8 x4 | attempts u8 x4 | next u8 | used u8
-    | request id u32 x16 | outcome u16 x16 | (CRC-16 added by the store)
+    | request id u32 x16 | outcome u16 x16 | newest seq u16 | window u16
+    | (CRC-16 added by the store)
 
 Slot states and burn counts are saved before every burn and after every change,
 so the burns of a slot stay bounded across resets. The last 16 request ids and
@@ -12,6 +13,15 @@ their outcomes (0 success, a failure code, or EXECUTING) make a telecommand
 repeated after a reset still a duplicate. At boot a slot found FIRING becomes
 UNKNOWN and an outcome found EXECUTING becomes ABORTED: the reset ended it.
 Without a valid record every slot starts UNKNOWN, resolved by its switch.
+
+The ring alone forgets a request id after 16 newer ones, so telecommands from the
+link also pass an anti-replay window on their 14-bit sequence count (as IPsec's):
+"newest seq" is the newest count accepted (0xFFFF: none yet) and bit i of
+"window" says whether count newest - i was accepted. A count newer than newest
+runs; one in the window runs if its bit is clear (a retry of a command lost on
+the way up); anything older is STALE: it may have run, so it never runs again.
+Every count accepted in the window is still in the ring, whose 16 entries can
+hold the whole window, so a repeat there gets its recorded outcome.
 """
 
 import struct
@@ -26,7 +36,11 @@ _NEXT = const(10)
 _USED = const(11)
 _RIDS = const(12)
 _OUTCOMES = const(76)  # _RIDS + 4 * N_RECENT
-_SIZE = const(108)  # _OUTCOMES + 2 * N_RECENT
+_NEWEST = const(108)  # _OUTCOMES + 2 * N_RECENT; then the window u16
+_SIZE = const(112)
+_NONE = const(0xFFFF)  # no sequence count accepted yet
+_SEQ_MASK = const(0x3FFF)
+_HALF = const(0x2000)  # counts up to half the 14-bit space ahead are newer, the rest older
 
 
 class State:
@@ -47,6 +61,7 @@ class State:
             b[:] = bytes(_SIZE)
             for s in range(N_SLOTS):
                 self.slots[s] = UNKNOWN
+            struct.pack_into(">H", b, _NEWEST, _NONE)
         self.boot_count = (self.boot_count + 1) & 0xFFFF
         struct.pack_into(">H", b, 0, self.boot_count)
         b[_NEXT] %= N_RECENT
@@ -79,6 +94,33 @@ class State:
         """The recorded outcome of request id ``rid``, or -1 if it was not seen."""
         i = self._find(rid)
         return struct.unpack_from(">H", self._buf, _OUTCOMES + 2 * i)[0] if i >= 0 else -1
+
+    def newest(self):
+        """The newest sequence count accepted from the link, or 0xFFFF if none yet."""
+        return struct.unpack_from(">H", self._buf, _NEWEST)[0]
+
+    def stale(self, seq):
+        """True if a link TC with count ``seq`` must not run: older than the window, or
+        in it and accepted already (then its outcome has left the ring: never expected)."""
+        newest, window = struct.unpack_from(">HH", self._buf, _NEWEST)
+        if newest == _NONE:
+            return False
+        behind = (newest - seq) & _SEQ_MASK
+        if behind >= _HALF:
+            return False  # newer than any accepted
+        return behind >= N_RECENT or bool(window >> behind & 1)
+
+    def admit(self, seq):
+        """Mark link count ``seq`` accepted (saved with the outcome ``record`` writes next)."""
+        newest, window = struct.unpack_from(">HH", self._buf, _NEWEST)
+        behind = (newest - seq) & _SEQ_MASK
+        if newest == _NONE or behind >= _HALF:  # a new newest: slide the window
+            ahead = (seq - newest) & _SEQ_MASK
+            window = ((window << ahead) & 0xFFFF | 1) if newest != _NONE and ahead < N_RECENT else 1
+            newest = seq
+        else:
+            window |= 1 << behind
+        struct.pack_into(">HH", self._buf, _NEWEST, newest, window)
 
     def record(self, rid, code):
         """Record the outcome of a new ``rid``: 0, a failure code, or EXECUTING."""

@@ -24,7 +24,9 @@ sequence count, so the same PUS request id) and the firmware dedupes by request
 id; an answer DUPLICATE with recorded outcome 0 to a retry means "already
 executed" and counts as success (``already_executed`` is set). The 14-bit
 sequence count persists in ``seq_file`` so that a new ground session does not
-reuse a request id the payload remembers.
+reuse a request id the payload remembers. A session whose count is behind the
+payload's window gets STALE on a first attempt (it did not run): the command is
+sent again, once, after the payload's newest count.
 """
 
 import collections
@@ -81,6 +83,7 @@ class Verification:
         self.reason = ""
         self.attempts = 0
         self.already_executed = False
+        self.resequenced = False  # refused STALE at once, so sent again under a new count
         self.sent_at = None
         self.done = threading.Event()
         self._on_stage = on_stage
@@ -289,8 +292,28 @@ class Client:
             v = self._pending.get(rec.request_id) if rec.service == 1 and not rec.error else None
             self._cond.notify_all()
         if v is not None:
-            v._add(Stage(rec.name, t, rec.values.get("step"), rec.values.get("code"), rec.values.get("data")))
+            stage = Stage(rec.name, t, rec.values.get("step"), rec.values.get("code"), rec.values.get("data"))
+            if stage.code == d.STALE and v.attempts == 1 and not v.resequenced:
+                self._resequence(v, stage)
+            else:
+                v._add(stage)
         self._on_record(rec)
+
+    def _resequence(self, v, stage):
+        """A first attempt refused STALE never ran: our count is behind the payload's (a new
+        ground session). Send the command again after the newest count the payload accepted."""
+        v.resequenced = True
+        v.stages.append(stage)
+        v._on_stage(v, stage)
+        with self._cond:
+            self._pending.pop(v.request_id, None)
+            self._seq = (stage.data + 1) & 0x3FFF
+            v.command = codec.build(v.command.name, v.command.args, self._next_seq)
+            self._pending[v.request_id] = v
+        try:
+            self.link.write(v.command.packet)  # a lost write is resent by the driver's retries
+        except LinkError:
+            pass
 
     def position(self):
         """How many telemetry records have arrived: a ``since`` for the await_* helpers."""

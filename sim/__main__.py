@@ -48,12 +48,12 @@ async def serve(opts, console=None):
     """Run the board until the firmware dies, SIGTERM, or the ``console`` command exits."""
     path, tmp = workdir(opts.state_dir)
     hw = Hardware(opts, path)
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # Ctrl-C, kill, terminal gone: clean stop
+        asyncio.get_running_loop().add_signal_handler(sig, stop.set)  # before the ports are known
     try:
         lines = await hw.start()
         print("\n".join(lines), flush=True)
-        stop = asyncio.Event()
-        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # Ctrl-C, kill, terminal gone: clean stop
-            asyncio.get_running_loop().add_signal_handler(sig, stop.set)
         waits = [asyncio.create_task(hw.failed.wait()), asyncio.create_task(stop.wait())]
         if console:
             waits.append(asyncio.create_task(_console(console(hw.link_url))))

@@ -4,6 +4,7 @@ import struct
 
 from firmware import framing
 from firmware.packet import encode_tc
+from firmware.state import N_RECENT
 from firmware.tables import (
     BAD_ARGUMENT,
     BAD_LENGTH,
@@ -35,6 +36,7 @@ from firmware.tables import (
     SCHEDULE_FULL,
     SCHEDULE_NOT_FOUND,
     SCHEDULE_SIZE,
+    STALE,
     TIME_NOT_CORRELATED,
     TIME_PAST,
     UNKNOWN_COMMAND,
@@ -78,6 +80,49 @@ def test_duplicate_request_id_is_not_executed_again_and_reports_the_outcome():
     tms = r.run()
     assert [(t.service, t.subtype) for t in tms].count((17, 2)) == 0
     assert failure(tms, rid) == (2, DUPLICATE, 0)
+
+
+def pongs(tms):
+    return [(t.service, t.subtype) for t in tms].count((17, 2))
+
+
+def test_a_command_older_than_the_remembered_window_is_refused_stale_and_not_run():
+    r = Rig("stale")
+    first = r.tc(CMD_PING)
+    rid = r.send_raw(first)
+    for _ in range(N_RECENT):  # as many newer commands as the payload remembers
+        r.send(CMD_PING)
+        r.run()
+    r.send_raw(first)
+    tms = r.run()
+    assert pongs(tms) == 0
+    assert failure(tms, rid) == (2, STALE, r.seq)  # data: the newest count, to go on from
+
+
+def test_a_command_lost_on_the_way_up_runs_when_retried_after_newer_ones_but_only_once():
+    r = Rig("lost")
+    lost = r.tc(CMD_PING)  # never reaches the payload
+    r.send(CMD_PING)
+    r.send(CMD_PING)
+    r.run()
+    rid = r.send_raw(lost)
+    assert pongs(r.run()) == 1
+    r.send_raw(lost)
+    tms = r.run()
+    assert pongs(tms) == 0 and failure(tms, rid) == (2, DUPLICATE, 0)
+
+
+def test_the_sequence_window_survives_a_reset():
+    r = Rig("stale_reset")
+    first = r.tc(CMD_PING)
+    r.send_raw(first)
+    for _ in range(N_RECENT):
+        r.send(CMD_PING)
+    r.run()
+    r.reset()
+    r.send_raw(first)
+    tms = r.run()
+    assert pongs(tms) == 0 and failure(tms, struct.unpack(">I", first[:4])[0])[1] == STALE
 
 
 def test_duplicate_of_a_refused_command_reports_its_failure_code():

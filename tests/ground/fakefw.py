@@ -29,6 +29,7 @@ class FakeFirmware:
         self.silent = set()  # command names accepted but never completed
         self.lose_replies = 0  # execute the next n TCs but lose every report about them
         self.unconfirmed_burns = 0  # FIRE: burns that fail (PROGRESS_FAILED) before one releases
+        self.newest = None  # as the firmware's window: counts not after this are STALE
         self._muted = False
         self._writer = packet.TmWriter()
         self._lock = threading.Lock()
@@ -134,6 +135,10 @@ class FakeFirmware:
         if rid in self.executed:
             self._report(2, rid, d.DUPLICATE, self.executed[rid])
             return True
+        if self.newest is not None and (self.newest - tc.seq) & 0x3FFF < 0x2000:
+            self._report(2, rid, d.STALE, self.newest)
+            return True
+        self.newest = None if self.newest is None else tc.seq
         self._muted = self.lose_replies > 0
         self.lose_replies -= self._muted
         self._execute(tc, rid, data)

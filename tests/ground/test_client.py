@@ -33,6 +33,15 @@ def test_a_failed_burn_then_a_release_completes_the_command_with_every_progress_
     assert v.stage("PROGRESS_FAILED").code == d.NOT_CONFIRMED
 
 
+def test_a_command_behind_the_payloads_window_is_sent_again_after_its_newest_count(client, fw):
+    fw.newest = (client.build("PING").seq + 100) & 0x3FFF  # the payload saw a later session
+    v = client.send("PING")
+    assert v.status == COMPLETED and v.resequenced
+    assert [s.name for s in v.stages] == ["ACCEPT_FAILED", "ACCEPTED", "STARTED", "COMPLETED"]
+    assert v.stages[0].code == d.STALE
+    assert v.command.seq == fw.newest and len(fw.executed) == 1
+
+
 def test_refused_command_raises_with_the_reason_in_words(client, fw):
     fw.refuse["ARM"] = d.NO_PERMIT
     with pytest.raises(CommandFailed, match="NO_PERMIT .the lander does not permit deployment.") as e:
