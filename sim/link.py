@@ -10,6 +10,8 @@ import asyncio
 import collections
 import time
 
+_TIMER_SLACK = 0.0015  # s: asyncio's selector rounds timeouts up to whole milliseconds
+
 
 class Noise:
     """Per-byte link noise, the same rates both ways; counts what it did."""
@@ -58,7 +60,12 @@ class Line:
             await self._wake.wait()
             self._wake.clear()
             while self._queue:
-                await asyncio.sleep(max(0.0, self._queue[0][0] - time.monotonic()))
+                wait = self._queue[0][0] - time.monotonic()
+                if wait > _TIMER_SLACK:  # the event loop's timers wake up to 1 ms late...
+                    await asyncio.sleep(wait - _TIMER_SLACK)
+                    wait = self._queue[0][0] - time.monotonic()
+                if wait > 0:
+                    time.sleep(wait)  # ...so the last stretch is a precise sleep (< 1.5 ms)
                 now = time.monotonic()
                 out = bytearray()
                 while self._queue and self._queue[0][0] <= now:
