@@ -53,6 +53,7 @@ class _Link:
     """UART2 with the contract's ``write(buf, n)``."""
 
     def __init__(self, baud):
+        self.baud = baud
         self._u = machine.UART(2, baud, timeout=0, rxbuf=1024)
         self._buf = None
         self._mv = memoryview(b"")

@@ -109,7 +109,7 @@ PARAMETERS = (
     (3, "RETRIES", "", 0, 5, 2, "burns after the first before a slot is FAILED"),
     (4, "COOLDOWN", "ms", 500, 60000, 5000, "pause after a burn while the switch settles"),
     (5, "DEBOUNCE", "ms", 10, 1000, 50, "time a switch must hold a level to count"),
-    (6, "HK_PERIOD", "ms", 100, 60000, 1000, "housekeeping report period"),
+    (6, "HK_PERIOD", "ms", 0, 60000, 1000, "housekeeping report period; 0: continuous, as fast as the line takes"),
     (7, "HK_ENABLED", "", 0, 1, 1, "periodic housekeeping on (1) or off (0)"),
 )
 P_ARM_WINDOW = const(1)
@@ -132,7 +132,7 @@ COMMANDS = (
     ("HK_ENABLE", 3, 5, 0, False, (_SID,), "start periodic housekeeping"),
     ("HK_DISABLE", 3, 6, 0, False, (_SID,), "stop periodic housekeeping"),
     ("HK_ONE_SHOT", 3, 27, 0, False, (_SID,), "send one housekeeping report now"),
-    ("HK_PERIOD", 3, 31, 0, False, (_SID, ("period", "I", "ms", 100, 60000, "report period")),
+    ("HK_PERIOD", 3, 31, 0, False, (_SID, ("period", "I", "ms", 0, 60000, "report period, 0: continuous")),
      "set the housekeeping period (stored as parameter HK_PERIOD)"),
     ("ARM", 8, 1, 1, True, (), "open the arm window: arm-enable line on, FIRE allowed"),
     ("DISARM", 8, 1, 2, False, (), "close the arm window, arm-enable line off"),

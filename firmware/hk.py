@@ -3,9 +3,16 @@
 The report is packed straight into the telemetry buffer with the generated
 HK_FORMAT; it goes out every HK_PERIOD ms while HK_ENABLED is 1. The period
 counts from the previous report, so changing it takes effect at once.
+
+HK_PERIOD 0 is continuous housekeeping, the maximum rate: each loop iteration
+tops the UART up with reports until _AHEAD_US of line time is queued, enough to
+keep the line busy until the next iteration whatever the baud, and little
+enough that a command's reports wait at most that long behind housekeeping.
 """
 
 import struct
+
+from micropython import const
 
 from firmware import tables as T
 from firmware.packet import TM_HEADER
@@ -13,6 +20,7 @@ from firmware.packet import TM_HEADER
 _ARM_BIT = 1 << T.N_SLOTS  # OUTPUT_BITS: actuators, then ARM_ENABLE, then LED
 _LED_BIT = 2 << T.N_SLOTS
 _HK_LEN = struct.calcsize(T.HK_FORMAT)
+_AHEAD_US = const(25000)  # 2.5 loop ticks (firmware.app.TICK_MS) of reports queued ahead
 
 
 class Housekeeping:
@@ -23,7 +31,13 @@ class Housekeeping:
 
     def tick(self):
         a = self._app
-        if a.params.get(T.P_HK_ENABLED) and a.clock.since(self._last) >= a.params.get(T.P_HK_PERIOD):
+        if not a.params.get(T.P_HK_ENABLED):
+            return
+        period = a.params.get(T.P_HK_PERIOD)
+        if period == 0:
+            while a.tm.backlog_us() < _AHEAD_US:
+                self.send()
+        elif a.clock.since(self._last) >= period:
             self.send()
 
     def send(self):

@@ -1,7 +1,10 @@
 """Telemetry out: packets built in one buffer, framed, written to the link.
 
 Everything here runs in steady state (housekeeping, events), so it allocates
-nothing: event sizes are worked out once, at start. The PUS 1 layouts, which
+nothing: event sizes are worked out once, at start. ``backlog_us`` models the
+UART: the line time of what was written and has not left yet (10 bits a byte at
+the link's baud), so continuous housekeeping can keep the line full without
+queueing more than it must. The PUS 1 layouts, which
 firmware.tables does not carry, are checked against the dictionary by
 tests/test_firmware_layouts.py.
 """
@@ -20,6 +23,7 @@ START = const(2)
 PROGRESS = const(4)
 COMPLETE = const(6)
 _ACK = (ACK_ACCEPT, 0, ACK_START, 0, ACK_PROGRESS, 0, ACK_COMPLETE)  # TC ack flag per stage
+_DRAINED_MS = const(1000)  # longer than any backlog: the UART is empty
 
 
 class Telemetry:
@@ -30,12 +34,27 @@ class Telemetry:
         self._uart = board.uart
         self._clock = clock
         self._elen = bytes(struct.calcsize(f) for f in EVENT_FORMATS)
+        self._us_per_byte_x16 = 160_000_000 // board.uart.baud  # 10 bits, in 1/16 us
+        self._backlog_x16 = 0  # line time still queued when the clock last ticked
+        self._at = clock.now
+
+    def backlog_us(self):
+        """Microseconds until everything written so far has left the UART."""
+        c = self._clock
+        ms = c.since(self._at)
+        self._at = c.now
+        gone = ms * 16000 if ms < _DRAINED_MS else self._backlog_x16  # no big int after a long quiet
+        self._backlog_x16 = self._backlog_x16 - gone if self._backlog_x16 > gone else 0
+        return self._backlog_x16 >> 4
 
     def send(self, tm, n):
         """Send packet ``tm`` (service << 8 | subtype) whose ``n`` data bytes are in ``buf``."""
         c = self._clock
         m = self.w.finish(tm >> 8, tm & 0xFF, n, c.days, c.ms)
-        self._uart.write(self._frame, encode_into(self.buf, m, self._frame))
+        k = encode_into(self.buf, m, self._frame)
+        self.backlog_us()  # drain to now first
+        self._backlog_x16 += k * self._us_per_byte_x16
+        self._uart.write(self._frame, k)
 
     def verify(self, stage, rid, ack, code=0, data=0, step=0):
         """A PUS 1 report: success (code 0) only if ``ack`` asks for it, failure always.

@@ -74,8 +74,9 @@ class _Flash:
 class _Uart:
     """The ground link: non-blocking ``readinto``, ``write(buf, n)``."""
 
-    def __init__(self, sock):
+    def __init__(self, sock, baud):
         self._s = sock
+        self.baud = baud
 
     def readinto(self, buf):
         return self._s.readinto(buf)
@@ -96,7 +97,7 @@ def _connect(port):
 
 
 class Board:
-    def __init__(self, io_port, uart_port, reset_cause, flash_path):
+    def __init__(self, io_port, uart_port, reset_cause, flash_path, baud):
         self._io = _connect(io_port)
         self._io_rx = b""
         self._inputs = -1  # until the hardware sends them
@@ -108,7 +109,7 @@ class Board:
         while self._inputs < 0:  # the hardware answers with any pending P line, then I
             self._apply_lines(self._io.read(1))
         self._io.setblocking(False)
-        self.uart = _Uart(_connect(uart_port))
+        self.uart = _Uart(_connect(uart_port), baud)
         self._poll = select.poll()
         self._poll.register(self._io, select.POLLIN)
         self._poll.register(self.uart._s, select.POLLIN)

@@ -80,7 +80,8 @@ class Process:
 
     async def spawn(self, io_port, uart_port, reset_cause, flash):
         argv = [self.micropython, "-X", "heapsize=" + self._opts.heap, str(ROOT / "sim" / "boot.py"),
-                ":".join(map(str, self.path)), str(io_port), str(uart_port), str(reset_cause), str(flash), self.app]
+                ":".join(map(str, self.path)), str(io_port), str(uart_port), str(reset_cause), str(flash),
+                str(self._opts.baud), self.app]
         return await asyncio.create_subprocess_exec(
             *argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
@@ -350,10 +351,14 @@ class Hardware:
         if self._client:
             self._client.close()  # one client at a time, as Renode's socket terminal
         self._client = writer
-        while data := await reader.read(4096):
-            self.up.put(data)
-        if self._client is writer:
-            self._client = None
+        try:
+            while data := await reader.read(4096):
+                self.up.put(data)
+        except ConnectionError:
+            pass  # the ground went away mid-read: as a clean close
+        finally:
+            if self._client is writer:
+                self._client = None
 
     async def _on_uart(self, reader, writer):
         self._uart = writer
@@ -367,7 +372,7 @@ class Hardware:
             self._uart.write(data)
 
     def _to_ground(self, data):
-        if self._client:
+        if self._client and not self._client.is_closing():  # bytes for a gone ground are lost
             self._client.write(data)
         if self._pty:
             try:

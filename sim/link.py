@@ -72,3 +72,4 @@ class Line:
                     out.append(self._queue.popleft()[1])
                 self.delivered += len(out)
                 self._sink(bytes(out))
+                await asyncio.sleep(0)  # a busy line must not starve the other tasks

@@ -1,7 +1,8 @@
 """Link efficiency against the simulated board: how busy the downlink line is, at 115200 and 921600.
 
 The line limit is baud/10 bytes/s (8N1). Two loads, each measured over WINDOW_S on the
-ground: housekeeping alone at the fastest period the HK_PERIOD parameter allows, then the
+ground: housekeeping alone at the fastest period the HK_PERIOD parameter allows (0:
+continuous, the firmware keeping the line full), then the
 same with the ground flooding PINGs (written back to back, paced only by the uplink's
 own capacity), whose four reports and PONG each fill the downlink. Packet bytes are the
 CCSDS packets themselves: line bytes minus the COBS code byte and the 0x00 delimiter of
@@ -71,7 +72,8 @@ def run():
     for baud in BAUDS:
         limit = baud / 10
         hk, flooded = measure(baud)
-        for what, (line, payload, rate) in (("HK every %d ms (fastest allowed)" % HK_PERIOD_MS, hk),
+        fastest = "HK continuous" if HK_PERIOD_MS == 0 else "HK every %d ms" % HK_PERIOD_MS
+        for what, (line, payload, rate) in ((fastest + " (fastest allowed)", hk),
                                             ("HK + PING flood", flooded)):
             lines.append("  %6d baud, %-33s %6.0f packets/s, %8.0f packet B/s, line %5.1f%% busy%s" % (
                 baud, what + ":", rate, payload, 100 * line / limit,

@@ -24,6 +24,8 @@ MP = sys.implementation.name == "micropython"
 
 
 class FakeUart:
+    baud = 115200
+
     def __init__(self):
         self.rx = bytearray()
         self.tx = bytearray()

@@ -357,6 +357,18 @@ def test_hk_period_disable_and_one_shot():
     assert len(hk_reports(r.run())) == 1
 
 
+def test_continuous_hk_keeps_the_line_full_without_queueing_more_than_its_lead():
+    r = Rig("hk_continuous")
+    r.send(CMD_HK_PERIOD, 1, 0)
+    r.run(100)
+    r.board.uart.capture = False
+    start = r.board.uart.written
+    r.run(2000)
+    line = 2 * r.board.uart.baud // 10  # bytes the line carries in 2 s at 8N1
+    written = r.board.uart.written - start
+    assert line * 95 // 100 <= written <= line + line // 40  # >= 95% busy, never 50 ms ahead
+
+
 def test_hk_counts_rejected_commands_and_link_errors():
     r = Rig("hk_counts")
     r.send(CMD_FIRE, 9)
