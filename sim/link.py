@@ -1,5 +1,8 @@
 """One direction of the simulated UART: noise, pacing at the line rate, latency.
 
+Noise per byte: a bit flipped, the byte dropped, sent twice, or swapped with the next
+byte of the same write (reorder).
+
 A byte is 10 bit times on the wire (8N1); ``Line`` schedules each byte when the
 previous one has left, adds the latency, and hands due bytes to its sink in
 batches. Noise draws come from the Line's own seeded RNG, so each direction
@@ -17,8 +20,8 @@ class Noise:
     """Per-byte link noise, the same rates both ways; counts what it did."""
 
     def __init__(self):
-        self.rates = {"flip": 0.0, "drop": 0.0, "dup": 0.0}
-        self.counts = {"flipped": 0, "dropped": 0, "duplicated": 0}
+        self.rates = {"flip": 0.0, "drop": 0.0, "dup": 0.0, "reorder": 0.0}
+        self.counts = {"flipped": 0, "dropped": 0, "duplicated": 0, "reordered": 0}
 
     def apply(self, byte, rng):
         if rng.random() < self.rates["drop"]:
@@ -49,11 +52,24 @@ class Line:
 
     def put(self, data):
         now = time.monotonic()
+        held = None  # a byte that swaps places with the next one (reorder), within this write
         for b in data:
             for out in self._noise.apply(b, self._rng):
-                self._busy_until = max(now, self._busy_until) + self._byte_s
-                self._queue.append((self._busy_until + self._latency, out))
+                if held is None and self._rng.random() < self._noise.rates["reorder"]:
+                    held = out
+                    self._noise.counts["reordered"] += 1
+                    continue
+                self._send(now, out)
+                if held is not None:
+                    self._send(now, held)
+                    held = None
+        if held is not None:  # nothing came after it in this write
+            self._send(now, held)
         self._wake.set()
+
+    def _send(self, now, byte):
+        self._busy_until = max(now, self._busy_until) + self._byte_s
+        self._queue.append((self._busy_until + self._latency, byte))
 
     async def run(self):
         while True:

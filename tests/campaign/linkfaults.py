@@ -1,9 +1,8 @@
 """Link faults while commanding: bit flips, dropped, duplicated and reordered bytes at rising rates.
 
-At each rate the sim's noise flips, drops and duplicates bytes both ways, and the ground's
-own writes swap adjacent bytes of its frames at the same rate (reordering on the uplink only:
-the sim has no reordering, tests/campaign/NEEDS.md); the ground sends PINGs (each with the
-Client's retries, which resend the same request id). Afterwards, with the
+At each rate the sim's noise flips, drops, duplicates and reorders (swaps with the next)
+bytes both ways while the ground sends PINGs (each with the Client's retries, which resend
+the same request id). Afterwards, with the
 noise off, the board's own counters tell how many commands it executed. A command must
 complete exactly once or fail visibly (FAILED, or TIMEOUT = "outcome unknown"):
 
@@ -15,15 +14,13 @@ Frames dropped for a bad CRC (and for bad COBS or length) are counted on both si
 set next to the bytes the sim corrupted.
 """
 
-import random
 import time
 from dataclasses import dataclass, field
 
-from firmware import framing
 from ground.client import COMPLETED, FAILED, TIMEOUT
 from tests.campaign.rig import Board, fresh_hk
 
-RATES = (0.0, 1e-4, 1e-3, 3e-3, 1e-2)  # per byte, for each of flip, drop and dup
+RATES = (0.0, 1e-4, 1e-3, 3e-3, 1e-2)  # per byte, for each of flip, drop, dup and reorder
 _DROPS = ("crc_errors", "oversize", "undecodable")
 
 
@@ -36,7 +33,7 @@ class Level:
     timeouts: int = 0
     executed: int = 0
     corrupted: int = 0  # bytes the sim flipped, dropped or duplicated (both directions)
-    reordered: int = 0  # adjacent uplink byte pairs the ground swapped
+    reordered: int = 0  # bytes the sim swapped with the next one (both directions)
     board_drops: int = 0  # uplink frames the firmware dropped (CRC, COBS, length)
     ground_drops: int = 0  # downlink frames the ground dropped
     crc_board: int = 0
@@ -45,8 +42,9 @@ class Level:
 
 
 def _noise_counts(board):
+    """(bytes flipped, dropped or duplicated; bytes reordered) so far, both directions."""
     link = board.do("state")["link"]
-    return link["flipped"] + link["dropped"] + link["duplicated"]
+    return link["flipped"] + link["dropped"] + link["duplicated"], link["reordered"]
 
 
 def level(board, c, rate, commands):
@@ -56,14 +54,11 @@ def level(board, c, rate, commands):
     f = c.link.deframer
     ground0 = [getattr(f, k) for k in _DROPS]
     noise0 = _noise_counts(board)
-    board.do("inject", fault="noise", flip=rate, drop=rate, dup=rate)
-    c.link.write = _reordering(c.link, rate, random.Random(rate), lv)
-    try:
-        vs = [c.send("PING", check=False, timeout=1.0, retries=3) for _ in range(commands)]
-    finally:
-        del c.link.write  # the Link's own write again
+    board.do("inject", fault="noise", flip=rate, drop=rate, dup=rate, reorder=rate)
+    vs = [c.send("PING", check=False, timeout=1.0, retries=3) for _ in range(commands)]
     board.do("clear", fault="noise")
-    lv.corrupted = _noise_counts(board) - noise0
+    noise1 = _noise_counts(board)
+    lv.corrupted, lv.reordered = noise1[0] - noise0[0], noise1[1] - noise0[1]
     time.sleep(0.3)  # let frames in flight land before counting
     after = fresh_hk(c)
     lv.sent = len(vs)
@@ -85,20 +80,6 @@ def level(board, c, rate, commands):
     if rate == 0 and (lv.corrupted or lv.reordered or lv.board_drops or lv.ground_drops or lv.completed != lv.sent):
         lv.violations.append("errors on a clean link")
     return lv
-
-
-def _reordering(link, rate, rng, lv):
-    """A ``Link.write`` that frames the packet, then swaps adjacent bytes at ``rate`` (counted)."""
-
-    def write(raw):
-        data = bytearray(framing.frame(raw))
-        for i in range(len(data) - 1):
-            if data[i] != data[i + 1] and rng.random() < rate:
-                data[i], data[i + 1] = data[i + 1], data[i]
-                lv.reordered += 1
-        link.write_raw(data)
-
-    return write
 
 
 def campaign(commands=40, rates=RATES, seed=7, log=print):

@@ -46,10 +46,9 @@ FIRE each slot still STOWED, one at a time, waiting for each completion report; 
 stays FAILED or UNKNOWN is reported and left alone (it needs an engineering decision).
 4. DISARM.
 
-**Link faults** (`make faults`). The sim flips bits, drops and duplicates bytes (each at the
-same per-byte rate, both directions) and the ground swaps adjacent bytes of what it sends (the
-same rate; the sim cannot reorder, so the downlink is not reordered) while the ground sends
-PINGs with its normal retries.
+**Link faults** (`make faults`). The sim flips bits, drops, duplicates and reorders (swaps
+with the next) bytes, each at the same per-byte rate, in both directions, while the ground
+sends PINGs with its normal retries.
 Every command must complete exactly once or fail visibly: the ground never counts more
 successes than the board executed (its tc_accepted counter), the board never executes more
 commands than were sent, and every command ends COMPLETED, FAILED or TIMEOUT.

@@ -42,8 +42,8 @@ def test_latency_delays_every_byte():
     assert out == b"x" and 0.3 <= elapsed < 0.6
 
 
-def test_noise_flips_drops_and_duplicates_bytes_and_counts_them():
-    out, _, noise = through_line(PAYLOAD * 4, flip=0.1, drop=0.1, dup=0.1)
+def test_noise_flips_drops_duplicates_and_reorders_bytes_and_counts_them():
+    out, _, noise = through_line(PAYLOAD * 4, flip=0.1, drop=0.1, dup=0.1, reorder=0.1)
     counts = noise.counts
     assert all(0.05 * len(PAYLOAD) * 4 < n < 0.15 * len(PAYLOAD) * 4 for n in counts.values()), counts
     assert len(out) == len(PAYLOAD) * 4 - counts["dropped"] + counts["duplicated"]
@@ -71,3 +71,9 @@ def test_the_board_link_is_paced_at_the_chosen_baud_rate():
 
 def test_latency_option_delays_the_board_link_both_ways():
     assert round_trip("--latency", "0.3") >= 0.6
+
+
+def test_reorder_swaps_a_byte_with_the_next_one_and_counts_it():
+    out, _, noise = through_line(PAYLOAD * 4, reorder=0.2)
+    assert noise.counts["reordered"] > 0
+    assert sorted(out) == sorted(PAYLOAD * 4) and out != PAYLOAD * 4  # same bytes, other order
