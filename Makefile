@@ -88,9 +88,9 @@ run: $(STAMP)
 flash: $(STAMP)
 	$(PY) -m ground.deploy --port $(PORT)
 
-flash-micropython:
+flash-micropython: $(STAMP)
 	@test -n "$(FIRMWARE)" || { echo "usage: make flash-micropython FIRMWARE=path/to/firmware.dfu|.bin"; exit 2; }
-	$(PYTHON) -m ground.deploy --write-image $(FIRMWARE)
+	$(PY) -m ground.deploy --write-image $(FIRMWARE)
 
 faults: $(STAMP)
 	$(PY) -m tests.campaign faults
