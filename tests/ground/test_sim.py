@@ -8,7 +8,7 @@ import pytest
 from firmware import dictionary as d
 from ground.__main__ import main
 from ground.archive import Archive
-from ground.client import Client
+from ground.client import Client, default_seq_file
 from ground.codec import decode
 from ground.link import DOWN, UP
 from tests.sim.simproc import Sim
@@ -19,11 +19,23 @@ TIMEOUT = 5.0  # s: verification timeout on a local link
 
 def _up(url, timeout=BOOT_TIMEOUT, **kw):
     """A Client whose PING completed: the firmware is running."""
-    client = Client(url, timeout=TIMEOUT, **kw)
+    client = Client(url, timeout=TIMEOUT, seq_file=default_seq_file(), **kw)
     deadline = time.monotonic() + timeout
     while not client.send("PING", timeout=0.5, retries=0, check=False).ok:
         assert time.monotonic() < deadline, "the simulated board did not answer PING"
     return client
+
+
+@pytest.fixture(scope="module")
+def ground_state(tmp_path_factory):
+    return tmp_path_factory.mktemp("ground-state")
+
+
+@pytest.fixture(autouse=True)
+def _one_ground(ground_state, monkeypatch):
+    """Every client and CLI run on the module's board counts on from one saved sequence
+    count, as one ground station does: no two commands share a request id by chance."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(ground_state))
 
 
 @pytest.fixture(scope="module")
