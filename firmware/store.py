@@ -18,11 +18,7 @@ from micropython import const
 from firmware.packet import crc16
 from firmware.tables import EV_RECORD_CORRUPT, EV_RECORD_MISSING, EV_STORAGE_ERROR
 
-# Record numbers as in the RECORD_CORRUPT and STORAGE_ERROR events.
-REC_STATE = const(1)
-REC_PARAMS = const(2)
-REC_SCHEDULE = const(3)
-_NAMES = ("", "state", "params", "schedule")
+_NAMES = ("", "state", "params", "schedule")  # file of each record, by its number (REC_* in tables)
 _NONE = const(0)  # what _read found, in rising order of use
 _BAD = const(1)
 _GOOD = const(2)

@@ -94,7 +94,7 @@ class Console(App):
         table.add_column("housekeeping", key="field")
         table.add_column("value", key="value", width=30)
         for f in d.HK_FIELDS:
-            table.add_row(f[0], "-", key=f[0])
+            table.add_row(f.name, "-", key=f.name)
         self.set_interval(_REFRESH, self.refresh_from_link)
         self.refresh_from_link()
         self.w["cmd"].focus()
@@ -150,18 +150,20 @@ class Console(App):
 
     def _show_hk(self, hk):
         table = self.w["hk"]
+        text = {}
         for name, value, bad in hk.rendered():
+            text[name] = value
             table.update_cell(name, "value", Text(value, "bold white on red" if bad else ""))
         v = hk.values
         for i in range(d.N_SLOTS):
-            state = codec.render(d.HK_FIELDS[2 + i], v["slot%d" % (i + 1)])
-            burns = v["attempts"] >> (4 * i) & 0xF
+            state = text["slot%d" % (i + 1)]
+            burns = d.SLOT_COUNTS.item_count(v["attempts"], i)
             slot = self.w["slot%d" % (i + 1)]
             slot.update(Text("SLOT %d\n%s\nburns %d" % (i + 1, state, burns), _SLOT_STYLE.get(state, "")))
-        inhibits = [(name, v["inputs"] >> bit & 1) for bit, name in enumerate(d.INPUT_BITS)]
-        parts = [("STATE %s" % d.CONTROLLER_STATES[v["state"]] if v["state"] < len(d.CONTROLLER_STATES)
-                  else "STATE ?", "bold"), "  arm window %ds  " % v["arm_left"], "obt %s  " % hk.obt]
-        parts += [(" %s " % name, "black on green" if on else "white on red") for name, on in inhibits]
+        parts = [("STATE %s" % text["state"], "bold"), "  arm window %ds  " % v["arm_left"], "obt %s  " % hk.obt]
+        for bit, name in enumerate(d.INPUT_BITS):  # green: this inhibit allows deployment
+            on = v["inputs"] >> bit & 1
+            parts.append((" %s %s " % (name, "on" if on else "off"), "black on green" if on else "white on red"))
         self.w["controller"].update(Text.assemble(*parts))
 
     # --- from the operator ---------------------------------------------------------------
@@ -174,8 +176,8 @@ class Console(App):
             return  # keep the confirmation prompt, or the outcome of the line just entered
         word = event.value.split(" ", 1)[0].upper()
         entry = d.command(word)
-        self._hint("usage: %s  -- %s%s" % (codec.usage(entry), entry[6], "  [HAZARDOUS]" if entry[4] else "")
-                   if entry else "")
+        self._hint("usage: %s  -- %s%s" % (codec.usage(entry), entry.description,
+                                            "  [HAZARDOUS]" if entry.hazardous else "") if entry else "")
 
     def on_input_submitted(self, event: Input.Submitted):
         line = event.value.strip()

@@ -135,7 +135,7 @@ class DeployerLibrary:
         """``v`` ends with report ``outcome`` (and failure ``reason``), whatever came before."""
         report = self._await_report(v, _FINAL_REPORTS, timeout)
         code = report.values.get("code")
-        name = d.FAILURES[code - 1][0] if code and 1 <= code <= len(d.FAILURES) else None
+        name = d.FAILURE_NAMES.text(code) if code else None
         if report.name not in outcome or name != reason:
             raise AssertionError("%s should have ended %s%s: %s" % (
                 v.command, " or ".join(outcome), " " + reason if reason else "", self._reports(v)))

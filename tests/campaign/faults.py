@@ -27,7 +27,7 @@ from firmware import dictionary as d
 from ground.errors import GroundError
 from tests.campaign.rig import BURN_S, PARAMS, Board, fresh_hk, read_params, set_params, wait_running
 
-ALL_SLOTS = (1 << d.N_SLOTS) - 1
+ALL_SLOTS = list(range(1, d.N_SLOTS + 1))
 SEQUENCE_S = 20.0  # a four-slot release with retries takes under 10 s here
 _SLOT_REPORTS = {"SLOT_FAILED", "SLOT_UNKNOWN"}
 

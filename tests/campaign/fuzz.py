@@ -18,9 +18,10 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from firmware import dictionary as d
 from firmware import framing
+from firmware.dictionary import MAX_TC_DATA
 from firmware.packet import encode_tc
-from firmware.tables import COMMANDS, MAX_TC_DATA
 from tests.bench.firmware import BIN, ROOT, compile_app_and_rig
 from tests.campaign import rig
 from tests.campaign.fuzz_mp import KINDS, STEPS, plugged_rig, unsafe
@@ -70,19 +71,21 @@ def unix_port(count, seed=1):
 
 def _command(c):
     """Strategy: bytes of a valid TC of dictionary command ``c``, arguments in range."""
-    args = st.tuples(*(st.integers(lo, hi) for lo, hi in zip(c[5], c[6], strict=True)))
-    head = struct.pack(">H", c[2]) if c[2] else b""
-    tail = st.binary(min_size=13, max_size=MAX_TC_DATA - 16) if c[7] else st.just(b"")
-    return st.builds(lambda a, t, seq: encode_tc(c[0], c[1], (head + struct.pack(c[4], *a) + t)[:MAX_TC_DATA],
-                                                 seq=seq), args, tail, st.integers(0, 0x3FFF))
+    fixed = [a for a in c.args if a.code != "tc"]
+    args = st.tuples(*(st.integers(a.lo, a.hi) for a in fixed))
+    head = struct.pack(">H", c.function) if c.function else b""
+    tail = st.binary(min_size=13, max_size=MAX_TC_DATA - 16) if len(fixed) < len(c.args) else st.just(b"")
+    return st.builds(lambda a, t, seq: encode_tc(c.service, c.subtype,
+                                                 (head + struct.pack(d.fmt(fixed), *a) + t)[:MAX_TC_DATA], seq=seq),
+                     args, tail, st.integers(0, 0x3FFF))
 
 
 LINK_INPUTS = st.one_of(
     st.binary(max_size=300),
     st.builds(lambda s, t, d, seq: framing.frame(encode_tc(s, t, d, seq=seq)),
-              st.sampled_from(sorted({c[0] for c in COMMANDS})) | st.integers(0, 255),
+              st.sampled_from(sorted({c.service for c in d.COMMANDS})) | st.integers(0, 255),
               st.integers(0, 255), st.binary(max_size=MAX_TC_DATA + 8), st.integers(0, 0x3FFF)),
-    st.one_of(*(_command(c) for c in COMMANDS)).map(framing.frame),
+    st.one_of(*(_command(c) for c in d.COMMANDS)).map(framing.frame),
 )
 
 

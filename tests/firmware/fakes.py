@@ -16,7 +16,7 @@ import sys
 from firmware import framing
 from firmware.app import TICK_MS, App
 from firmware.packet import decode_tm, encode_tc
-from firmware.tables import COMMANDS, EVENT_FORMATS, N_SLOTS
+from firmware.tables import CMD_FORMAT, CMD_FUNCTION, CMD_SERVICE, CMD_SUBTYPE, EVENT_FORMATS, N_SLOTS
 
 _PERIOD = 1 << 30  # MicroPython's ticks_ms wraps here
 _HALF = _PERIOD // 2
@@ -172,10 +172,10 @@ class Rig:
 
     def tc(self, cmd, *args, ack=0xF):
         """Bytes of telecommand ``cmd`` (a CMD_* index) with ``args``; next sequence count."""
-        c = COMMANDS[cmd]
-        data = (struct.pack(">H", c[2]) if c[2] else b"") + struct.pack(c[4], *args)
+        fid = CMD_FUNCTION[cmd]
+        data = (struct.pack(">H", fid) if fid else b"") + struct.pack(CMD_FORMAT[cmd], *args)
         self.seq += 1
-        return encode_tc(c[0], c[1], data, seq=self.seq, ack=ack)
+        return encode_tc(CMD_SERVICE[cmd], CMD_SUBTYPE[cmd], data, seq=self.seq, ack=ack)
 
     def send(self, cmd, *args, ack=0xF, extra=b""):
         """Queue a TC on the link; returns its request id."""

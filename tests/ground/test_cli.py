@@ -39,6 +39,14 @@ def test_dictionary_output_matches_the_golden_file(capsys):
      "ground: FIRE: slot must be an integer, got 'two' (usage: FIRE slot(1..4))\n"),
     (("send", "loop://", "FIRE", "2"), errors.USAGE, "ground: FIRE 2 is hazardous: add --yes to send it\n"),
     (("send", "loop://", "ARM"), errors.USAGE, "ground: ARM is hazardous: add --yes to send it\n"),
+    (("send", "loop://", "FIRE_SEQUENCE", "3", "0", "--yes"), errors.USAGE,
+     "ground: FIRE_SEQUENCE: slots is a list like 1,2 (two or more of 1|2|3|4), got '3': a single number is "
+     "refused, as it could be read as a bitmask\n"),
+    (("send", "loop://", "FIRE_SEQUENCE", "2,1", "0", "--yes"), errors.USAGE,
+     "ground: FIRE_SEQUENCE: slots are taken in ascending order, each once: write 1,2\n"),
+    (("send", "loop://", "PARAM_GET", "ARM_WIN"), errors.USAGE,
+     "ground: PARAM_GET: id must be an integer, got 'ARM_WIN' (usage: PARAM_GET "
+     "id(ARM_WINDOW|BURN_MAX|RETRIES|COOLDOWN|DEBOUNCE|HK_PERIOD|HK_ENABLED))\n"),
     (("send", "loop://", "PARAM_SET", "ARM_WINDOW", "1"), errors.USAGE,
      "ground: PARAM_SET: ARM_WINDOW=1 is outside 5..3600\n"),
     (("send", "/dev/nonexistent-port", "PING"), errors.LINK,

@@ -114,7 +114,7 @@ async def test_housekeeping_slots_inhibits_and_limits_at_a_glance(console, fw):
         controller = console.query_one("#controller", Static).render()
         assert "STATE ARMED" in str(controller) and "arm window 42s" in str(controller)
         spans = {str(controller)[s.start:s.end].strip(): str(s.style) for s in controller.spans}
-        assert spans["ARM_LINE"].endswith("on ansi_red") and spans["PERMIT"].endswith("on ansi_green")
+        assert spans["ARM_LINE off"].endswith("on ansi_red") and spans["PERMIT on"].endswith("on ansi_green")
         cell = console.query_one("#hk", DataTable).get_cell("temperature", "value")
         assert cell.plain == "90.0 C" and "red" in str(cell.style)
 
