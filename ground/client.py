@@ -38,7 +38,7 @@ import time
 from dataclasses import dataclass
 
 from firmware import dictionary as d
-from ground import codec
+from ground import codec, hazard
 from ground.errors import CommandFailed, GroundError, LinkError, UsageError, VerificationTimeout
 from ground.link import Link
 
@@ -216,7 +216,8 @@ class Client:
         """Send a command and return its Verification at once; a thread drives retries."""
         tc = name if isinstance(name, codec.Telecommand) else self.build(name, *args)
         if tc.hazardous and not confirm:
-            raise UsageError("%s is hazardous: confirm it (--yes on the command line)" % tc)
+            raise UsageError("%s (hazardous: confirm=True sends it, --yes on the command line)"
+                             % hazard.confirmation(tc).text)
         v = Verification(tc, self.position(), self.timeout if timeout is None else timeout,
                          self.retries if retries is None else retries, self._on_stage)
         with self._cond:

@@ -13,7 +13,8 @@
 The link thread never touches a widget: the Client's callbacks put records and
 verification stages on a queue that a 10 Hz timer drains on the UI thread.
 ARM, FIRE and every hazardous command are sent only after the operator types
-the confirmation asked for (the slot number, or the command's name).
+the answer its confirmation asks for (ground/hazard.py: the hint says what the
+command will do; the answer is the slot list itself, or the command's name).
 """
 
 import queue
@@ -26,7 +27,7 @@ from textual.suggester import SuggestFromList
 from textual.widgets import DataTable, Input, RichLog, Static
 
 from firmware import dictionary as d
-from ground import codec
+from ground import codec, hazard
 from ground.archive import Archive
 from ground.client import COMPLETED, PENDING, Client, default_seq_file
 from ground.errors import GroundError
@@ -39,15 +40,6 @@ _SEVERITY_STYLE = {"INFO": "", "LOW": "yellow", "MEDIUM": "bold yellow", "HIGH":
 _STATUS_STYLE = {"COMPLETED": "green", "FAILED": "bold red", "TIMEOUT": "bold yellow"}
 
 
-def confirmation(tc):
-    """What the operator must type to send hazardous ``tc``: its first argument (FIRE's slot)
-    or, for a command without arguments, its name; a nested command (SCHED_INSERT) decides."""
-    nested = next((a for a in tc.args if isinstance(a, codec.Telecommand)), None)
-    if nested is not None and nested.hazardous:
-        return confirmation(nested)
-    return str(tc.args[0]) if tc.args else tc.name
-
-
 class Console(App):
     TITLE = "payload ground console"
     CSS = """
@@ -58,7 +50,7 @@ class Console(App):
     #hk { width: 50; }
     #logs { width: 1fr; }
     #commands, #events { height: 1fr; border: round $primary; }
-    #hint { height: 1; padding: 0 1; }
+    #hint { height: auto; max-height: 4; padding: 0 1; }  /* a confirmation wraps: it must be read whole */
     """
     BINDINGS = [("ctrl+q", "quit", "quit"), ("escape", "cancel", "cancel confirmation")]
 
@@ -66,7 +58,7 @@ class Console(App):
         super().__init__()
         self.client = client
         self.inbox = inbox  # records and (verification, stage) pairs from the link thread
-        self.pending_confirmation = None  # (Telecommand, text to type)
+        self.pending_confirmation = None  # (Telecommand, hazard.Confirmation)
         self.active = []  # verifications still shown as running
         self._hk_shown = None
 
@@ -193,18 +185,18 @@ class Console(App):
     def _command(self, line):
         words = line.split()
         tc = self.client.build(words[0], *words[1:])
-        if tc.hazardous:
-            token = confirmation(tc)
-            self.pending_confirmation = (tc, token)
-            self._hint("HAZARDOUS %s: type %s and Enter to send it; anything else cancels" % (tc, token),
-                       "bold white on dark_red")
+        confirm = hazard.confirmation(tc)
+        if confirm is not None:
+            self.pending_confirmation = (tc, confirm)
+            self._hint("HAZARDOUS %s. Type %s and Enter to send it; anything else cancels"
+                       % (confirm.text, confirm.answer), "bold white on dark_red")
             return
         self._submit(tc)
 
     def _confirm(self, typed):
-        tc, token = self.pending_confirmation
+        tc, confirm = self.pending_confirmation
         self.pending_confirmation = None
-        if typed.upper() == token.upper():
+        if confirm.accepts(typed):
             self._submit(tc)
         else:
             self._hint("%s cancelled: confirmation did not match" % tc, "bold yellow")
