@@ -29,14 +29,14 @@ from micropython import const
 '''
 
 
-# Ints the firmware reads elsewhere: a command's PUS service (SVC_*) from CMD_SERVICE, an
-# event's severity from EVENT_SEVERITY.
 _TYPE_MAX = {"B": 0xFF, "H": 0xFFFF, "I": 0xFFFFFFFF}
 
 
 def _scalars():
     for name in sorted(vars(d)):
         value = getattr(d, name)
+        # left out: ints the firmware reads elsewhere, a command's PUS service (SVC_*) from
+        # CMD_SERVICE and an event's severity from EVENT_SEVERITY
         skip = name.startswith(("_", "SVC_")) or name in d.SEVERITIES
         if name.isupper() and not skip and type(value) is int:
             yield "%s = const(%d)" % (name, value)
@@ -52,6 +52,8 @@ def _commands():
     yield "# Commands by index (CMD_*), one column each: PUS service, subtype, function id (PUS 8,"
     yield "# else 0), data length (function id and arguments), 1 when a whole TC follows the"
     yield "# arguments, the arguments' struct format, their lower and upper limits (None: the wire type's)."
+    for i, (c, f) in enumerate(zip(d.COMMANDS, fixed, strict=True)):
+        yield "#   %2d %-14s %2d %3d %d %r" % (i, c.name, c.service, c.subtype, c.function, d.fmt(f))
     yield "CMD_SERVICE = %r" % bytes(c.service for c in d.COMMANDS)
     yield "CMD_SUBTYPE = %r" % bytes(c.subtype for c in d.COMMANDS)
     yield "CMD_FUNCTION = %r" % bytes(c.function for c in d.COMMANDS)
