@@ -137,14 +137,20 @@ def _parse(entry, f, token):
         return _parse_set(entry, f, token)
     if isinstance(token, int):
         return token
-    if names is not None and names.value_of(token) is not None:  # a parameter's name, ...
+    if names is None:
+        return _parse_int(entry, f, token)
+    if names.value_of(token) is not None:  # a parameter's name, ...
         return names.value_of(token)
-    return _parse_int(entry, f, token)
+    try:
+        return int(str(token), 0)
+    except ValueError:
+        raise UsageError("%s: %s is one of %s (or its number), got %r" % (
+            entry.name, f.name, "|".join(names.names), token))
 
 
 def _check_range(entry, f, value):
     if (f.lo is not None and value < f.lo) or (f.hi is not None and value > f.hi):
-        raise UsageError("%s: %s=%s is outside %s..%s" % (entry.name, f.name, arg_text(f, value), f.lo, f.hi))
+        raise UsageError("%s: %s=%s is outside %s..%s" % (entry.name, f.name, value, f.lo, f.hi))
 
 
 def _check_parameter(entry, values):

@@ -49,8 +49,8 @@ def test_dictionary_output_matches_the_golden_file(capsys):
     (("send", "loop://", "FIRE_SEQUENCE", "2,1", "0", "--yes"), errors.USAGE,
      "ground: FIRE_SEQUENCE: slots are taken in ascending order, each once: write 1,2\n"),
     (("send", "loop://", "PARAM_GET", "ARM_WIN"), errors.USAGE,
-     "ground: PARAM_GET: id must be an integer, got 'ARM_WIN' (usage: PARAM_GET "
-     "id(ARM_WINDOW|BURN_MAX|RETRIES|COOLDOWN|DEBOUNCE|HK_PERIOD|HK_ENABLED))\n"),
+     "ground: PARAM_GET: id is one of ARM_WINDOW|BURN_MAX|RETRIES|COOLDOWN|DEBOUNCE|HK_PERIOD|HK_ENABLED "
+     "(or its number), got 'ARM_WIN'\n"),
     (("send", "loop://", "PARAM_SET", "ARM_WINDOW", "1"), errors.USAGE,
      "ground: PARAM_SET: ARM_WINDOW=1 is outside 5..3600\n"),
     (("send", "/dev/nonexistent-port", "PING"), errors.LINK,
