@@ -45,7 +45,7 @@ def tool(name):
         return str(local)
     found = shutil.which(name)
     if not found:
-        raise BuildError("%s not found: run 'make venv', or install it" % name)
+        raise BuildError("%s not found: install it ('make venv' installs the Python tools)" % name)
     return found
 
 
