@@ -44,6 +44,9 @@ SLOT_STATES = ("STOWED", "FIRING", "RELEASED", "FAILED", "UNKNOWN")
 # Reset causes as reported in HK and the BOOT event.
 RESET_CAUSES = ("POWER_ON", "HARD", "WATCHDOG", "DEEPSLEEP", "SOFT", "BROWN_OUT", "UNKNOWN")
 
+# HK "temperature" when the reading is not a number or outside what the sensor can measure.
+TEMP_INVALID = const(-32768)
+
 # Bits of the HK "inputs" and "outputs" fields.
 IN_RBF_REMOVED = const(1)
 IN_PERMIT = const(2)
@@ -192,7 +195,8 @@ HK_FIELDS = (
     ("uptime", "I", "s", None, None, "seconds since boot"),
     ("boot_count", "H", "", None, None, "boots since the flash was formatted"),
     ("reset_cause", "B", "enum", None, None, "cause of the last reset (RESET_CAUSES)"),
-    ("temperature", "h", "0.1 C", -200, 850, "MCU temperature"),
+    ("temperature", "h", "0.1 C", -200, 850, "MCU temperature; %d (TEMP_INVALID) when the sensor reads no "
+                                               "number or one it cannot measure (SENSOR_INVALID)" % TEMP_INVALID),
     ("heap_free", "I", "B", 8192, None, "free MicroPython heap"),
     ("scheduled", "B", "", 0, SCHEDULE_SIZE, "commands in the time-based schedule"),
     ("last_burn", "H", "ms", None, None, "duration of the last burn"),
@@ -269,6 +273,7 @@ EVENTS = (
      "writing flash failed"),
     (22, "RECORD_MISSING", INFO, (("record", "B", "", None, None, "1 state, 2 parameters, 3 schedule"),),
      "no stored record (first boot, or flash formatted): safe defaults used"),
+    (23, "SENSOR_INVALID", MEDIUM, (), "the MCU temperature sensor read no number, or one it cannot measure"),
 )
 EV_BOOT = const(1)
 EV_RECORD_CORRUPT = const(2)
@@ -292,6 +297,7 @@ EV_SCHEDULE_RELEASED = const(19)
 EV_SCHEDULE_CLEARED = const(20)
 EV_STORAGE_ERROR = const(21)
 EV_RECORD_MISSING = const(22)
+EV_SENSOR_INVALID = const(23)
 
 
 def fmt(fields):

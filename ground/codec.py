@@ -184,6 +184,8 @@ def render(f, value):
     """One field value as an operator reads it: enum names, set bits, scaled units."""
     if f[0] == "request_id":
         return "0x%08X" % value
+    if f[0] == "temperature" and value == d.TEMP_INVALID:
+        return "INVALID"
     table = _table(f)
     if table is d.FAILURES:
         return failure_name(value) if value else "NONE"
