@@ -18,68 +18,62 @@ def exists(root, name):
         return False
 
 
+def flash(name, files):
+    """A fresh /flash stand-in holding ``files`` ({name: text})."""
+    root = fresh_dir(name)
+    for f, text in files.items():
+        write(root, f, text)
+    return root
+
+
+def boots(name, files):
+    """What the launcher decides on a flash holding ``files``, relative to that flash."""
+    root = flash(name, files)
+    path = launcher.boot(root)
+    return path if not path else path[len(root):]
+
+
+def starts(name, files):
+    """Whether main() starts the application on a flash holding ``files``."""
+    root = flash(name, files)
+    started = []
+    real_start = launcher.start
+    launcher.start = lambda: started.append(True)
+    try:
+        launcher.main(root)
+    finally:
+        launcher.start = real_start
+    return started == [True]
+
+
 def test_a_maintenance_flag_skips_the_application_once_and_is_consumed():
-    root = fresh_dir("main_flag")
-    write(root, "maintenance", "")
-    write(root, "app", "b")
+    root = flash("main_flag", {"maintenance": "", "app": "b"})
     assert launcher.boot(root) is None
     assert not exists(root, "maintenance")
     assert launcher.boot(root) == root + "/b"
 
 
-def test_a_maintenance_boot_starts_nothing():
-    root = fresh_dir("main_nothing")
-    write(root, "maintenance", "")
-    started = []
-    real_start = launcher.start
-    launcher.start = lambda: started.append(True)
-    try:
-        launcher.main(root)
-    finally:
-        launcher.start = real_start
-    assert started == []
-
-
-def test_without_a_flag_the_application_starts():
-    root = fresh_dir("main_start")
-    started = []
-    real_start = launcher.start
-    launcher.start = lambda: started.append(True)
-    try:
-        launcher.main(root)
-    finally:
-        launcher.start = real_start
-    assert started == [True]
+def test_a_maintenance_boot_starts_nothing_and_a_normal_boot_starts_the_application():
+    assert not starts("main_nothing", {"maintenance": ""})
+    assert starts("main_start", {})
 
 
 def test_the_pointer_names_the_slot_put_first_on_the_path():
-    root = fresh_dir("main_slot")
-    write(root, "app", "a\n")
-    assert launcher.boot(root) == root + "/a"
+    assert boots("main_slot", {"app": "a\n"}) == "/a"
 
 
 def test_the_old_pointer_wins_until_it_is_removed():
-    root = fresh_dir("main_commit")
-    write(root, "app", "a")
-    write(root, "app.new", "b")
-    assert launcher.boot(root) == root + "/a"
+    assert boots("main_commit", {"app": "a", "app.new": "b"}) == "/a"
 
 
 def test_a_reset_between_removing_the_pointer_and_the_rename_boots_the_new_slot():
-    root = fresh_dir("main_rename")
-    write(root, "app.new", "b")
-    assert launcher.boot(root) == root + "/b"
+    assert boots("main_rename", {"app.new": "b"}) == "/b"
 
 
 def test_a_torn_new_pointer_beside_the_old_one_is_ignored():
-    root = fresh_dir("main_torn")
-    write(root, "app", "a")
-    write(root, "app.new", "")
-    assert launcher.boot(root) == root + "/a"
+    assert boots("main_torn", {"app": "a", "app.new": ""}) == "/a"
 
 
 def test_no_pointer_runs_the_package_already_on_the_path():
-    root = fresh_dir("main_none")
-    assert launcher.boot(root) == ""
-    write(root, "app", "garbage")
-    assert launcher.boot(root) == ""
+    assert boots("main_none", {}) == ""
+    assert boots("main_garbage", {"app": "garbage"}) == ""
