@@ -9,11 +9,11 @@ REPL's USART3)::
     actuator, slot 3       PE9   D6     out
     actuator, slot 4       PD15  D9     out
     arm-enable (master)    PF13  D7     out, 1 = actuator supply switch closed
-    arm-enable read-back   PF14  D4     in, pull-down, 1 = supply present behind the switch
+    arm-enable read-back   PF5   A4     in, pull-down, 1 = supply present behind the switch
     separation switch 1-4  PA3 PC0 PC3 PF3 (A0-A3)  in, pull-up, 1 = released (contact opened)
     lander permit          PF12  D8     in, pull-down, 1 = lander permits deployment
     RBF removed            PF15  D2     in, pull-down, 1 = plug removed
-    status LED             PB0   LD1    out (green)
+    status LED             PG2   D49    out, 1 = on (not LD1-LD3: MicroPython drives those itself)
     ground link UART2      PD5 TX, PD6 RX (Zio CN9), 115200 8N1 by default (``baud``)
 
 Levels are chosen so that a broken wire is the safe reading: permit, RBF and
@@ -21,10 +21,11 @@ the arm read-back fall to 0 (inhibit present); a separation switch floats to
 "released", so its slot is never fired (EARLY_RELEASE) rather than fired blind.
 
 The constructor drives every output off before anything else runs. Each burn
-arms TIM2 (32 bits, 10 kHz ticks) as a one-shot: its interrupt turns every
-actuator off at ``max_ms`` even if the loop has stalled, and the independent
-watchdog resets the MCU if the loop stops feeding it. Records live on the
-internal flash filesystem at /flash.
+arms TIM2 (32 bits, 10 kHz ticks from its 84 MHz source) as a one-shot: its hard
+interrupt turns every actuator off at ``max_ms`` even if the loop has stalled,
+and the independent watchdog resets the MCU if the loop stops feeding it.
+Records live on the internal flash filesystem at /flash. The MicroPython facts
+these rely on are cited in hil/README.md.
 """
 
 import gc
@@ -33,6 +34,8 @@ import time
 import machine
 import pyb
 from micropython import const
+
+from firmware.tables import TEMP_INVALID
 
 _ACTUATORS = ("PE13", "PE11", "PE9", "PD15")
 _SWITCHES = ("PA3", "PC0", "PC3", "PF3")
@@ -47,6 +50,8 @@ _CAUSES = (
     (machine.SOFT_RESET, 4),
 )
 _CAUSE_UNKNOWN = const(6)
+_T_MIN = const(-40)  # degC: what the STM32F429's sensor measures; outside it, the reading is wrong
+_T_MAX = const(125)
 
 
 class _Link:
@@ -78,11 +83,11 @@ class Board:
         self._act = tuple(machine.Pin(p, machine.Pin.OUT, value=0) for p in _ACTUATORS)
         self._a0, self._a1, self._a2, self._a3 = self._act
         self._arm = machine.Pin("PF13", machine.Pin.OUT, value=0)
-        self._arm_rb = machine.Pin("PF14", machine.Pin.IN, machine.Pin.PULL_DOWN)
+        self._arm_rb = machine.Pin("PF5", machine.Pin.IN, machine.Pin.PULL_DOWN)
         self._sw = tuple(machine.Pin(p, machine.Pin.IN, machine.Pin.PULL_UP) for p in _SWITCHES)
         self._permit = machine.Pin("PF12", machine.Pin.IN, machine.Pin.PULL_DOWN)
         self._rbf = machine.Pin("PF15", machine.Pin.IN, machine.Pin.PULL_DOWN)
-        self._led = machine.Pin("PB0", machine.Pin.OUT, value=0)
+        self._led = machine.Pin("PG2", machine.Pin.OUT, value=0)
         self._on = -1
         self._tim = pyb.Timer(2)
         self._tim.deinit()
@@ -161,7 +166,12 @@ class Board:
         return _CAUSE_UNKNOWN
 
     def temperature(self):
-        return int(self._adc.read_core_temp() * 10)
+        """0.1 degC, or TEMP_INVALID: MicroPython's reading is NaN when the calibration words
+        are blank, and wild when the ADC answers nothing; NaN fails both comparisons."""
+        t = self._adc.read_core_temp()
+        if _T_MIN <= t <= _T_MAX:
+            return int(t * 10)
+        return TEMP_INVALID
 
     def heap_free(self):
         return gc.mem_free()

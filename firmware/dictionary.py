@@ -96,6 +96,7 @@ class Field(NamedTuple):
     hi: int | None = None
     description: str = ""
     names: Names | None = None  # None: a number
+    invalid: int | None = None  # a raw value that means "no valid reading" (shown INVALID)
 
 
 class Failure(NamedTuple):
@@ -189,6 +190,9 @@ SLOT_STATES = ("STOWED", "FIRING", "RELEASED", "FAILED", "UNKNOWN")
 
 # Reset causes as reported in HK and the BOOT event.
 RESET_CAUSES = ("POWER_ON", "HARD", "WATCHDOG", "DEEPSLEEP", "SOFT", "BROWN_OUT", "UNKNOWN")
+
+# HK "temperature" when the reading is not a number or outside what the sensor can measure.
+TEMP_INVALID = const(-32768)
 
 # Bits of the HK "inputs" and "outputs" fields.
 IN_RBF_REMOVED = const(1)
@@ -372,7 +376,8 @@ HK_FIELDS = (
     Field("uptime", "I", "s", None, None, "seconds since boot"),
     Field("boot_count", "H", "", None, None, "boots since the flash was formatted"),
     Field("reset_cause", "B", "", None, None, "cause of the last reset", RESET_CAUSE_NAMES),
-    Field("temperature", "h", "0.1 C", -200, 850, "MCU temperature"),
+    Field("temperature", "h", "0.1 C", -200, 850, "MCU temperature; INVALID (%d) when the sensor reads no number "
+          "or one it cannot measure (SENSOR_INVALID)" % TEMP_INVALID, invalid=TEMP_INVALID),
     Field("heap_free", "I", "B", 8192, None, "free MicroPython heap"),
     Field("scheduled", "B", "", 0, SCHEDULE_SIZE, "commands in the time-based schedule"),
     Field("last_burn", "H", "ms", None, None, "duration of the last burn"),
@@ -456,6 +461,7 @@ EVENTS = (
     Event(21, "STORAGE_ERROR", HIGH, (_E_RECORD,), "writing flash failed"),
     Event(22, "RECORD_MISSING", INFO, (_E_RECORD,),
           "no stored record (first boot, or flash formatted): safe defaults used"),
+    Event(23, "SENSOR_INVALID", MEDIUM, (), "the MCU temperature sensor read no number, or one it cannot measure"),
 )
 EV_BOOT = const(1)
 EV_RECORD_CORRUPT = const(2)
@@ -479,6 +485,7 @@ EV_SCHEDULE_RELEASED = const(19)
 EV_SCHEDULE_CLEARED = const(20)
 EV_STORAGE_ERROR = const(21)
 EV_RECORD_MISSING = const(22)
+EV_SENSOR_INVALID = const(23)
 
 # Every names table, in the order docs/ICD.md lists them.
 NAME_TABLES = (STATE_NAMES, SLOT_STATE_NAMES, RESET_CAUSE_NAMES, INPUT_NAMES, OUTPUT_NAMES, SLOT_SET, SLOT_COUNTS,

@@ -35,6 +35,7 @@ EV_REFUSED = const(15)
 EV_RELEASED = const(8)
 EV_SCHEDULE_CLEARED = const(20)
 EV_SCHEDULE_RELEASED = const(19)
+EV_SENSOR_INVALID = const(23)
 EV_SLOT_FAILED = const(9)
 EV_SLOT_RESOLVED = const(13)
 EV_SLOT_UNKNOWN = const(12)
@@ -77,6 +78,7 @@ SLOT_RELEASED = const(11)
 STALE = const(22)
 STORAGE = const(19)
 STOWED = const(0)
+TEMP_INVALID = const(-32768)
 TIME_NOT_CORRELATED = const(21)
 TIME_PAST = const(17)
 UNKNOWN = const(4)
@@ -143,8 +145,8 @@ PARAM_HI = (3600, 10000, 5, 60000, 1000, 60000, 1)
 PARAM_DEFAULT = (60, 3000, 2, 5000, 50, 1000, 1)
 
 # Events by id - 1: severity (PUS 5 subtype) and the format of the fields after the id
-EVENT_SEVERITY = b'\x01\x03\x01\x01\x03\x01\x01\x01\x04\x03\x02\x04\x01\x04\x02\x04\x01\x01\x01\x03\x04\x01'
-EVENT_FORMATS = ('>HB', '>B', '>H', '>H', '>H', '>BB', '>BBHB', '>BB', '>BB', '>B', '>B', '>B', '>BB', '>B', '>BBH', '>B', '>HI', '>', '>I', '>B', '>B', '>B')
+EVENT_SEVERITY = b'\x01\x03\x01\x01\x03\x01\x01\x01\x04\x03\x02\x04\x01\x04\x02\x04\x01\x01\x01\x03\x04\x01\x03'
+EVENT_FORMATS = ('>HB', '>B', '>H', '>H', '>H', '>BB', '>BBHB', '>BB', '>BB', '>B', '>B', '>B', '>BB', '>B', '>BBH', '>B', '>HI', '>', '>I', '>B', '>B', '>B', '>')
 HK_FORMAT = '>HBBBBBHBBBHHHHHHIHBhIBH'
 # Telemetry packets: service << 8 | subtype; a PUS 1 or PUS 5 report by its family's first,
 # to which the firmware adds the verification stage or the severity

@@ -234,6 +234,8 @@ def render(f, value, record=None):
     scaled units. ``record``: the other raw values of its record, by field name."""
     if f.name == "request_id":
         return "0x%08X" % value
+    if value == f.invalid:
+        return "INVALID"
     if f.names is not None:
         return f.names.text(value, record)
     factor, unit, decimals = scaling(f)

@@ -1,7 +1,7 @@
 """Fuzzing the firmware's deframer and command handlers: the unix port, then hypothesis.
 
 ``unix_port`` compiles the firmware, the fake board and tests/campaign/fuzz_mp.py with
-mpy-cross (as tests/bench/firmware.py does) and runs fuzz_mp under the board's heap;
+ground.build (as tests/bench/firmware.py does) and runs fuzz_mp under the board's heap;
 ``under_hypothesis`` feeds the same App on CPython from hypothesis strategies (derandomized:
 the same examples every run): raw link bytes, valid-CRC telecommands of any type with random
 data, and valid dictionary commands with in-range arguments. Both keep the remove-before-flight
@@ -22,6 +22,7 @@ from firmware import dictionary as d
 from firmware import framing
 from firmware.dictionary import MAX_TC_DATA
 from firmware.packet import encode_tc
+from ground import build
 from tests.bench.firmware import BIN, ROOT, compile_app_and_rig
 from tests.campaign import rig
 from tests.campaign.fuzz_mp import KINDS, STEPS, plugged_rig, unsafe
@@ -49,8 +50,7 @@ def unix_port(count, seed=1):
     tmp = Path(tempfile.mkdtemp(prefix="fuzz-"))
     try:
         compile_app_and_rig(tmp)
-        subprocess.run([str(BIN / "mpy-cross"), "-o", str(tmp / "fuzz_mp.mpy"),
-                        str(ROOT / "tests/campaign/fuzz_mp.py")], check=True, cwd=ROOT)
+        build.compile_module(ROOT / "tests/campaign/fuzz_mp.py", tmp / "fuzz_mp.mpy")
         p = subprocess.run([str(BIN / "micropython"), "-X", "heapsize=" + rig.HEAP, "-c",
                             "import fuzz_mp; fuzz_mp.main(%d, %d)" % (count, seed)],
                            cwd=tmp, capture_output=True, text=True, timeout=60 + count * TIMEOUT_S_PER_INPUT)

@@ -63,6 +63,7 @@ class FakeBoard:
         self.cause = 0
         self.led = False
         self.fed = 0
+        self.temp = 250  # 0.1 degC, as board.temperature() returns it
 
     # --- the board contract ---------------------------------------------------
     def ticks_ms(self):
@@ -116,7 +117,7 @@ class FakeBoard:
         return self.cause
 
     def temperature(self):
-        return 250
+        return self.temp
 
     def heap_free(self):
         return gc.mem_free() if MP else 40000

@@ -117,6 +117,13 @@ def test_housekeeping_decodes_to_named_fields_with_limit_flags(small):
     assert str(rec)  # renders every value, enum out of range included
 
 
+def test_an_invalid_temperature_reads_invalid_and_is_flagged():
+    values = [0] * len(d.HK_FIELDS)
+    values[[f.name for f in d.HK_FIELDS].index("temperature")] = d.TEMP_INVALID
+    rec = codec.decode(_tm(3, 25, struct.pack(d.fmt(d.HK_FIELDS), *values)))
+    assert "temperature=INVALID !LIMIT" in str(rec)
+
+
 @pytest.mark.parametrize("event", d.EVENTS, ids=lambda e: e.name)
 def test_every_event_decodes_with_its_name_severity_and_fields(event):
     values = [1] * len(event.fields)
