@@ -30,6 +30,11 @@ arguments. The CCSDS sequence count and length (zero here) and the trailing CRC 
 link's to fill in, as Yamcs's PUS command postprocessor does. No independent encoder
 reads XTCE commands: tests/ground/test_xtce.py encodes from these layouts itself and
 compares with ground.codec.build byte for byte.
+
+Written with the standard library's ElementTree. yamcs-pymdb (the Yamcs team's generator,
+on PyPI) would add a dependency to say less: it has no way to write the CRC's
+ErrorDetectCorrect, and its CCSDS header helper is made of aggregate parameters, which
+space-packet-parser cannot read.
 """
 
 import struct

@@ -35,7 +35,12 @@ class _Tape:
 
 
 def _erase_flash(sim, c, state_dir):
-    """Blank flash, then a reset: the board formats it, every record is missing."""
+    """Blank flash, then a reset: the board formats it, every record is missing.
+
+    Only once the first boot has written its records (it answers a PING after that): a
+    firmware still writing would write into the blank image a file system half made.
+    """
+    c.send("PING")
     image = os.path.join(state_dir, "flash.img")
     with open(image, "r+b") as f:
         f.write(b"\xff" * os.path.getsize(image))
@@ -148,9 +153,11 @@ def rig_pass():
     r.board.advance(5000)  # the loop stalls past BURN_MAX: HW_CUTOFF
     r.run(1000)
     os.mkdir(r.board.fs_root + "/params.tmp")  # the record cannot be written: STORAGE_ERROR
-    r.send(CMD_PARAM_SET, P_BURN_MAX, 600)
-    r.run()
-    os.rmdir(r.board.fs_root + "/params.tmp")
+    try:
+        r.send(CMD_PARAM_SET, P_BURN_MAX, 600)
+        r.run()
+    finally:
+        os.rmdir(r.board.fs_root + "/params.tmp")  # Rig's fresh_dir removes files only
     with open(r.board.fs_root + "/params.rec", "r+b") as f:
         f.truncate(5)  # RECORD_CORRUPT at the next boot
     r.board.temperature = lambda: 900  # 90.0 C, and too little free heap
