@@ -54,16 +54,19 @@ pytest: $(STAMP)
 mptest: $(STAMP)
 	$(BIN)/micropython -X heapsize=256k tests/mp_runner.py tests/firmware
 
-# Everything derived from firmware/dictionary.py: the ICD and the firmware's compact tables.
+# Everything derived from firmware/dictionary.py: the ICD, the firmware's compact tables, the XTCE export.
 icd: $(STAMP)
 	$(PY) -m ground.icd > docs/ICD.md
 	$(PY) -m ground.tablegen > firmware/tables.py
+	$(PY) -m ground xtce > docs/payload.xtce.xml
 
 icd-check: $(STAMP)
 	@$(PY) -m ground.icd | diff -u docs/ICD.md - > /dev/null || \
 	  { echo "docs/ICD.md is stale: run 'make icd' and commit it"; exit 1; }
 	@$(PY) -m ground.tablegen | diff -u firmware/tables.py - > /dev/null || \
 	  { echo "firmware/tables.py is stale: run 'make icd' and commit it"; exit 1; }
+	@$(PY) -m ground xtce | diff -u docs/payload.xtce.xml - > /dev/null || \
+	  { echo "docs/payload.xtce.xml is stale: run 'make icd' and commit it"; exit 1; }
 
 hil: $(STAMP)
 	$(BIN)/robot --variable TARGET:sim --exclude renode-only --outputdir hil/out hil/suites

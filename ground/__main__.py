@@ -12,7 +12,7 @@ import sys
 import threading
 import time
 
-from ground import codec, hazard, icd
+from ground import codec, hazard, icd, xtce
 from ground.archive import Archive, open_existing
 from ground.client import DEFAULT_RETRIES, DEFAULT_TIMEOUT, Client, default_seq_file
 from ground.errors import GroundError, UsageError
@@ -138,6 +138,10 @@ def cmd_dictionary(a):
     print(icd.dictionary_text())
 
 
+def cmd_xtce(a):
+    print(xtce.document(), end="")
+
+
 def cmd_console(a):
     from ground.console import run
 
@@ -168,6 +172,7 @@ COMMANDS = {
     "plot": (cmd_plot, "draw housekeeping fields of an archive over time", ()),
     "dictionary": (cmd_dictionary, "print the commands, telemetry and events of this build", ()),
     "console": (cmd_console, "the operator console (terminal UI)", (_link_args,)),
+    "xtce": (cmd_xtce, "print the dictionary as XTCE 1.2, for Yamcs or COSMOS (see docs/INTEROP.md)", ()),
 }
 
 

@@ -110,7 +110,7 @@ def _events():
                          EVENT_HEADERS, event_rows(), [(e.name, e.fields) for e in d.EVENTS])
 
 
-def _names_line(n):
+def names_line(n):
     """One names table in words: how its values read."""
     if n.kind == d.BITS:
         return "one bit each: " + ", ".join("bit %d = %s" % iv for iv in enumerate(n.names))
@@ -123,7 +123,7 @@ def _names_line(n):
 
 
 def _enumerations():
-    return "\n\n".join("%s (%s): %s" % (n.title, n.kind, _names_line(n)) for n in d.NAME_TABLES)
+    return "\n\n".join("%s (%s): %s" % (n.title, n.kind, names_line(n)) for n in d.NAME_TABLES)
 
 
 def document():
