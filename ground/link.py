@@ -25,6 +25,7 @@ _SEQ_MASK = 0x3FFF
 _BACKOFF_MIN = 0.1
 _BACKOFF_MAX = 2.0
 _READ_TIMEOUT = 0.05  # s; how soon the reader notices close()
+_BURST = 65536  # bytes taken at once from a socket:// port
 _PORT_ERRORS = (serial.SerialException, OSError, ValueError)
 
 
@@ -136,6 +137,8 @@ class Link:
                 continue
             try:
                 data = port.read(port.in_waiting or 1)
+                if data and self.url.startswith("socket://"):
+                    data += _rest(port)
             except _PORT_ERRORS:
                 if not self._closed.is_set():
                     self._drop()
@@ -157,3 +160,13 @@ class Link:
         self.rx_packets += 1
         self._on_packet(raw, t)
         return True
+
+
+def _rest(port):
+    """The rest of what a socket:// port holds: its in_waiting says only 0 or 1 (pyserial's
+    protocol_socket.py), and a byte per read costs a system call or two per byte."""
+    port.timeout = 0
+    try:
+        return port.read(_BURST)
+    finally:
+        port.timeout = _READ_TIMEOUT
