@@ -1,20 +1,10 @@
 """Command authority and the two-person rule: who may command the payload through the server.
 
-The rules, applied by the server (ground/server.py) and shown by every client:
-
-- Any number of clients watch; at most one holds command authority, and only it commands.
-- Authority is taken explicitly. Asking while another client holds it is refused with the
-  holder's name, unless the take-over is forced, which is logged (archive, every client).
-- Its holder releases it, or loses it by disconnecting.
-- When the server has a token (it must when it listens beyond loopback), taking authority
-  and approving a command need that token.
-- Two-person rule (``ground serve --two-person``): a hazardous command (ARM, FIRE,
-  FIRE_SEQUENCE, or one that schedules them) is held until a second client, under another
-  name, approves it. It is cancelled when its owner loses authority and expires after
-  ``APPROVAL_TIMEOUT`` s. Both names go to the archive with the command.
-
-Clients are any objects with a ``name``; they are told apart by identity (one connection,
-one client), and a second person by name.
+The rules are written once, in docs/GROUND.md ("Command authority"); this module keeps
+their state (the holder, the commands held for a second person) and says yes or no, and
+ground/server.py applies them. Clients are any objects with a ``name`` (unique, as every
+client shows it) and an ``operator`` (the name the client gave); they are told apart by
+identity (one connection, one client), and a second person by ``operator``.
 """
 
 import hmac
@@ -102,7 +92,7 @@ class Approvals:
         a = self.waiting.get(number)
         if a is None or a.deadline <= now:
             raise UsageError("no command waits for approval number %s" % number)
-        if client is a.owner or client.name == a.owner.name:
+        if client is a.owner or client.operator == a.owner.operator:
             raise AuthorityError("the second person must be another operator than %s, who sent it" % a.owner.name)
         del self.waiting[number]
         a.state, a.by = APPROVED, client

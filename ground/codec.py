@@ -347,8 +347,9 @@ class Record:
     def to_json(self):
         doc = {"name": self.name, "service": self.service, "subtype": self.subtype, "seq": self.seq,
                "counter": self.counter, "obt": self.obt, "ground_time": self.ground_time, "values": self.values}
-        doc["text"] = {n: t for n, t, _bad in self.rendered()}
-        doc["violations"] = self.violations()
+        rendered = self.rendered()  # once: it is most of the cost (the ground server does it for every packet)
+        doc["text"] = {n: t for n, t, _bad in rendered}
+        doc["violations"] = [n for n, _t, bad in rendered if bad]
         doc.update({k: v for k, v in (("event", self.event), ("severity", self.severity),
                                       ("error", self.error)) if v})
         return doc

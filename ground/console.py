@@ -168,6 +168,10 @@ class Console(App):
             mine = holder == self.client.name
             text.append("  AUTHORITY %s" % ("this console" if mine else holder or "nobody"),
                         "bold black on green" if mine else "bold white on dark_orange" if holder else "bold")
+            served = link.archive
+            if served and served["errors"]:
+                text.append("  server archive FAILING (%d): %s" % (served["errors"], served["last_error"]),
+                            "bold white on red")
         archive = self.client.archive
         if archive is not None:
             text.append("  archive %s" % archive.path)

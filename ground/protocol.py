@@ -1,50 +1,10 @@
 """The client protocol between the ground server and its clients, version 1.
 
-A connection to ``ground://HOST:PORT`` is a TCP stream of messages, each one JSON object
-on one line (UTF-8, ending in a newline; a client's lines at most ``MAX_LINE`` bytes).
-The client speaks first (``hello``); the server answers ``welcome``, then the snapshot
-(``status``, the latest HK, recent events, commands in flight, approvals waiting as ``tm``,
-``command`` and ``approval`` messages), then ``ready``, then the live stream. A request
-carries an ``id`` that its ``reply`` repeats. A client with another protocol version, or
-that sends anything else than these messages, gets one ``error`` and is disconnected.
-
-client -> server
-  ====================  ==========================================================  ===================
-  type                  fields                                                      answer
-  ====================  ==========================================================  ===================
-  hello                 protocol (1), name (who the operator or tool is)             welcome ... ready
-  command               id, words (["FIRE", 2] as typed), confirm, timeout, retries reply: ref, held
-  take                  id, force (take it from its holder), token                  reply
-  release               id                                                          reply
-  approve               id, approval (its number), token                            reply
-  query                 id, since, until, session (archive rows; None: any)          row ..., reply: rows
-  sessions              id                                                          reply: sessions
-  ====================  ==========================================================  ===================
-
-server -> client
-  ========  ============================================================================
-  welcome   protocol, server (software version), client (this client's name), link
-            (the payload link's URL), session, two_person, token (true: command
-            authority needs one)
-  status    link (UP, DOWN), counters (the link's), dropped (messages this client lost),
-            authority (the holder's name or null), clients (names)
-  tm        t (ground time), raw (the packet, hex), rec (the decoded record: fields of
-            ``codec.Record`` plus its ``to_json``: text, violations, obt)
-  command   ref (the server's number for it), owner, approver, held (approval number
-            while waiting for the second person), tc (name, args, packet, hazardous),
-            status, reason, attempts, already_executed, resequenced, sent_at, timeout,
-            retries, stage (the new verification stage, or null)
-  approval  approval, owner, command, text (what it will do), answer (what confirms it),
-            state (WAITING, APPROVED, REJECTED, EXPIRED, CANCELLED), by
-  notice    text (authority changes, link changes: one line for every client's log)
-  ready     the snapshot is complete
-  row       id, session, t, direction (TM, TC, LOG), raw, client, approver, kind, text
-  reply     id, ok; error and kind (authority, usage, link, failed) when not ok
-  error     message; the server closes the connection after it
-  ========  ============================================================================
-
-Only ``tm`` and ``status`` may be dropped for a client that does not keep up (counted in
-its ``dropped``); everything else arrives, or the client is disconnected.
+A TCP stream of messages, each one JSON object on one line. The messages, their fields and
+the rules (hello first, the snapshot, replies after what their request caused, which
+messages may be dropped for a slow client) are drawn once, in docs/GROUND.md ("Client
+protocol"); this module encodes and decodes them, and turns records and telecommands into
+their JSON and back, so that a Python client never decodes a packet a second time.
 """
 
 import dataclasses

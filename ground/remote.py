@@ -15,6 +15,7 @@ server may well have sent them: outcome unknown) and the client reconnects with 
 backoff as a Link does; command authority is not taken back by itself.
 """
 
+import collections
 import itertools
 import os
 import socket
@@ -31,6 +32,17 @@ REQUEST_TIMEOUT = 10.0  # s for the server to answer a request (a query: between
 _CONNECT_TIMEOUT = 5.0
 _BACKOFF_MIN = 0.1
 _BACKOFF_MAX = 2.0
+_ENDED = 256  # commands kept after their end, for a reply read after it (a command may end that quickly)
+
+
+class _Waiting:
+    """A request waiting for its reply (and a query for its rows)."""
+
+    def __init__(self):
+        self.event = threading.Event()
+        self.reply = None
+        self.rows = []
+        self.command = None  # a command request's Verification, taken when its reply is read
 
 
 class ServerLink:
@@ -42,6 +54,7 @@ class ServerLink:
         self.state = DOWN
         self.dropped = 0  # messages the server dropped for this client (it did not keep up)
         self.reconnects = 0  # to the server
+        self.archive = None  # the server's: {"path", "errors", "last_error"}, or None
         self._counters = {}
         self._on_state = on_state or (lambda state: None)
 
@@ -77,7 +90,8 @@ class ServerClient(Client):
         self.link = ServerLink(url, on_state)
         self._address = protocol.parse_url(url)
         self._mirrors = {}  # ref -> Verification of a command in flight
-        self._requests = {}  # id -> [threading.Event, reply, rows]
+        self._ended = collections.OrderedDict()  # ref -> Verification, the last _ENDED that ended
+        self._requests = {}  # id -> _Waiting
         self._ids = itertools.count(1)
         self._sock = None
         self._send_lock = threading.Lock()
@@ -158,7 +172,7 @@ class ServerClient(Client):
         with self._cond:
             mirrors, self._mirrors = list(self._mirrors.values()), {}
             for waiting in self._requests.values():
-                waiting[0].set()
+                waiting.event.set()
         for v in mirrors:
             v._finish(TIMEOUT, why)
 
@@ -190,6 +204,7 @@ class ServerClient(Client):
             self._command(msg)
         elif kind == "status":
             self._authority = msg["authority"]
+            self.link.archive = msg["archive"]
             self.link._set(msg["link"], msg["counters"], msg["dropped"])
         elif kind == "approval":
             if msg["state"] == "WAITING":
@@ -227,24 +242,28 @@ class ServerClient(Client):
                 v._on_stage(v, v.stages[-1])
         if msg["status"] != PENDING:
             with self._cond:
-                self._mirrors.pop(msg["ref"], None)
+                self._ended[msg["ref"]] = self._mirrors.pop(msg["ref"], v)
+                if len(self._ended) > _ENDED:
+                    self._ended.popitem(last=False)
             v._finish(msg["status"], msg["reason"])
 
     def _answer(self, msg):
         with self._cond:
             waiting = self._requests.get(msg.get("id"))
-        if waiting is None:
-            return
-        if msg["type"] == "row":
-            waiting[2].append(msg)
-        else:
-            waiting[1] = msg
-        waiting[0].set()
+            if waiting is None:
+                return
+            if msg["type"] == "row":
+                waiting.rows.append(msg)
+            else:  # a command's first message came before its reply
+                ref = msg.get("ref")
+                waiting.command = self._mirrors.get(ref) or self._ended.get(ref)
+                waiting.reply = msg
+        waiting.event.set()
 
     def _request(self, msg):
-        """Send a request; its reply (rows in ``reply["rows"]`` for a query), or the GroundError it carries."""
+        """Send a request; what waited for its reply (_Waiting), or the GroundError the reply carries."""
         rid = next(self._ids)
-        waiting = [threading.Event(), None, []]
+        waiting = _Waiting()
         with self._cond:
             self._requests[rid] = waiting
         try:
@@ -256,21 +275,19 @@ class ServerClient(Client):
                     sock.sendall(protocol.encode(dict(msg, id=rid)))
                 except OSError as e:
                     raise LinkError("connection to %s lost: %s" % (self.link.url, e))
-            while waiting[1] is None:
-                seen = len(waiting[2])
-                if not waiting[0].wait(REQUEST_TIMEOUT) and len(waiting[2]) == seen:
+            while waiting.reply is None:
+                seen = len(waiting.rows)
+                if not waiting.event.wait(REQUEST_TIMEOUT) and len(waiting.rows) == seen:
                     raise LinkError("%s did not answer within %g s" % (self.link.url, REQUEST_TIMEOUT))
-                waiting[0].clear()
-                if waiting[1] is None and self._sock is not sock:
+                waiting.event.clear()
+                if waiting.reply is None and self._sock is not sock:
                     raise LinkError("lost the connection to %s before its answer" % self.link.url)
         finally:
             with self._cond:
                 self._requests.pop(rid, None)
-        reply = waiting[1]
-        if not reply["ok"]:
-            raise protocol.error(reply)
-        reply["rows"] = waiting[2]
-        return reply
+        if not waiting.reply["ok"]:
+            raise protocol.error(waiting.reply)
+        return waiting
 
     # --- commanding -------------------------------------------------------------------
 
@@ -280,15 +297,9 @@ class ServerClient(Client):
     def submit(self, name, *args, confirm=False, timeout=None, retries=None, owner=None, approver=None):
         """Have the server send a command; its Verification (mirrored) at once."""
         tc = self.telecommand(name, args, confirm)  # usage mistakes and the hazard rule, before anything goes
-        reply = self._request({"type": "command", "words": protocol.words(tc), "confirm": confirm,
-                               "timeout": self.timeout if timeout is None else timeout,
-                               "retries": self.retries if retries is None else retries})
-        with self._cond:
-            v = self._mirrors.get(reply["ref"])
-        return v if v is not None else self._ended(reply["ref"])
-
-    def _ended(self, ref):
-        raise LinkError("lost command %d's state: the connection to %s dropped" % (ref, self.link.url))
+        return self._request({"type": "command", "words": protocol.words(tc), "confirm": confirm,
+                              "timeout": self.timeout if timeout is None else timeout,
+                              "retries": self.retries if retries is None else retries}).command
 
     @property
     def authority(self):
@@ -309,10 +320,10 @@ class ServerClient(Client):
     # --- the server's archive -----------------------------------------------------------
 
     def sessions(self):
-        return [Session(**s) for s in self._request({"type": "sessions"})["sessions"]]
+        return [Session(**s) for s in self._request({"type": "sessions"}).reply["sessions"]]
 
     def rows(self, since=None, until=None, session=None):
         """Rows of the server's archive, as ``Archive.rows``."""
-        reply = self._request({"type": "query", "since": since, "until": until, "session": session})
+        rows = self._request({"type": "query", "since": since, "until": until, "session": session}).rows
         return [Row(r["session"], r["t"], r["direction"], bytes.fromhex(r["packet"]) if r["packet"] else None,
-                    r["client"], r["approver"], r["kind"], r["text"]) for r in reply["rows"]]
+                    r["client"], r["approver"], r["kind"], r["text"]) for r in rows]

@@ -38,6 +38,7 @@ KERNEL_BYTES = 256 << 10  # the kernel's part of that queue, fixed (Linux would 
 HARD_LIMIT = 8 << 20  # past it, the peer is disconnected (even commands could not reach it)
 FLOOD_RATE = 100  # messages per second a peer may send, on average...
 FLOOD_BURST = 200  # ...and at once
+FLUSH_BYTES = 64 << 10  # a batch written to every peer at once, at most (a busy loop batches more)
 MAX_IN_FLIGHT = 16  # commands of one peer not yet ended
 RECENT_EVENTS = 20  # events a joining client gets at once
 STATUS_PERIOD = 1.0  # s between status messages (link counters, drops)
@@ -86,6 +87,7 @@ class Server:
         self._latest_hk = None  # the encoded tm line
         self._recent = collections.deque(maxlen=RECENT_EVENTS)
         self._outbox = []  # (line, droppable) for the next flush
+        self._outbox_bytes = 0
         self._loop = None
         self._tcp = None
         self._tasks = []
@@ -119,7 +121,7 @@ class Server:
         if self._tcp:
             self._tcp.close()
         for peer in list(self.peers):
-            peer.transport.close()
+            peer.close()
         await asyncio.sleep(0)  # let the peers see their end
         if self.core:
             await self._loop.run_in_executor(None, self.core.close)
@@ -153,8 +155,7 @@ class Server:
         if cmd is None or (len(v.stages), v.status) == (cmd.sent_stages, cmd.sent_status):
             return
         self._broadcast(self._command_line(cmd, cmd.sent_stages), False)
-        cmd.sent_stages, cmd.sent_status = len(v.stages), v.status
-        if v.status != PENDING:
+        if cmd.sent_status != PENDING:
             self._log("COMMAND", "%s [0x%08X] from %s %s%s" % (
                 v.command, v.request_id, cmd.owner.name, v.status, ": " + v.reason if v.reason else ""), cmd.owner)
             self._end(cmd)
@@ -169,10 +170,13 @@ class Server:
         if not self._outbox:
             self._loop.call_soon(self._flush)
         self._outbox.append((line, droppable))
+        self._outbox_bytes += len(line)
+        if self._outbox_bytes >= FLUSH_BYTES:
+            self._flush()
 
     def _flush(self):
         """One write per peer for everything since the last flush (the link delivers in bursts)."""
-        batch, self._outbox = self._outbox, []
+        batch, self._outbox, self._outbox_bytes = self._outbox, [], 0
         if not batch:
             return
         whole = b"".join(line for line, _ in batch)
@@ -186,10 +190,12 @@ class Server:
             peer.send(line, [(line, droppable)])
 
     def _status_line(self, peer):
-        link = self.core.link
-        return protocol.encode({"type": "status", "link": link.state, "counters": link.counters(),
-                                "authority": self.authority.holder.name if self.authority.holder else None,
-                                "clients": [p.name for p in self.peers], "dropped": peer.dropped})
+        link, archive = self.core.link, self.archive
+        return protocol.encode({
+            "type": "status", "link": link.state, "counters": link.counters(), "dropped": peer.dropped,
+            "authority": self.authority.holder.name if self.authority.holder else None,
+            "clients": [p.name for p in self.peers],
+            "archive": archive and {"path": archive.path, "errors": archive.errors, "last_error": archive.last_error}})
 
     def _notice(self, kind, text, peer=None):
         """A line in the archive's log and in every client's."""
@@ -200,20 +206,26 @@ class Server:
         if self.archive:
             self.archive.log(time.time(), kind, text, peer.name if peer else None)
 
-    def _command_line(self, cmd, first=0):
+    def _command_line(self, cmd, first=None):
+        """A command's state for the peers: its stages from ``first`` (None: all, for a joining peer,
+        and what every peer was told is unchanged). The verification threads run on meanwhile: the
+        status is read before the stages, so that a final status never goes without its last stage."""
         v = cmd.v
         doc = {"type": "command", "ref": cmd.ref, "owner": cmd.owner.name,
                "approver": cmd.approver.name if cmd.approver else None,
                "held": cmd.approval.number if cmd.approval and v is None and cmd.status == PENDING else None,
                "tc": protocol.tc_doc(v.command if v else cmd.tc), "timeout": cmd.timeout, "retries": cmd.retries,
-               "first": first}
+               "first": first or 0}
         if v is None:
             doc.update(status=cmd.status, reason=cmd.reason, attempts=0, already_executed=False,
                        resequenced=False, sent_at=None, stages=[])
-        else:
-            doc.update(status=v.status, reason=v.reason, attempts=v.attempts, already_executed=v.already_executed,
-                       resequenced=v.resequenced, sent_at=v.sent_at,
-                       stages=[dataclasses.asdict(s) for s in v.stages[first:]])
+            return protocol.encode(doc)
+        status, reason = v.status, v.reason
+        stages = v.stages[first or 0:]
+        doc.update(status=status, reason=reason, attempts=v.attempts, already_executed=v.already_executed,
+                   resequenced=v.resequenced, sent_at=v.sent_at, stages=[dataclasses.asdict(s) for s in stages])
+        if first is not None:
+            cmd.sent_stages, cmd.sent_status = first + len(stages), status
         return protocol.encode(doc)
 
     def _approval_line(self, a):
@@ -230,7 +242,8 @@ class Server:
         if msg.get("protocol") != protocol.VERSION:
             raise protocol.ProtocolError("protocol %r is not spoken here: this server (%s) speaks protocol %d"
                                          % (msg.get("protocol"), software_version(), protocol.VERSION))
-        peer.name = "#%d %s" % (next(self._numbers), str(msg.get("name") or "anonymous")[:_NAME_MAX])
+        peer.operator = "".join(c for c in str(msg.get("name") or "anonymous") if c.isprintable())[:_NAME_MAX]
+        peer.name = "#%d %s" % (next(self._numbers), peer.operator)
         self._flush()  # what came before the snapshot goes to the others first, not twice to this one
         self.peers.append(peer)
         peer.send_now(protocol.encode({
@@ -261,6 +274,8 @@ class Server:
         """Answer one request; a malformed one is a ProtocolError (the peer is dropped)."""
         kind = msg["type"]
         if kind == "query":
+            if not all(isinstance(msg.get(k), (int, float, type(None))) for k in ("since", "until", "session")):
+                raise protocol.ProtocolError("malformed query request: since, until and session are numbers or null")
             self._tasks.append(asyncio.create_task(self._query(peer, msg)))
             return
         handler = self._handlers.get(kind)
@@ -302,8 +317,9 @@ class Server:
         cmd.v = self.core.submit(cmd.tc, confirm=True, timeout=cmd.timeout, retries=cmd.retries,
                                  owner=cmd.owner.name, approver=cmd.approver.name if cmd.approver else None)
         self._by_verification[cmd.v] = cmd
-        self._broadcast(self._command_line(cmd), False)
-        cmd.sent_stages, cmd.sent_status = len(cmd.v.stages), cmd.v.status
+        self._broadcast(self._command_line(cmd, 0), False)
+        if cmd.sent_status != PENDING:  # it ended already (a quick payload, a slow loop)
+            self._end(cmd)
 
     def _take(self, peer, msg):
         previous = self.authority.holder
@@ -374,7 +390,8 @@ class Peer(asyncio.Protocol):
 
     def __init__(self, server):
         self.server = server
-        self.name = None  # set by hello
+        self.name = None  # set by hello: "#3 console alice@desk", unique
+        self.operator = None  # the name it gave: "console alice@desk"
         self.transport = None
         self.paused = False
         self.dropped = 0  # tm and status messages this client lost
@@ -458,6 +475,9 @@ class Peer(asyncio.Protocol):
             self.transport.abort()
             return
         self.transport.write(data)
+
+    def close(self):
+        self.transport.close()
 
     def fail(self, message):
         """Tell the client why, and drop it."""

@@ -7,12 +7,13 @@ from ground.authority import APPROVED, CANCELLED, EXPIRED, WAITING, Approvals, A
 from ground.errors import AuthorityError, UsageError
 
 
-class Operator:
+class Client:
     def __init__(self, name):
         self.name = name
+        self.operator = name.split(" ", 1)[1]  # the server numbers the names clients give
 
 
-ALICE, BOB, CAROL = Operator("#1 console alice@desk"), Operator("#2 console bob@desk"), Operator("#3 carol")
+ALICE, BOB, CAROL = Client("#1 console alice@desk"), Client("#2 console bob@desk"), Client("#3 carol")
 FIRE = codec.build("FIRE", [2], lambda: 5)
 
 
@@ -80,7 +81,7 @@ def test_a_held_command_is_approved_only_by_another_operator_and_only_once():
     with pytest.raises(AuthorityError, match="another operator than #1 console alice@desk"):
         approvals.approve(a.number, ALICE, 1.0)
     with pytest.raises(AuthorityError, match="another operator"):
-        approvals.approve(a.number, Operator(ALICE.name), 1.0)  # a second connection under the same name
+        approvals.approve(a.number, Client("#4 console alice@desk"), 1.0)  # a second connection, same operator
     assert approvals.approve(a.number, BOB, 1.0) is a and (a.state, a.by) == (APPROVED, BOB)
     with pytest.raises(UsageError, match="no command waits for approval number %d" % a.number):
         approvals.approve(a.number, CAROL, 1.0)
