@@ -106,6 +106,7 @@ class Link:
             self._port = port
             self._resync = True
         self._set_state(UP)
+        return port
 
     def _drop(self, state=DOWN):
         with self._lock:
@@ -123,17 +124,11 @@ class Link:
             self._on_state(state)
 
     def _run(self):
-        backoff = _BACKOFF_MIN
         while not self._closed.is_set():
             port = self._port
             if port is None:
-                try:
-                    self._connect()
+                if reconnect(self._connect, self._closed) is not None:
                     self.reconnects += 1
-                    backoff = _BACKOFF_MIN
-                except LinkError:
-                    self._closed.wait(backoff)
-                    backoff = min(backoff * 2, _BACKOFF_MAX)
                 continue
             try:
                 data = port.read(port.in_waiting or 1)
@@ -160,6 +155,19 @@ class Link:
         self.rx_packets += 1
         self._on_packet(raw, t)
         return True
+
+
+def reconnect(connect, closed):
+    """``connect()`` again until it does not raise LinkError, 0.1 s doubling to 2 s apart;
+    what it returned, or None once ``closed`` (a threading.Event) is set."""
+    backoff = _BACKOFF_MIN
+    while not closed.is_set():
+        try:
+            return connect()
+        except LinkError:
+            closed.wait(backoff)
+            backoff = min(backoff * 2, _BACKOFF_MAX)
+    return None
 
 
 def _rest(port):

@@ -26,12 +26,10 @@ from ground import protocol
 from ground.archive import Row, Session
 from ground.client import DEFAULT_RETRIES, DEFAULT_TIMEOUT, PENDING, TIMEOUT, Client, Stage, Verification
 from ground.errors import LinkError, UsageError
-from ground.link import CLOSED, DOWN
+from ground.link import CLOSED, DOWN, reconnect
 
 REQUEST_TIMEOUT = 10.0  # s for the server to answer a request (a query: between two rows)
 _CONNECT_TIMEOUT = 5.0
-_BACKOFF_MIN = 0.1
-_BACKOFF_MAX = 2.0
 _ENDED = 256  # commands kept after their end, for a reply read after it (a command may end that quickly)
 
 
@@ -84,9 +82,11 @@ class ServerClient(Client):
     def __init__(self, url, *, baudrate=None, timeout=DEFAULT_TIMEOUT, retries=DEFAULT_RETRIES, archive=None,
                  seq_file=None, on_record=None, on_state=None, on_stage=None, on_finish=None, name=None, token=None):
         self._setup(name, timeout, retries, archive, on_record, on_stage, on_finish)
+        self.operator = self.name  # as given; the server's name for this client numbers it: "#3 " + operator
         self.token = token if token is not None else os.environ.get("GROUND_TOKEN")
         self._authority = None
         self.two_person = False
+        self.clients = []  # the names of the server's clients
         self.link = ServerLink(url, on_state)
         self._address = protocol.parse_url(url)
         self._mirrors = {}  # ref -> Verification of a command in flight
@@ -98,15 +98,20 @@ class ServerClient(Client):
         self._closed = threading.Event()
         self._ready = threading.Event()
         self._refused = None  # the server's error message, when it sent one
-        reader = self._connect()
+        if archive:
+            archive.start_session(url)  # the snapshot is archived too
+        try:
+            reader = self._connect()
+        except LinkError:
+            if archive:
+                archive.end_session()
+            raise
         self._thread = threading.Thread(target=self._run, args=(reader,), name="ground-remote", daemon=True)
         self._thread.start()
         if not self._ready.wait(REQUEST_TIMEOUT):
             self.close()
             raise LinkError("%s: %s" % (url, self._refused or "no snapshot from the server within %g s"
                                         % REQUEST_TIMEOUT))
-        if archive:
-            archive.start_session(url)
 
     # --- the connection ---------------------------------------------------------------
 
@@ -120,7 +125,7 @@ class ServerClient(Client):
         sock.settimeout(None)
         reader = sock.makefile("rb")
         try:
-            sock.sendall(protocol.encode({"type": "hello", "protocol": protocol.VERSION, "name": self.name}))
+            sock.sendall(protocol.encode({"type": "hello", "protocol": protocol.VERSION, "name": self.operator}))
             sock.settimeout(_CONNECT_TIMEOUT)
             welcome = protocol.decode(reader.readline())
             sock.settimeout(None)
@@ -141,17 +146,12 @@ class ServerClient(Client):
         return reader
 
     def _run(self, reader):
-        backoff = _BACKOFF_MIN
         while not self._closed.is_set():
             if reader is None:
-                try:
-                    reader = self._connect()
-                    self.link.reconnects += 1
-                    backoff = _BACKOFF_MIN
-                except LinkError:
-                    self._closed.wait(backoff)
-                    backoff = min(backoff * 2, _BACKOFF_MAX)
-                    continue
+                reader = reconnect(self._connect, self._closed)
+                if reader is None:
+                    break
+                self.link.reconnects += 1
             try:
                 while line := reader.readline():
                     self._message(protocol.decode(line))
@@ -203,7 +203,7 @@ class ServerClient(Client):
         elif kind == "command":
             self._command(msg)
         elif kind == "status":
-            self._authority = msg["authority"]
+            self._authority, self.clients = msg["authority"], msg["clients"]
             self.link.archive = msg["archive"]
             self.link._set(msg["link"], msg["counters"], msg["dropped"])
         elif kind == "approval":

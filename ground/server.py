@@ -90,7 +90,7 @@ class Server:
         self._outbox_bytes = 0
         self._loop = None
         self._tcp = None
-        self._tasks = []
+        self._tasks = set()  # the status ticker, queries under way
         self._handlers = {"command": self._command, "take": self._take, "release": self._release,
                           "approve": self._approve, "sessions": self._sessions}
 
@@ -112,11 +112,16 @@ class Server:
             raise UsageError("cannot listen on %s:%s: %s" % (host, port, e.strerror or e))
         bound = self._tcp.sockets[0].getsockname()
         self.url = "%s%s:%d" % (protocol.SCHEME, host if ":" not in host else "[%s]" % host, bound[1])
-        self._tasks = [asyncio.create_task(self._tick())]
+        self._task(self._tick())
         return self.url
 
+    def _task(self, coroutine):
+        task = asyncio.create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
     async def stop(self):
-        for task in self._tasks:
+        for task in list(self._tasks):
             task.cancel()
         if self._tcp:
             self._tcp.close()
@@ -276,7 +281,7 @@ class Server:
         if kind == "query":
             if not all(isinstance(msg.get(k), (int, float, type(None))) for k in ("since", "until", "session")):
                 raise protocol.ProtocolError("malformed query request: since, until and session are numbers or null")
-            self._tasks.append(asyncio.create_task(self._query(peer, msg)))
+            self._task(self._query(peer, msg))
             return
         handler = self._handlers.get(kind)
         if handler is None:

@@ -18,6 +18,7 @@ from ground import protocol, server
 from ground.__main__ import main
 from ground.archive import COMMIT_WINDOW, Archive
 from ground.client import COMPLETED, NOT_SENT, PENDING, Client
+from ground.codec import decode
 from ground.console import Console, open_client
 from ground.errors import AuthorityError, LinkError, UsageError
 from ground.link import DOWN, UP
@@ -307,6 +308,7 @@ def test_a_client_reconnects_when_the_server_comes_back(fw, archive):
         try:
             wait_for(lambda: c.link.state == UP, timeout=10, what="the client back on the server")
             assert c.link.reconnects == 1 and c.authority is None  # authority is never taken back by itself
+            assert c.name == "#1 alice"  # the new server's first client, under the name it gave
             c.take()
             assert c.send("PING").ok
         finally:
@@ -404,6 +406,27 @@ def test_serving_beyond_loopback_without_a_token_is_refused_in_one_line(capsys, 
 def test_serve_refuses_a_servers_url_as_its_link(capsys):
     assert main(["serve", "ground://127.0.0.1:1", "--listen", "127.0.0.1:0"]) == 2
     assert "give its pyserial URL, not a server's" in capsys.readouterr().err
+
+
+def test_record_through_the_server_keeps_a_copy_with_the_commands_of_every_client(url, join, fw, tmp_path, capsys):
+    alice = join("alice")
+    alice.take()
+    fw.send_hk(state=d.ARMED)
+    wait_for(lambda: alice.latest_hk is not None)
+    db = str(tmp_path / "copy.sqlite")
+    recorder = threading.Thread(target=main, args=(["record", url, "--db", db, "--count", "5", "--duration", "5"],))
+    recorder.start()
+    wait_for(lambda: any(" record " in name for name in alice.clients), what="record joining")
+    v = alice.send("PING")
+    recorder.join(10)
+    assert capsys.readouterr().out == "recorded 5 packets to %s\n" % db
+    copy = Archive(db)
+    rows, sessions = copy.rows(), copy.sessions()
+    copy.close()
+    assert [s.link for s in sessions] == [url] and {r.session for r in rows} == {1}
+    assert decode(rows[0].packet).name == "HK"  # the latest housekeeping, from the snapshot
+    tcs = [r for r in rows if r.direction == "TC"]
+    assert [(r.packet[:4], r.client) for r in tcs] == [(v.request_id.to_bytes(4, "big"), "#1 alice")]
 
 
 def test_replay_of_a_servers_archive_shows_who_sent_what_and_when(url, join, capsys):
