@@ -160,6 +160,7 @@ class Server:
         if cmd is None or (len(v.stages), v.status) == (cmd.sent_stages, cmd.sent_status):
             return
         self._broadcast(self._command_line(cmd, cmd.sent_stages), False)
+        self._flush()  # a command's news goes out now, not after the telemetry that came with it
         if cmd.sent_status != PENDING:
             self._log("COMMAND", "%s [0x%08X] from %s %s%s" % (
                 v.command, v.request_id, cmd.owner.name, v.status, ": " + v.reason if v.reason else ""), cmd.owner)
