@@ -159,15 +159,17 @@ class Console(App):
         link = self.client.link
         c = link.counters()
         bad = c["crc_errors"] + c["oversize"] + c["undecodable"]
-        text = Text.assemble(("LINK %s" % link.state, "bold white on %s" % ("green" if link.state == UP else "red")),
-                             "  %s  rx %d  bad frames %d  TM gaps %d  reconnects %d" % (
-                                 link.url, c["rx_packets"], bad, c["tm_gaps"], c["reconnects"]))
-        if self.shared:
-            text.append("  dropped %d" % c["dropped"], "bold white on red" if c["dropped"] else "")
+        text = Text.assemble(("LINK %s" % link.state, "bold white on %s" % ("green" if link.state == UP else "red")))
+        if self.shared:  # who holds command authority comes first: it must show at 80 columns
             holder = self.client.authority
             mine = holder == self.client.name
-            text.append("  AUTHORITY %s" % ("this console" if mine else holder or "nobody"),
+            text.append("  ")
+            text.append("AUTHORITY %s" % ("this console" if mine else holder or "nobody"),
                         "bold black on green" if mine else "bold white on dark_orange" if holder else "bold")
+        text.append("  %s  rx %d  bad frames %d  TM gaps %d  reconnects %d" % (
+            link.url, c["rx_packets"], bad, c["tm_gaps"], c["reconnects"]))
+        if self.shared:
+            text.append("  dropped %d" % c["dropped"], "bold white on red" if c["dropped"] else "")
             served = link.archive
             if served and served["errors"]:
                 text.append("  server archive FAILING (%d): %s" % (served["errors"], served["last_error"]),

@@ -3,6 +3,7 @@
 import json
 import queue
 import random
+import signal
 import socket
 import sqlite3
 import subprocess
@@ -24,7 +25,7 @@ from ground.errors import AuthorityError, LinkError, UsageError
 from ground.link import DOWN, UP
 from ground.server import Background, Server
 from tests.ground.conftest import FAST
-from tests.ground.test_console import SIZE, _text, _type, pilot_test
+from tests.ground.test_console import SIZE, _shown, _text, _type, pilot_test
 
 ROOT = Path(__file__).parents[2]
 KILLS = 3
@@ -367,6 +368,22 @@ async def test_two_person_rule_the_second_person_approves_in_the_console_by_typi
                 assert "approval 1 given" in _text(console, "#hint")
 
 
+@pilot_test
+async def test_the_console_shows_who_holds_command_authority_even_at_80_columns(url, join):
+    other = join("bob")
+    inbox = queue.SimpleQueue()
+    with open_client(url, inbox, timeout=FAST) as client:
+        console = Console(client, inbox)
+        async with console.run_test(size=(80, 24)) as pilot:
+            await pilot.pause(0.3)
+            assert _shown(console, "#link").startswith("LINK UP AUTHORITY nobody ")
+            await _type(pilot, "take")
+            assert _shown(console, "#link").startswith("LINK UP AUTHORITY this console ")
+            other.take(force=True)
+            await pilot.pause(0.3)
+            assert _shown(console, "#link").startswith("LINK UP AUTHORITY #1 bob ")
+
+
 def test_two_person_rule_a_command_nobody_approves_expires_unsent(serve, fw):
     url = serve(two_person=True, approval_timeout=0.3)
     with Client(url, name="alice") as alice:
@@ -480,3 +497,22 @@ def test_killing_the_server_at_random_moments_loses_at_most_its_last_commit_wind
             assert sessions == [(i + 1, None) for i in range(kill + 1)]  # each cut short, none lost
     finally:
         flooding.set()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_serve_stopped_by_a_signal_ends_its_session_and_exits_0(fw, tmp_path, sig):
+    db = str(tmp_path / "stopped.sqlite")
+    proc = subprocess.Popen([sys.executable, "-m", "ground", "serve", fw.url, "--listen", "127.0.0.1:0", "--db", db],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    url = proc.stdout.readline().split()[-1]
+    with Client(url, name="alice") as alice:
+        alice.take()
+        assert alice.send("PING").ok
+        proc.send_signal(sig)
+        assert proc.wait(10) == 0 and proc.stderr.read() == ""
+        wait_for(lambda: alice.link.state == DOWN, what="the client seeing the server gone")
+    archive = Archive(db)
+    sessions, rows = archive.sessions(), archive.rows()
+    archive.close()
+    assert len(sessions) == 1 and sessions[0].end is not None
+    assert [r.text for r in rows if r.kind == "CLIENT"] == ["#1 alice joined", "#1 alice left"]
