@@ -99,7 +99,7 @@ class Server:
     async def start(self, host="127.0.0.1", port=protocol.DEFAULT_PORT):
         """Open the link (LinkError if it cannot be) and listen; returns the server's URL."""
         self._loop = asyncio.get_running_loop()
-        later = self._loop.call_soon_threadsafe
+        later = self._from_thread
         self.core = Client(self.link_url, archive=self.archive, name="server",
                            on_record=lambda rec: later(self._tm, rec),
                            on_state=lambda state: later(self._link_state, state),
@@ -119,6 +119,13 @@ class Server:
         task = asyncio.create_task(coroutine)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    def _from_thread(self, function, *args):
+        """From the link and verification threads: ``function(*args)`` on the loop."""
+        try:
+            self._loop.call_soon_threadsafe(function, *args)
+        except RuntimeError:  # the loop is closed: the server stopped, a command's verification thread has not
+            pass
 
     async def stop(self):
         for task in list(self._tasks):
