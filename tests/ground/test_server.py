@@ -29,6 +29,7 @@ from tests.ground.test_console import SIZE, _shown, _text, _type, pilot_test
 
 ROOT = Path(__file__).parents[2]
 KILLS = 3
+LINE_BURST = 29  # HK reports a 921600-baud line carries in 20 ms
 COMMIT_SLACK = 0.2  # s a commit itself may take on a loaded machine (an fsync), beyond the window
 
 
@@ -253,8 +254,11 @@ def test_a_slow_client_loses_telemetry_counted_and_told_while_the_others_get_eve
     n = 3000  # about 4 MB of messages: more than the server holds for a client (its queue and the kernel's)
     for i in range(n):
         fw.send_hk(uptime=i)
+        if i % LINE_BURST == LINE_BURST - 1:
+            time.sleep(0.02)  # as a 921600-baud line delivers them (1440 a second), not all at once
     wait_for(lambda: sum(r.name == "HK" for r in fast.records()) == n, timeout=20, what="every HK at the fast client")
     assert [r.values["uptime"] for r in fast.records() if r.name == "HK"] == list(range(n))
+    assert fast.link.counters()["dropped"] == 0
     slow.settimeout(10)
     lines, got, dropped = slow.makefile("rb"), 0, 0
     deadline = time.monotonic() + 10
