@@ -228,9 +228,10 @@ class Archive:
             raise GroundError("archive %s: %s" % (self.path, e))
 
     def frames(self, direction=None):
-        """(ground time, direction, packet) for every frame, oldest first."""
+        """(ground time, direction, packet) for every frame, in ground-time order (a TC is stored
+        once written, so its replies may be stored first: its time is when it was sent)."""
         where, args = ("WHERE direction = ?", (direction,)) if direction else ("", ())
-        rows = self._read("SELECT t, direction, packet FROM frames %s ORDER BY id" % where, args)
+        rows = self._read("SELECT t, direction, packet FROM frames %s ORDER BY t, id" % where, args)
         return [(t, d, bytes(p)) for t, d, p in rows]
 
     def sessions(self):
