@@ -12,7 +12,7 @@ import re
 from tests.sim.simproc import ROOT
 
 PATH = ROOT / "docs" / "RELIABILITY.md"
-SECTIONS = ("faults", "fuzz", "soak", "explore")  # faults includes the link faults
+SECTIONS = ("faults", "fuzz", "soak", "explore", "explore before the fixes")  # faults includes the link faults
 _MARK = "<!-- campaign:%s -->"
 
 HEAD = """# Reliability evidence

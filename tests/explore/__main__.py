@@ -7,6 +7,7 @@ and, for each kind of violation, its shortest trace and a pytest test that repla
 """
 
 import argparse
+import subprocess
 import sys
 import time
 
@@ -37,7 +38,15 @@ def run(names, states, seconds, workers, quick, log):
     return results
 
 
-def lines(results, command):
+def _commit():
+    """The commit the firmware and the explorer are at (``+`` if the tree has changes)."""
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    dirty = subprocess.run(["git", "status", "--porcelain", "firmware", "tests/explore"], capture_output=True,
+                           text=True).stdout.strip()
+    return head + ("+" if dirty else "")
+
+
+def lines(results):
     out = []
     for r in results:
         out.append("scope %-9s %s" % (r.bounds.name, r.summary()))
@@ -61,15 +70,17 @@ def main(argv=None):
     ap.add_argument("--workers", type=int, default=None, help="processes (default: one per core)")
     ap.add_argument("--quick", action="store_true", help="the bounded form make test runs")
     ap.add_argument("--report", action="store_true", help="write the figures to docs/RELIABILITY.md")
+    ap.add_argument("--section", default="explore", choices=("explore", "explore before the fixes"),
+                    help="the section of docs/RELIABILITY.md --report writes")
     opts = ap.parse_args(argv)
     names = opts.scope or [b.name for b in (scopes.QUICK if opts.quick else scopes.SCOPES)]
     results = run(names, opts.states, opts.seconds, opts.workers, opts.quick, lambda s: print(s, flush=True))
-    command = "python -m tests.explore " + " ".join(argv if argv is not None else sys.argv[1:])
-    text = lines(results, command)
+    text = lines(results)
     print("\n".join(text))
     if opts.report:
         from tests.campaign import report
-        report.write("explore", command.replace(" --report", ""), text)
+        args = [a for a in (argv if argv is not None else sys.argv[1:]) if a != "--report"]
+        report.write(opts.section, "python -m tests.explore %s` at commit `%s" % (" ".join(args), _commit()), text)
     return 1 if any(r.violations for r in results) else 0
 
 
