@@ -68,7 +68,7 @@ def explore(bounds, max_states=10**6, max_seconds=540, workers=None, log=print):
             limit = (max_states, t0 + max_seconds)
             if workers > 1 and len(frontier) > _CHUNK:
                 with ctx.Pool(workers) as pool:
-                    nxt = _merge(pool.imap_unordered(_expand, tasks), visited, parents, result, limit)
+                    nxt = _merge(pool.imap(_expand, tasks), visited, parents, result, limit)  # in order: runs repeat
             else:
                 nxt = _merge(map(_expand, tasks), visited, parents, result, limit)
             result.depth += 1

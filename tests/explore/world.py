@@ -17,9 +17,9 @@ at once (the firmware cannot tell a chatter right after an unexpected release fr
 aboard). A stuck switch reads one level forever (the firmware cannot know: only the burn count
 is then checked).
 
-Storage: ``Flash`` stands for the littlefs filesystem that firmware/store.py writes records to
-(``open``, ``os.rename``, ``os.remove`` are redirected to it by ``flash_in_ram``); a power cut
-interrupts the n-th record write of an event, leaving a torn temp file, and the board restarts.
+Storage: ``Flash`` stands for the FAT filesystem that firmware/store.py writes records to on the
+board (``open``, ``os.rename``, ``os.remove`` are redirected to it by ``flash_in_ram``); a power
+cut interrupts the n-th flash write of an event (temp file, remove, rename), and the board restarts.
 A board-provided store (a backup domain) would be one more member of ``Storage``: its bytes
 saved in ``snapshot``, kept or lost by ``reset`` and ``power_cut`` as the hardware does, and
 compared with the firmware's view in ``key`` as the files are.
@@ -39,7 +39,7 @@ from firmware.schedule import _ENTRY
 from firmware.sequencer import _MARGIN
 from firmware.services import _RUNNING
 from firmware.state import N_RECENT
-from tests.firmware.fakes import FakeBoard
+from tests.firmware.fakes import FakeBoard, Rig
 
 SETTLE_MS = 100  # the deployer's specification: a switch chatters at most this long after a release
 EPOCH_MS = 24800 * 86400000  # ground time at board time 0 (CDS days since 1958: 2025-11)
@@ -82,7 +82,10 @@ class _Writer:
 
 
 class Flash:
-    """The record files in RAM; ``cut_at`` = n: the power goes during the n-th write of this event."""
+    """The record files in RAM, as the board's FAT keeps them: a rename does not replace a file,
+    so firmware/store.py writes a temp file, removes the record, renames the temp. Each of the
+    three is a flash write; ``cut_at`` = n: the power goes during the n-th write of this event
+    (a temp file torn half-way, or the remove or the rename not done)."""
 
     def __init__(self):
         self.files = {}
@@ -92,9 +95,7 @@ class Flash:
 
     def open(self, path, mode="rb"):
         if "w" in mode:
-            self.writes += 1
-            if self.on_write:
-                self.on_write(path)
+            self._write(path, cut=False)  # the temp file is torn by its first write()
             return _Writer(self, path)
         if path not in self.files:
             raise OSError(2, "no such file")
@@ -104,11 +105,23 @@ class Flash:
         return self.writes == self.cut_at
 
     def rename(self, src, dst):
+        if dst in self.files:
+            raise OSError(17, "file exists")
+        self._write(dst)
         self.files[dst] = self.files.pop(src)
 
     def remove(self, path):
-        if self.files.pop(path, None) is None:
+        if path not in self.files:
             raise OSError(2, "no such file")
+        self._write(path)
+        del self.files[path]
+
+    def _write(self, path, cut=True):
+        self.writes += 1
+        if self.on_write:
+            self.on_write(path)
+        if cut and self.cut_now():
+            raise PowerCut()
 
 
 @contextlib.contextmanager
@@ -238,7 +251,7 @@ class World:
         self.burns = [0] * n  # current intervals per slot, over every boot
         self.flowing = -1  # slot with current now
         # the path: TC sequence counter, remembered TCs (kind -> (event, seq, packet)), executed ids
-        self.count = 0
+        self.seq = 0
         self.memory = {}
         self.executed = {}  # request id -> "link" or "schedule": what ran it first
         self.fired = 0  # slots named by a FIRE or FIRE_SEQUENCE that ran since boot
@@ -351,6 +364,9 @@ class World:
             return self.resets < self.bounds.resets
         if kind == "resend":
             return event[1] in self.memory
+        if kind == "PING":  # only while it can push a remembered request id out of the record
+            st = self.app.state
+            return any(st.outcome(_rid(m[2])) >= 0 or not st.stale(m[1]) for m in self.memory.values())
         if kind == "PARAM_SET":
             return self.app.params.get(_PARAM_IDS[event[1]]) != event[2]
         if kind == "SCHED_INSERT" and event[1][0] == "resend":
@@ -467,7 +483,7 @@ class World:
     def _tc(self, event):
         """A new packet for ``event`` (a TC event), with the next sequence count."""
         name = event[0]
-        c = T.COMMANDS[_CMD[name]]
+        tail = b""
         if name == "PARAM_SET":
             args = (_PARAM_IDS[event[1]], event[2])
         elif name == "TIME_SET":
@@ -478,14 +494,12 @@ class World:
             args = divmod(EPOCH_MS + self.board.t + SCHED_DELAY_MS, 86400000)
         else:
             args = event[1:]
-        data = (struct.pack(">H", c[2]) if c[2] else b"") + struct.pack(c[4], *args)
-        if name == "SCHED_INSERT":
-            data += tail
-        self.count += 1
-        packet = encode_tc(c[0], c[1], data, seq=self.count, ack=ACK_ALL)
+        packet = Rig.tc(self, _CMD[name], *args)  # the firmware tests' encoder; counts self.seq on
+        if tail:  # the nested TC follows the release time
+            packet = encode_tc(packet[7], packet[8], packet[TC_HEADER:-2] + tail, seq=self.seq, ack=ACK_ALL)
         kind = "FIRE" if name == "FIRE_SEQUENCE" else name
         if kind in MEMORY:
-            self.memory[kind] = (event, self.count, packet)
+            self.memory[kind] = (event, self.seq, packet)
         return packet
 
     def _send(self, event):
@@ -493,7 +507,7 @@ class World:
             self._receive(self.memory[event[1]][2])
         elif event[0] == "PING":
             for _ in range(event[1]):
-                self._receive(self._tc(("PING",)))
+                self._receive(Rig.tc(self, T.CMD_PING, ack=0))  # no success reports: nobody reads them
         else:
             self._receive(self._tc(event))
 
@@ -554,7 +568,7 @@ class World:
                 (tuple(self.separated), tuple(self._reading), tuple(self.settle_end), tuple(self.stuck),
                  tuple(self.bounces), tuple(self.burns), self.flowing),
                 dict(self.flash.files),
-                (self.count, dict(self.memory), self.executed, self.fired, self.released, self.resets, self.faults))
+                (self.seq, dict(self.memory), self.executed, self.fired, self.released, self.resets, self.faults))
 
     def restore(self, snap):
         fw, board, plant, files, path = snap
@@ -569,7 +583,7 @@ class World:
         self.bounces[:] = bounces
         self.burns[:] = burns
         self.flash.files = dict(files)
-        (self.count, memory, self.executed, self.fired, self.released, self.resets, self.faults) = path
+        (self.seq, memory, self.executed, self.fired, self.released, self.resets, self.faults) = path
         self.memory = dict(memory)
 
     def key(self):
@@ -587,7 +601,7 @@ class World:
             if m is None:
                 memory.append(None)
                 continue
-            rid = struct.unpack(">I", m[2][:4])[0]
+            rid = _rid(m[2])
             rids[rid] = i + 1
             memory.append((m[0], rid in self.executed, st.outcome(rid), st.stale(m[1])))
         # time: the pending deadlines in order, equal ones together, the past apart
@@ -642,6 +656,10 @@ class World:
 
 def _unsent(tm, n):
     pass
+
+
+def _rid(packet):
+    return struct.unpack_from(">I", packet)[0]
 
 
 class Saver:
