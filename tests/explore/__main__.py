@@ -79,8 +79,10 @@ def main(argv=None):
     print("\n".join(text))
     if opts.report:
         from tests.campaign import report
-        args = [a for a in (argv if argv is not None else sys.argv[1:]) if a != "--report"]
-        report.write(opts.section, "python -m tests.explore %s` at commit `%s" % (" ".join(args), _commit()), text)
+        args = " ".join("--scope %s" % n for n in opts.scope or ())
+        args += "" if opts.states == 10**6 and opts.seconds == 540 else " --states %d --seconds %g" % (
+            opts.states, opts.seconds)
+        report.write(opts.section, "python -m tests.explore%s` at commit `%s" % (args and " " + args, _commit()), text)
     return 1 if any(r.violations for r in results) else 0
 
 
