@@ -26,6 +26,7 @@ N_SLOTS = const(4)
 MAX_TC_DATA = const(200)  # longest telecommand application data accepted
 MAX_TM_DATA = const(200)  # longest telemetry source data emitted
 SCHEDULE_SIZE = const(8)  # time-tagged commands held on board
+SWITCH_SETTLE_MS = const(100)  # longest a separation switch chatters after a release (the deployer's specification)
 
 # --- Controller and slot states -------------------------------------------------
 SAFE = const(0)
@@ -77,6 +78,9 @@ FAILURES = (
     ("TIME_NOT_CORRELATED", "on-board time is uptime until TIME_SET: a release time means nothing yet"),
     ("STALE", "sequence count older than the window the payload remembers: it may have run, so it does "
               "not; data = the newest sequence count accepted"),
+    ("SWITCH_SETTLING", "the slot's separation switch is not settled (its last burn or the boot was less than "
+                        "SWITCH_SETTLE_MS ago, or its reading is changing): its satellite may be leaving; "
+                        "data = the slot"),
 )
 UNKNOWN_COMMAND = const(1)
 BAD_LENGTH = const(2)
@@ -100,6 +104,7 @@ STORAGE = const(19)
 EXECUTING = const(20)
 TIME_NOT_CORRELATED = const(21)
 STALE = const(22)
+SWITCH_SETTLING = const(23)
 
 # --- On-board parameters (PUS 20; persisted; values travel as u32) --------------
 # (id, name, unit, lo, hi, default, description)
@@ -107,7 +112,7 @@ PARAMETERS = (
     (1, "ARM_WINDOW", "s", 5, 3600, 60, "how long ARM stays open for FIRE"),
     (2, "BURN_MAX", "ms", 100, 10000, 3000, "hard maximum of one actuator burn"),
     (3, "RETRIES", "", 0, 5, 2, "burns after the first before a slot is FAILED"),
-    (4, "COOLDOWN", "ms", 500, 60000, 5000, "pause after a burn while the switch settles"),
+    (4, "COOLDOWN", "ms", 500, 60000, 5000, "pause after a burn before a retry (which waits for a settled switch too)"),
     (5, "DEBOUNCE", "ms", 10, 1000, 50, "time a switch must hold a level to count"),
     (6, "HK_PERIOD", "ms", 0, 60000, 1000, "housekeeping report period; 0: continuous, as fast as the line takes"),
     (7, "HK_ENABLED", "", 0, 1, 1, "periodic housekeeping on (1) or off (0)"),

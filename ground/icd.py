@@ -107,6 +107,16 @@ def _enumerations():
                        for name, values in tables)
 
 
+_BURN_RULE = """A burn (the first or a retry) starts only on a settled switch: the slot's separation switch
+reads stowed, debounced and raw alike, and its last burn (or the boot) was at least
+SWITCH_SETTLE_MS = %d ms ago, the longest the deployer's switch chatters after a release. So for
+every combination of parameter values, no current flows in a slot whose satellite has left while
+its switch works: a retry waits COOLDOWN, then until the switch settles (a satellite that left
+during the burn is confirmed RELEASED by DEBOUNCE instead); FIRE or FIRE_SEQUENCE naming a slot
+whose switch has not settled is refused SWITCH_SETTLING, and a sequence reaching such a slot
+waits for it. The rule is drawn in the sequencer's state table (firmware/sequencer.py)."""
+
+
 def document():
     return "\n".join((
         "# Interface control document\n",
@@ -119,7 +129,7 @@ def document():
                                                  [(i + 1, n, t) for i, (n, t) in enumerate(d.FAILURES)])),
         _section("Parameters", markdown_table(("id", "name", "unit", "range", "default", "description"),
                                               [(p[0], p[1], p[2], "%d..%d" % (p[3], p[4]), p[5], p[6])
-                                               for p in d.PARAMETERS])),
+                                               for p in d.PARAMETERS]) + "\n\n" + _BURN_RULE % d.SWITCH_SETTLE_MS),
         _section("Enumerations", _enumerations()),
     ))
 

@@ -44,7 +44,8 @@ The abstract state (world.py ``key``), whose hash the visited set holds:
 - the path: slots the firmware reported RELEASED, slots fired since boot, resets and faults
   used; records on flash that differ from RAM (normally none);
 - time, as the order of the pending deadlines (burn end, cooldown end, arm window, hardware
-  cutoff, each debounce, each switch settling, each due schedule entry, the next iteration
+  cutoff, each debounce, each switch settling in the plant and in the firmware's eyes after a
+  burn, each due schedule entry, the next iteration
   when a released FIRE waits for it): equal ones together, past ones apart, and whether the
   next one is 1 ms away. No raw clock value is hashed: not the board's ticks, the CDS time,
   the boot count, sequence counts, telemetry or counters that only housekeeping reports.

@@ -41,7 +41,7 @@ from firmware.services import _RUNNING
 from firmware.state import N_RECENT
 from tests.firmware.fakes import FakeBoard, Rig
 
-SETTLE_MS = 100  # the deployer's specification: a switch chatters at most this long after a release
+SETTLE_MS = T.SWITCH_SETTLE_MS  # the deployer's specification: a switch chatters at most this long after a release
 EPOCH_MS = 24800 * 86400000  # ground time at board time 0 (CDS days since 1958: 2025-11)
 SCHED_DELAY_MS = 1000  # a time-tagged command is inserted for release this long after now
 T0 = 1000  # board time at the first boot
@@ -51,7 +51,8 @@ _CMD = {c[0]: i for i, c in enumerate(d.COMMANDS)}
 MEMORY = ("ARM", "FIRE", "SCHED_INSERT")  # telecommands the explorer keeps to send again byte for byte
 
 # Deadline codes (their order in ``key`` is the abstract time)
-_D_BURN, _D_COOL, _D_WINDOW, _D_CUTOFF, _D_LOOP, _D_DEBOUNCE, _D_SETTLE, _D_SCHEDULE = 1, 2, 3, 4, 5, 10, 20, 30
+_D_BURN, _D_COOL, _D_WINDOW, _D_CUTOFF, _D_LOOP = 1, 2, 3, 4, 5
+_D_DEBOUNCE, _D_SETTLE, _D_SCHEDULE, _D_OFF = 10, 20, 30, 40  # + slot or entry
 
 
 class PowerCut(BaseException):
@@ -542,6 +543,8 @@ class World:
         for s in range(T.N_SLOTS):
             if sw._raw[s] != sw.level[s]:
                 out.append((sw._since[s] + hold, _D_DEBOUNCE + s))
+            if sw._off[s] + SETTLE_MS > now:  # until then the firmware does not trust the switch
+                out.append((sw._off[s] + SETTLE_MS, _D_OFF + s))
             if self.separated[s] and self.settle_end[s] > now:
                 out.append((self.settle_end[s], _D_SETTLE + s))
         sch = a.schedule
