@@ -50,8 +50,9 @@ def lines(results):
     out = []
     for r in results:
         out.append("scope %-9s %s" % (r.bounds.name, r.summary()))
-    out.append("total: %d distinct states, %d transitions, %.0f s" % (
-        sum(r.states for r in results), sum(r.transitions for r in results), sum(r.seconds for r in results)))
+    out.append("total: %d distinct states, %d transitions, %.0f s (%.0f CPU s)" % (
+        sum(r.states for r in results), sum(r.transitions for r in results), sum(r.seconds for r in results),
+        sum(r.cpu for r in results)))
     for r in results:
         for message, events in r.violations.values():
             out += ["", "[%s] %s" % (r.bounds.name, message),

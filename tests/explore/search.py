@@ -11,6 +11,7 @@ A state that breaks an invariant is reported with that path and not explored fur
 
 import multiprocessing
 import os
+import resource
 import time
 
 from tests.explore import scopes
@@ -31,13 +32,14 @@ class Result:
         self.complete = False  # the reachable set within the bounds was exhausted
         self.partial = False  # the last depth was cut short by the state or time limit
         self.seconds = 0.0
+        self.cpu = 0.0  # CPU seconds of the search and its workers
         self.violations = {}  # kind -> (message, events)
         self.levels = []  # distinct new states per depth
 
     def summary(self):
         depth = "depth %d%s" % (self.depth, " (complete)" if self.complete else " (in part)" if self.partial else "")
-        return ("%d distinct states, %d transitions, %s, %.0f s on %d worker%s; violations: %d" % (
-            self.states, self.transitions, depth, self.seconds,
+        return ("%d distinct states, %d transitions, %s, %.0f s (%.0f CPU s) on %d worker%s; violations: %d" % (
+            self.states, self.transitions, depth, self.seconds, self.cpu,
             self.workers, "" if self.workers == 1 else "s", len(self.violations)))
 
 
@@ -51,6 +53,7 @@ def explore(bounds, max_states=10**6, max_seconds=540, workers=None, log=print):
     workers = workers or os.cpu_count() or 1
     result = Result(bounds, workers)
     t0 = time.monotonic()
+    cpu0 = _cpu()
     with flash_in_ram() as flash:
         world = World(bounds, flash)
         global _WORLD, _VISITED, _FRONTIER
@@ -67,8 +70,12 @@ def explore(bounds, max_states=10**6, max_seconds=540, workers=None, log=print):
             tasks = [(i, i + _CHUNK) for i in range(0, len(frontier), _CHUNK)]
             limit = (max_states, t0 + max_seconds)
             if workers > 1 and len(frontier) > _CHUNK:
-                with ctx.Pool(workers) as pool:
+                pool = ctx.Pool(workers)
+                try:
                     nxt = _merge(pool.imap(_expand, tasks), visited, parents, result, limit)  # in order: runs repeat
+                finally:
+                    pool.terminate()
+                    pool.join()  # reaped: their CPU time counts
             else:
                 nxt = _merge(map(_expand, tasks), visited, parents, result, limit)
             result.depth += 1
@@ -84,7 +91,14 @@ def explore(bounds, max_states=10**6, max_seconds=540, workers=None, log=print):
         for k, (sid, message) in result.violations.items():
             result.violations[k] = (message, path(parents, sid))
     result.seconds = time.monotonic() - t0
+    result.cpu = _cpu() - cpu0
     return result
+
+
+def _cpu():
+    """CPU seconds of this process and of its children that have ended (the workers of each depth)."""
+    return sum(r.ru_utime + r.ru_stime for r in (resource.getrusage(resource.RUSAGE_SELF),
+                                                 resource.getrusage(resource.RUSAGE_CHILDREN)))
 
 
 def _merge(outs, visited, parents, result, limit):
@@ -127,8 +141,9 @@ def _expand(task):
         cut = cuts and w.resets < w.bounds.resets
         # cut points already tried from this state; a cut before anything changed is a reset
         done = {w.cut_point()} if reset else set()
-        for event in events:
-            w.restore(snap)
+        for i, event in enumerate(events):
+            if i:
+                w.restore(snap)
             transitions += 1
             points = [] if cut else None
             _step(w, event, sid, seen, out, points)

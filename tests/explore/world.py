@@ -688,28 +688,25 @@ class Saver:
             for attr, value in vars(obj).items():
                 if attr in self.SKIP_ATTRS.get(name, ()):
                     continue
-                if isinstance(value, (list, bytearray)):
-                    fields.append((attr, True))
+                if isinstance(value, bytearray):
+                    fields.append((attr, "bytes"))
+                elif isinstance(value, list):
+                    fields.append((attr, "list"))
                 elif value is None or isinstance(value, (int, str, bytes, tuple)):
-                    fields.append((attr, False))
+                    fields.append((attr, ""))
             self.plan.append((name, tuple(fields)))
+        self._compile()
 
-    def save(self, app):
-        out = []
-        for name, fields in self.plan:
-            d = vars(getattr(app, name))
-            for attr, inplace in fields:
-                v = d[attr]
-                out.append(bytes(v) if type(v) is bytearray else tuple(v) if inplace else v)
-        return tuple(out)
-
-    def restore(self, app, values):
-        i = 0
-        for name, fields in self.plan:
-            d = vars(getattr(app, name))
-            for attr, inplace in fields:
-                if inplace:
-                    d[attr][:] = values[i]
-                else:
-                    d[attr] = values[i]
-                i += 1
+    def _compile(self):
+        """``save(app)`` and ``restore(app, values)`` as straight-line code for the plan (a loop over
+        the plan costs twice as much)."""
+        save, restore = [], []
+        for i, (attr, inplace, path) in enumerate((a, p, n) for n, fields in self.plan for a, p in fields):
+            get = "app.%s.%s" % (path, attr)
+            save.append("bytes(%s)" % get if inplace == "bytes" else "tuple(%s)" % get if inplace else get)
+            restore.append("%s[:] = v[%d]" % (get, i) if inplace else "%s = v[%d]" % (get, i))
+        code = "def save(app):\n    return (%s,)\ndef restore(app, v):\n    %s\n" % (
+            ", ".join(save), "\n    ".join(restore))
+        env = {}
+        exec(code, env)  # noqa: S102  (code built above from attribute names of the live App)
+        self.save, self.restore = env["save"], env["restore"]
