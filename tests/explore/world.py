@@ -6,7 +6,7 @@ board (tests/firmware/fakes.py: the board contract, the one-actuator and inhibit
 switches come from the plant below. ``snapshot``/``restore`` copy only the values that carry
 state (``Saver``) in and out of that live App, so a search never deep-copies an application;
 ``key`` is the abstract state the visited set hashes (see tests/explore/__init__.py); ``apply``
-runs one event and one loop iteration; ``violations`` says what broke.
+runs one event and one loop iteration and leaves in ``found`` what it broke.
 
 The plant, per slot: the actuator drives current only while the firmware burns that slot AND
 the arm line is on AND RBF is out AND the lander permits (the hardware inhibits in series). A
@@ -20,9 +20,9 @@ is then checked).
 Storage: ``Flash`` stands for the FAT filesystem that firmware/store.py writes records to on the
 board (``open``, ``os.rename``, ``os.remove`` are redirected to it by ``flash_in_ram``); a power
 cut interrupts the n-th flash write of an event (temp file, remove, rename), and the board restarts.
-A board-provided store (a backup domain) would be one more member of ``Storage``: its bytes
-saved in ``snapshot``, kept or lost by ``reset`` and ``power_cut`` as the hardware does, and
-compared with the firmware's view in ``key`` as the files are.
+A board-provided store (a backup domain) would sit beside ``Flash``: its bytes copied by
+``snapshot``/``restore``, kept or lost by ``_restart`` as the hardware does, part of
+``cut_point``, and compared with the firmware's copy in ``_files_key`` as the records are.
 """
 
 import contextlib
