@@ -7,6 +7,12 @@ a verified packet into a ``Record`` with named raw values, rendered text (each
 value by the names the dictionary gives its field, scaled units) and the fields
 outside their dictionary limits. ``decode`` never raises:
 a packet it cannot parse comes back as a ``Record`` whose ``error`` says why.
+
+Only the payload's APID is decoded as the payload's: a packet of another APID
+(valid CRC or not, it is not ours) is a ``FOREIGN`` record whose data is never
+read, so it can neither pass for housekeeping nor answer a command. A time stamp
+no clock can give (ms of day past the end of the day) is kept as received and
+flagged (``time_error``), never rolled into another day.
 """
 
 import datetime
@@ -22,6 +28,8 @@ _TM_BY_TYPE = {(t.service, t.subtype): t for t in d.TELEMETRY}
 _CDS_EPOCH = datetime.datetime(1958, 1, 1, tzinfo=datetime.UTC)
 _CORRELATED_DAYS = 20000  # on-board days past 2012: time was set from ground, else uptime
 _SEQ_MASK = 0x3FFF
+MS_PER_DAY = 86400000  # CDS ms of day: 0 .. MS_PER_DAY - 1
+FOREIGN = "FOREIGN"
 
 
 def failure_text(code):
@@ -270,8 +278,17 @@ def _unpack(layout, data):
     return values, None
 
 
+def time_error(ms):
+    """Why a CDS time with ``ms`` ms of day cannot be true, or None."""
+    if ms >= MS_PER_DAY:
+        return "impossible time: %d ms of day (a day has %d)" % (ms, MS_PER_DAY)
+    return None
+
+
 def format_obt(days, ms):
-    """On-board time: UTC once correlated, else uptime since boot."""
+    """On-board time: UTC once correlated, else uptime since boot; an impossible time as received."""
+    if time_error(ms):
+        return "BADTIME(days=%d,ms=%d)" % (days, ms)
     if days >= _CORRELATED_DAYS:
         t = _CDS_EPOCH + datetime.timedelta(days=days, milliseconds=ms)
         return t.strftime("%Y-%m-%dT%H:%M:%S.") + "%03dZ" % (ms % 1000)
@@ -284,7 +301,8 @@ class Record:
 
     ``values`` holds raw integers by field name (``entry`` lists for SCHEDULE);
     ``event`` and ``severity`` are set for PUS 5 reports; ``error`` says why the
-    data did not fit its layout (the header fields are still valid then).
+    data did not fit its layout (the header fields are still valid then), or, for
+    a FOREIGN record, that its APID is not the payload's.
     """
 
     name: str
@@ -301,10 +319,19 @@ class Record:
     error: str | None = None
     ground_time: float = 0.0  # s since the Unix epoch, when the ground received it
     position: int = -1  # index among the records a Client received
+    apid: int = d.APID
 
     @property
     def obt(self):
         return format_obt(self.days, self.ms)
+
+    @property
+    def foreign(self):
+        return self.apid != d.APID
+
+    @property
+    def time_error(self):
+        return time_error(self.ms)
 
     @property
     def request_id(self):
@@ -330,7 +357,10 @@ class Record:
         return "%s %s" % (self.name, self.event) if self.event else self.name
 
     def __str__(self):
-        parts = [self.obt, self.title()]
+        if self.foreign:
+            return "%s %s apid=0x%03X [%d,%d] seq=%d: %s" % (
+                self.obt, FOREIGN, self.apid, self.service, self.subtype, self.seq, self.error)
+        parts = [self.obt + (" !TIME" if self.time_error else ""), self.title()]
         parts += ["%s=%s%s" % (n, t, " !LIMIT" if bad else "") for n, t, bad in self.rendered()]
         if "code" in self.values:
             parts.append("(%s)" % failure_text(self.values["code"]).partition(" (")[2][:-1])
@@ -341,12 +371,12 @@ class Record:
         return " ".join(parts)
 
     def to_json(self):
-        doc = {"name": self.name, "service": self.service, "subtype": self.subtype, "seq": self.seq,
-               "counter": self.counter, "obt": self.obt, "values": self.values}
+        doc = {"name": self.name, "apid": self.apid, "service": self.service, "subtype": self.subtype,
+               "seq": self.seq, "counter": self.counter, "obt": self.obt, "values": self.values}
         doc["text"] = {n: t for n, t, _bad in self.rendered()}
         doc["violations"] = self.violations()
         doc.update({k: v for k, v in (("event", self.event), ("severity", self.severity),
-                                      ("error", self.error)) if v})
+                                      ("error", self.error), ("time_error", self.time_error)) if v})
         return doc
 
 
@@ -355,6 +385,9 @@ def decode(raw):
     tm = packet.decode_tm(raw, len(raw))
     if tm is None:
         return None
+    if tm.apid != d.APID:
+        return Record(FOREIGN, tm.service, tm.subtype, tm.seq, tm.counter, tm.days, tm.ms, apid=tm.apid,
+                      error="APID 0x%03X is not the payload's (0x%03X): not decoded" % (tm.apid, d.APID))
     entry = _TM_BY_TYPE.get((tm.service, tm.subtype))
     rec = Record(entry.name if entry else "TM[%d,%d]" % (tm.service, tm.subtype),
                  tm.service, tm.subtype, tm.seq, tm.counter, tm.days, tm.ms)
@@ -365,7 +398,10 @@ def decode(raw):
     rec.layout = entry.fields
     if tm.service == d.SVC_EVENT:
         rec.severity = d.SEVERITIES[tm.subtype - 1]
-        eid = struct.unpack_from(">H", data)[0] if len(data) >= 2 else 0
+        if len(data) < 2:
+            rec.error = "event id cut short: %d byte%s of 2" % (len(data), "" if len(data) == 1 else "s")
+            return rec
+        eid = struct.unpack_from(">H", data)[0]
         ev = d.event(eid)
         if ev is None:
             rec.error = "event id %d not in this dictionary" % eid

@@ -31,6 +31,7 @@ class FakeFirmware:
         self.lose_replies = 0  # execute the next n TCs but lose every report about them
         self.unconfirmed_burns = 0  # FIRE: burns that fail (PROGRESS_FAILED) before one releases
         self.newest = None  # as the firmware's window: counts not after this are STALE
+        self.connections = 0  # ground connections accepted
         self._muted = False
         self._writer = packet.TmWriter()
         self._lock = threading.Lock()
@@ -70,6 +71,7 @@ class FakeFirmware:
             except OSError:
                 return
             self._accepted = conn
+            self.connections += 1
             time.sleep(_SETTLE)
             with self._lock:
                 self._conn = conn
@@ -100,22 +102,30 @@ class FakeFirmware:
             else:
                 self._backlog.append(data)
 
-    def send_tm(self, service, subtype, fmt=">", *values, ms=1000):
-        w = self._writer
+    def send_tm(self, service, subtype, fmt=">", *values, ms=1000, writer=None):
+        w = writer or self._writer
         with self._lock:
             struct.pack_into(fmt, w.buf, packet.TM_HEADER, *values)
             raw = bytes(w.buf[:w.finish(service, subtype, struct.calcsize(fmt), 0, ms)])
         self.send_raw(framing.frame(raw))
+
+    def send_foreign(self, apid, service, subtype, fmt=">", *values):
+        """A packet of another APID, CRC and all: what a hostile or misrouted stream carries."""
+        self.send_tm(service, subtype, fmt, *values, writer=packet.TmWriter(apid))
+
+    def hk_values(self, **values):
+        """The raw values of an HK report, in layout order (0 unless given)."""
+        fields = dict.fromkeys((f.name for f in d.HK_FIELDS), 0)
+        fields.update(sid=d.HK_SID, temperature=250, heap_free=30000)
+        fields.update(values)
+        return tuple(fields.values())
 
     def send_event(self, eid, *values):
         ev = d.event(eid)
         self.send_tm(5, ev.severity, ">H" + d.fmt(ev.fields)[1:], eid, *values)
 
     def send_hk(self, **values):
-        fields = dict.fromkeys((f.name for f in d.HK_FIELDS), 0)
-        fields.update(sid=d.HK_SID, temperature=250, heap_free=30000)
-        fields.update(values)
-        self.send_tm(3, 25, d.fmt(d.HK_FIELDS), *fields.values())
+        self.send_tm(3, 25, d.fmt(d.HK_FIELDS), *self.hk_values(**values))
 
     def _report(self, subtype, rid, *rest):
         fmt = {5: ">IB", 6: ">IBHH"}.get(subtype, ">I" + "H" * len(rest))  # progress has a u8 step
