@@ -113,6 +113,7 @@ class Verification:
         self.stages.append(stage)
         if self.status != PENDING:
             return
+        self._on_stage(self, stage)  # first: whoever waits for the end has seen every stage reported
         if stage.name == "COMPLETED":
             self._finish(COMPLETED, "")
         elif stage.code == d.DUPLICATE and self.attempts > 1:
@@ -124,7 +125,6 @@ class Verification:
             pass  # a retry met the first attempt still running: its own report will follow
         elif stage.name in _FAILURE_STAGES:
             self._finish(FAILED, "%s %s" % (stage.name, codec.failure_text(stage.code)))
-        self._on_stage(self, stage)
 
     def _duplicate(self, outcome):
         if outcome == 0:
@@ -193,8 +193,11 @@ class Client:
         self._received = 0  # records ever received: positions for since=
         self._event_cursor = 0
         self._cond = threading.Condition()
+        self._archive_order = threading.Lock()  # a TC is archived before any TM it causes
         self._on_record = on_record or (lambda rec: None)
         self._on_stage = on_stage or (lambda v, stage: None)
+        self.malformed = 0  # the payload's packets whose data did not fit their layout
+        self.bad_time = 0  # the payload's packets with a time no clock can give
         self.link = Link(url, self._packet, on_state, baudrate).open()
 
     def __enter__(self):
@@ -244,10 +247,8 @@ class Client:
             v.attempts += 1
             v.sent_at = time.time()
             try:
-                self.link.write(v.command.packet)
+                self._write(v.command.packet, v.sent_at)
                 written += 1
-                if self.archive:
-                    self.archive.store(v.command.packet, v.sent_at, "TC")
             except LinkError as e:
                 v.reason = str(e)
             if self._await_stages(v) or v.stages:
@@ -270,6 +271,13 @@ class Client:
             if len(v.stages) == seen:
                 return False
 
+    def _write(self, raw, t):
+        """Send a TC and archive it, before the reader can archive any answer to it."""
+        with self._archive_order:
+            self.link.write(raw)
+            if self.archive:
+                self.archive.store(raw, t, "TC")
+
     def _next_seq(self):
         with self._cond:
             seq, self._seq = self._seq, (self._seq + 1) & 0x3FFF
@@ -280,18 +288,22 @@ class Client:
 
     def _packet(self, raw, t):
         if self.archive:
-            self.archive.store(raw, t, "TM")
+            with self._archive_order:
+                self.archive.store(raw, t, "TM")
         rec = codec.decode(raw)
         if rec is None:
             return
         rec.ground_time = t
+        ours = not rec.foreign  # another APID's report never completes a command nor passes for HK
         with self._cond:
             rec.position = self._received
             self._history.append(rec)
             self._received += 1
-            if rec.name == "HK" and not rec.error:
+            self.malformed += ours and rec.error is not None
+            self.bad_time += ours and rec.time_error is not None
+            if ours and rec.name == "HK" and not rec.error:
                 self.latest_hk = rec
-            v = self._pending.get(rec.request_id) if rec.service == 1 and not rec.error else None
+            v = self._pending.get(rec.request_id) if ours and rec.service == 1 and not rec.error else None
             self._cond.notify_all()
         if v is not None:
             stage = Stage(rec.name, t, rec.values.get("step"), rec.values.get("code"), rec.values.get("data"))
@@ -313,9 +325,13 @@ class Client:
             v.command = codec.renumber(v.command, self._next_seq)
             self._pending[v.request_id] = v
         try:
-            self.link.write(v.command.packet)  # a lost write is resent by the driver's retries
+            self._write(v.command.packet, time.time())  # a lost write is resent by the driver's retries
         except LinkError:
             pass
+
+    def counters(self):
+        """The link's counters (ground.link) and the decoder's: ``malformed``, ``bad_time``."""
+        return dict(self.link.counters(), malformed=self.malformed, bad_time=self.bad_time)
 
     def position(self):
         """How many telemetry records have arrived: a ``since`` for the await_* helpers."""
@@ -363,6 +379,14 @@ class Client:
         rec = self.await_record(Match(event=True), timeout, self._event_cursor)
         self._event_cursor = rec.position + 1
         return rec
+
+
+def counters_text(c):
+    """Every counter of ``Client.counters()`` in words, for ``monitor``, ``record`` and the console."""
+    return ("%(rx_packets)d packets; frames dropped: %(crc_errors)d bad CRC, %(oversize)d oversize, "
+            "%(undecodable)d undecodable; %(foreign)d foreign (another APID); %(malformed)d malformed, "
+            "%(bad_time)d impossible time; TM gaps %(tm_gaps)d (%(tm_lost)d lost), %(tm_repeated)d repeated, "
+            "%(tm_back)d stepped back; %(reconnects)d reconnects" % c)
 
 
 def _with(error, verification):
