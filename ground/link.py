@@ -52,6 +52,7 @@ _READ_TIMEOUT = 0.05  # s; how soon the reader notices close()
 _HALF = 0x2000  # a count up to this far ahead is a gap; further is behind
 _PORT_ERRORS = (serial.SerialException, OSError, ValueError)
 _AT_ONCE = 1.0  # s: the far end closing this soon after a connect, before a byte, refused us
+_REFUSED = "the far end closed the connection at once: it serves one client, and another one has it"
 
 
 class LinkTaken(LinkError):
@@ -186,7 +187,6 @@ class Link:
                 try:
                     self._connect()
                     self.reconnects += 1
-                    backoff = _BACKOFF_MIN
                 except LinkError:
                     self._closed.wait(backoff)
                     backoff = min(backoff * 2, _BACKOFF_MAX)
@@ -195,16 +195,19 @@ class Link:
                 data = port.read(port.in_waiting or 1)
             except _PORT_ERRORS as e:
                 if not self._closed.is_set():
-                    self._drop(DOWN, self._why_dropped(e))
+                    refused = self._refused()
+                    self._drop(DOWN, _REFUSED if refused else str(e))
+                    # a far end that refuses us is asked again later and later, never in a loop
+                    backoff = min(backoff * 2, _BACKOFF_MAX) if refused else _BACKOFF_MIN
+                    self._closed.wait(backoff)
                 continue
             if data:
                 self.rx_bytes += len(data)
                 self.deframer.feed(data, self._handle)
 
-    def _why_dropped(self, error):
-        if self.rx_bytes == self._rx_at_connect and time.monotonic() - self._connected_at < _AT_ONCE:
-            return "the far end closed the connection at once: it serves one client, and another one has it"
-        return str(error)
+    def _refused(self):
+        """The far end closed the connection at once, before sending a byte: it serves another client."""
+        return self.rx_bytes == self._rx_at_connect and time.monotonic() - self._connected_at < _AT_ONCE
 
     def _handle(self, buf, n):
         t = time.time()
