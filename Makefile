@@ -27,9 +27,12 @@ help:
 
 venv: $(STAMP)
 
-$(STAMP): requirements.txt
+# The project itself goes in editable (no copy: the tree is what runs), so `ground` is on the
+# venv's PATH: `. .venv/bin/activate`, then `ground --help`.
+$(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $@
 
 $(TYPINGS_STAMP): requirements-stubs.txt $(STAMP)

@@ -364,8 +364,9 @@ class Record:
         parts += ["%s=%s%s" % (n, t, " !LIMIT" if bad else "") for n, t, bad in self.rendered()]
         if "code" in self.values:
             parts.append("(%s)" % failure_text(self.values["code"]).partition(" (")[2][:-1])
-        for e in self.rendered_entries():
-            parts.append("{%s}" % " ".join("%s=%s" % kv for kv in e))
+        parts += _when(self.values)
+        for e, raw in zip(self.rendered_entries(), self.values.get("entry", ()), strict=False):
+            parts.append("{%s}" % " ".join(["%s=%s" % kv for kv in e] + _when(raw)))
         if self.error:
             parts.append("MALFORMED: " + self.error)
         return " ".join(parts)
@@ -378,6 +379,13 @@ class Record:
         doc.update({k: v for k, v in (("event", self.event), ("severity", self.severity),
                                       ("error", self.error), ("time_error", self.time_error)) if v})
         return doc
+
+
+def _when(values):
+    """A CDS time given as fields "days" and "ms", as a time: ``["= 2026-06-13T01:00:00.000Z"]``."""
+    if "days" in values and "ms" in values:
+        return ["= " + format_obt(values["days"], values["ms"])]
+    return []
 
 
 def decode(raw):

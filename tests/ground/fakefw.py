@@ -172,6 +172,13 @@ class FakeFirmware:
             return
         if entry.name == "PING":
             self.send_tm(17, 2)
+        if entry.name == "PARAM_GET":  # every parameter at its default
+            pid = struct.unpack(">H", args)[0]
+            self.send_tm(20, 2, ">HI", pid, d.parameter(pid).default)
+        if entry.name == "TIME_REPORT":
+            self.send_tm(9, 130, ">HIB", 25000, 3600000, 1)
+        if entry.name == "SCHED_LIST":  # one FIRE 2 held for 2026-06-13T01:00:00Z
+            self.send_tm(11, 10, ">BIHI", 1, 0x18C1C123, 25000, 3600000)
         if entry.name == "FIRE":
             for burn in range(1, self.unconfirmed_burns + 1):  # burns the switch did not confirm
                 self._report(6, rid, burn, d.NOT_CONFIRMED, args[0])
