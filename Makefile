@@ -13,12 +13,14 @@ MINUTES ?= 60
 FW_SOURCES := $(wildcard firmware/*.py)
 
 .PHONY: help venv test lint typecheck mpy-compile pytest mptest icd icd-check hil hil-renode \
-        bench run flash flash-micropython faults fuzz soak clean
+        bench bench-report docs-screens run flash flash-micropython faults fuzz soak clean
 
 help:
 	@echo "make run      start the simulated board and open the ground console on it"
 	@echo "make test     install everything into .venv and run the whole suite (what CI runs)"
-	@echo "make bench    print benchmark figures and write docs/PERFORMANCE.md"
+	@echo "make bench    print benchmark figures; fails if a host-independent one misses its target"
+	@echo "make bench-report   the same, and write docs/PERFORMANCE.md and its plot"
+	@echo "make docs-screens   SVG screens of the console for docs/GROUND.md"
 	@echo "make hil      HIL scenarios (Robot Framework) against the simulated board"
 	@echo "make hil-renode FIRMWARE=path   the same scenarios inside Renode"
 	@echo "make flash PORT=/dev/ttyACM0    install the application on a board running MicroPython"
@@ -82,8 +84,17 @@ hil-renode: $(STAMP)
 	renode-test --variable TARGET:renode --variable FIRMWARE:$(abspath $(FIRMWARE)) \
 	  --results-dir hil/out hil/suites/*.robot
 
+# bench prints the figures and fails on a host-independent miss; bench-report also writes
+# docs/PERFORMANCE.md and its plot (make test and make bench never rewrite tracked files).
 bench: $(STAMP)
 	$(PY) -m tests.bench
+
+bench-report: $(STAMP)
+	$(PY) -m tests.bench --report
+
+# Screens of the console at 80x24 and 120x40 for docs/GROUND.md (SVG, Textual's screenshot).
+docs-screens: $(STAMP)
+	$(PY) -m tests.screens
 
 run: $(STAMP)
 	$(PY) -m sim --console
