@@ -22,6 +22,7 @@ proxy for the Cortex-M4's cycles: the targets guard the loop's budget against
 regressions (see docs/PERFORMANCE.md for how they were chosen).
 """
 
+import os
 import re
 import shutil
 import subprocess
@@ -101,7 +102,8 @@ def _count(tmp, scenario, n):
     p = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=%s" % (tmp / "cg.out"),
                         str(BIN / "micropython"), "-X", "heapsize=" + BOARD_HEAP, "-c",
                         "import cgbench; cgbench.main(%r, %d)" % (scenario, n)],
-                       cwd=tmp, capture_output=True, text=True, timeout=600)
+                       cwd=tmp, capture_output=True, text=True, timeout=600,
+                       env=dict(os.environ, PYTHONHASHSEED="0"))  # the hosting CPython alike in both runs
     found = re.search(r"Collected : (\d+)", p.stderr)
     if p.returncode or not found:
         raise RuntimeError("callgrind %s %d: %s" % (scenario, n, p.stderr.strip().splitlines()[-1:]))
