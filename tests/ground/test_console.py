@@ -337,8 +337,8 @@ async def test_at_80_columns_f2_swaps_the_logs_for_the_housekeeping_table(consol
         table = console.query_one("#hk", DataTable)
         assert not table.display or table.size.width == 0
         await pilot.press("f2")
-        await pilot.pause(0.2)
-        assert table.size.width > 40 and console.query_one("#logs").size.width == 0
+        await _until(pilot, lambda: table.size.width > 40, "the HK table shown")
+        assert console.query_one("#logs").size.width == 0
 
 
 @pytest.mark.parametrize("how", ["f1", "help", "?"])
@@ -349,14 +349,13 @@ async def test_help_lists_every_command_and_the_keys(console, fw, how):
             await pilot.press("f1")
         else:
             await _type(pilot, how)
-        await pilot.pause(0.2)
-        assert isinstance(console.screen, Help)
+        await _until(pilot, lambda: isinstance(console.screen, Help), "the help screen")
         shown = str(console.screen.query_one("#help-text", Static).render())
         assert all(codec.usage(c) in shown for c in d.COMMANDS)
         assert "Up / Down" in shown and "Ctrl+Q" in shown
         await pilot.press("escape")
-        await pilot.pause(0.1)
-        assert not isinstance(console.screen, Help) and fw.received == []
+        await _until(pilot, lambda: not isinstance(console.screen, Help), "the help screen closed")
+        assert fw.received == []
 
 
 @pilot_test
@@ -369,7 +368,7 @@ async def test_help_with_a_command_shows_its_usage(console, fw):
 @pilot_test
 async def test_the_footer_names_the_keys(console, fw):
     async with console.run_test(size=(120, 40)) as pilot:
-        await pilot.pause(0.1)
+        await _until(pilot, lambda: len(console.query(FooterKey)) >= 4, "the footer drawn")
         keys = {(k.key_display or k.key, k.description) for k in console.query(FooterKey)}
         assert {("f1", "help"), ("^q", "quit"), ("f2", "housekeeping/logs"), ("esc", "cancel")} <= keys
 
@@ -402,8 +401,9 @@ async def test_tab_completes_command_names_slots_slot_lists_and_parameter_names(
     async with console.run_test(size=SIZE) as pilot:
         fw.send_hk(slot1=d.RELEASED)
         await _until(pilot, lambda: console.client.latest_hk is not None, "the HK")
-        console.query_one("#cmd", Input).value = typed
-        await pilot.pause(0.2)
+        cmd = console.query_one("#cmd", Input)
+        cmd.value = typed
+        await _until(pilot, lambda: cmd._suggestion == completed, "the completion offered")
         await pilot.press("tab")
         assert console.query_one("#cmd", Input).value == completed
 
