@@ -45,7 +45,6 @@ def _window(c, flood=None):
 
 def measure(baud):
     """([(line, packet, packets/s)] with HK alone, the same with a PING flood) at ``baud``, REPEATS each."""
-    hk, flooded = [], []
     with Board(3, baud=baud) as board, board.client(baudrate=baud) as c:
         c.send("PARAM_SET", param_id("HK_PERIOD"), HK_PERIOD_MS)
         tc_bytes = len(framing.frame(c.build("PING").packet))
@@ -55,10 +54,9 @@ def measure(baud):
             for _ in range(per_tick):
                 c.link.write(c.build("PING").packet)
 
-        for _ in range(REPEATS):
-            hk.append(_window(c))
-            flooded.append(_window(c, flood))
-            _drain(c.link)
+        hk = [_window(c) for _ in range(REPEATS)]
+        flooded = [_window(c, flood) for _ in range(REPEATS)]
+        _drain(c.link)  # once: with HK continuous the line is never quiet, so this waits its timeout
     return hk, flooded
 
 
