@@ -195,9 +195,10 @@ def test_a_completed_from_another_apid_never_completes_a_command(client, fw):
 
 def test_a_foreign_housekeeping_report_never_becomes_the_current_state(client, fw):
     fw.send_hk(state=d.SAFE)
-    client.await_hk(timeout=2)
+    client.await_hk(timeout=2, since=0)
+    mark = client.position()  # before it is sent: it may arrive before the await begins
     fw.send_foreign(0x7FF, 3, 25, d.fmt(d.HK_FIELDS), *fw.hk_values(state=d.ARMED))
-    foreign = client.await_record(lambda r: r.foreign, timeout=2)
+    foreign = client.await_record(lambda r: r.foreign, timeout=2, since=mark)
     assert foreign.values == {} and client.latest_hk.values["state"] == d.SAFE
 
 
