@@ -55,6 +55,10 @@ class FakeFirmware:
 
     def stop(self):
         """Close the port and any connection: the ground sees the link drop."""
+        try:  # wakes the accept() thread: close() alone leaves it blocked, and it would still take a client
+            self._server.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
         self._server.close()
         if self._accepted:
             try:
