@@ -8,8 +8,16 @@ HK_PERIOD 0 is continuous housekeeping, the maximum rate: each loop iteration
 tops the UART up with reports until _AHEAD_US of line time is queued, enough to
 keep the line busy until the next iteration whatever the baud, and little
 enough that a command's reports wait at most that long behind housekeeping.
+
+heap_free is the free heap right after a garbage collection, the figure the heap
+budget is about: read without one it saw-tooths with the garbage of the moment
+(from ~33 KB down to ~500 B on an idle sim). A report collects at most once per
+_COLLECT_MS and never while an actuator is on (a collection takes milliseconds,
+docs/PERFORMANCE.md; a burn's timing keeps priority), so the figure is at most
+a second old, or a burn old. A collection allocates nothing.
 """
 
+import gc
 import struct
 
 from micropython import const
@@ -21,12 +29,16 @@ _ARM_BIT = 1 << T.N_SLOTS  # OUTPUT_BITS: actuators, then ARM_ENABLE, then LED
 _LED_BIT = 2 << T.N_SLOTS
 _HK_LEN = struct.calcsize(T.HK_FORMAT)
 _AHEAD_US = const(25000)  # 2.5 loop ticks (firmware.app.TICK_MS) of reports queued ahead
+_COLLECT_MS = const(1000)  # at most one collection a second for the heap figure
 
 
 class Housekeeping:
     def __init__(self, app):
         self._app = app  # everything HK reports on hangs off the application
         self._last = app.clock.now
+        self._collected = app.clock.now - _COLLECT_MS  # ticks of the last collection (wrapping)
+        self._heap = 0
+        self.collect = gc.collect  # tests count collections: one hides allocations from gc.mem_alloc
         self.led = False
         self._temp_ok = True  # SENSOR_INVALID is reported once per bad spell, not per report
 
@@ -66,7 +78,16 @@ class Housekeeping:
             attempts, a.switches.bits(), inputs, outputs,
             a.seq.arm_left(), a.services.accepted & 0xFFFF, a.services.rejected & 0xFFFF,
             d.crc_errors & 0xFFFF, d.oversize & 0xFFFF, d.undecodable & 0xFFFF,
-            a.clock.uptime_s, st.boot_count, a.reset_cause, temperature, b.heap_free(),
+            a.clock.uptime_s, st.boot_count, a.reset_cause, temperature, self._heap_free(on),
             a.schedule.count(), a.seq.last_burn,
         )
         a.tm.send(T.TM_HK, _HK_LEN)
+
+    def _heap_free(self, burning):
+        """Free heap after the latest collection (see the module doc)."""
+        a = self._app
+        if burning < 0 and a.clock.since(self._collected) >= _COLLECT_MS:
+            self._collected = a.clock.now
+            self.collect()
+            self._heap = a.board.heap_free()
+        return self._heap
