@@ -23,8 +23,16 @@ the arm read-back fall to 0 (inhibit present); a separation switch floats to
 The constructor drives every output off before anything else runs. Each burn
 arms TIM2 (32 bits, 10 kHz ticks) as a one-shot: its interrupt turns every
 actuator off at ``max_ms`` even if the loop has stalled, and the independent
-watchdog resets the MCU if the loop stops feeding it. Records live on the
-internal flash filesystem at /flash.
+watchdog resets the MCU if the loop stops feeding it.
+
+Storage (docs/ARCHITECTURE.md, "Persistent state"): records live on the internal
+flash filesystem at /flash (sectors 1-4, ports/stm32/boards/stm32f429.ld) and in the
+4 KiB backup SRAM at 0x4002 4000, which keeps its content across resets and, with
+VBAT supplied, across a power loss. RM0090 (section 5.1.2): its clock is RCC_AHB1ENR
+BKPSRAMEN, writes need PWR_CR DBP (the backup domain's write protection, itself
+behind RCC_APB1ENR PWREN), and retention on VBAT needs the backup regulator, PWR_CSR
+BRE, ready when BRR reads 1. ``stm.mem32`` reaches those registers; the SRAM is then
+a bytearray at its address (``uctypes.bytearray_at``: no copy).
 """
 
 import gc
@@ -32,6 +40,9 @@ import time
 
 import machine
 import pyb
+import stm
+import uctypes
+import vfs
 from micropython import const
 
 _ACTUATORS = ("PE13", "PE11", "PE9", "PD15")
@@ -47,6 +58,15 @@ _CAUSES = (
     (machine.SOFT_RESET, 4),
 )
 _CAUSE_UNKNOWN = const(6)
+# Backup SRAM (register bits: STM32CubeF4 CMSIS stm32f429xx.h)
+_BKPSRAM_FROM_RCC = const(0x800)  # RM0090 memory map: BKPSRAM at 0x4002 4000, RCC at 0x4002 3800
+_BACKUP_SIZE = const(4096)
+_PWREN = const(1 << 28)  # RCC_APB1ENR
+_BKPSRAMEN = const(1 << 18)  # RCC_AHB1ENR
+_DBP = const(1 << 8)  # PWR_CR
+_BRE = const(1 << 9)  # PWR_CSR
+_BRR = const(1 << 3)  # PWR_CSR
+_BRR_WAIT_MS = const(10)  # Renode never sets BRR: go on without it
 
 
 class _Link:
@@ -71,6 +91,27 @@ class _Link:
         return self._u.any()
 
 
+def _backup_sram():
+    """Enable the backup SRAM (clock, write access, regulator) and map it."""
+    stm.mem32[stm.RCC + stm.RCC_APB1ENR] |= _PWREN
+    stm.mem32[stm.PWR + stm.PWR_CR] |= _DBP
+    stm.mem32[stm.RCC + stm.RCC_AHB1ENR] |= _BKPSRAMEN
+    stm.mem32[stm.PWR + stm.PWR_CSR] |= _BRE  # in the backup domain: after DBP
+    t0 = time.ticks_ms()
+    while not stm.mem32[stm.PWR + stm.PWR_CSR] & _BRR and time.ticks_diff(time.ticks_ms(), t0) < _BRR_WAIT_MS:
+        pass
+    return uctypes.bytearray_at(stm.RCC + _BKPSRAM_FROM_RCC, _BACKUP_SIZE)
+
+
+def _littlefs(root):
+    """True if ``root`` is a littlefs mount (vfs.mount() lists mounts from MicroPython 1.25 on)."""
+    lfs = getattr(vfs, "VfsLfs2", None)
+    try:
+        return lfs is not None and any(path == root and isinstance(fs, lfs) for fs, path in vfs.mount())
+    except TypeError:  # an older MicroPython: treat it as FAT, whose writes go through a temp file
+        return False
+
+
 class Board:
     fs_root = "/flash"
 
@@ -91,6 +132,8 @@ class Board:
         self._wdt = machine.WDT(timeout=_WDT_MS)
         self.uart = _Link(baud)
         self._adc = pyb.ADCAll(12, 0x70000)  # internal channels only
+        self.backup = _backup_sram()
+        self.fs_atomic = _littlefs(self.fs_root)
 
     # --- time -----------------------------------------------------------------
     def ticks_ms(self):

@@ -63,7 +63,7 @@ FAILURES = (
     ("ARM_LINE_OFF", "the arm-enable hardware line does not read back on"),
     ("NOT_ARMED", "controller is not ARMED"),
     ("ARM_WINDOW_EXPIRED", "the arm window closed before FIRE"),
-    ("BUSY", "a burn or sequence is in progress"),
+    ("BUSY", "a burn or sequence is in progress (an actuator is on: a persisted command waits)"),
     ("SLOT_RELEASED", "slot already released"),
     ("SLOT_NOT_STOWED", "slot is FAILED or UNKNOWN; it needs operator attention"),
     ("ABORTED", "stopped by ABORT, SAFE, DISARM or a lost inhibit"),
@@ -165,6 +165,13 @@ COMMANDS = (
       ("value", "I", "", 0, 0xFFFFFFFF, "new value, range per parameter")),
      "set and persist a parameter"),
 )
+
+# Commands that change what is kept on flash (parameters, schedule). With the hazardous
+# ones they are the persisted commands: their request id and outcome reach flash before they
+# act, so they run at most once across a power loss too (docs/ICD.md, "Exactly once"); while
+# an actuator is on they are refused BUSY at acceptance, SAFE excepted (firmware/services.py).
+STATE_CHANGING = ("HK_ENABLE", "HK_DISABLE", "HK_PERIOD", "SAFE", "SCHED_ENABLE", "SCHED_DISABLE",
+                  "SCHED_RESET", "SCHED_INSERT", "SCHED_DELETE", "PARAM_SET")
 
 # --- Telemetry ------------------------------------------------------------------
 # (name, service, subtype, fields, description); a "*" code repeats the rest of
@@ -297,6 +304,11 @@ EV_RECORD_MISSING = const(22)
 def fmt(fields):
     """The struct format of a fixed field list (no "tc" or "*" field)."""
     return ">" + "".join(f[1] for f in fields)
+
+
+def persisted(c):
+    """True if command ``c`` (a COMMANDS entry) runs at most once across a power loss."""
+    return c[4] or c[0] in STATE_CHANGING
 
 
 def command(name):

@@ -164,7 +164,7 @@ class Sequencer:
         self.slot = -1
         code = T.NOT_CONFIRMED if self._unreleased else 0
         self._tm.verify(COMPLETE, self._rid, self._ack, code, self._unreleased)
-        self._st.end(self._rid, code)
+        self._st.end(self._rid, code, True)  # FIRE and FIRE_SEQUENCE are persisted
         self._rid = 0
 
     def _burn(self):
@@ -220,7 +220,7 @@ class Sequencer:
             self._st.set_slot(self.slot, T.STOWED)  # its switch still reads stowed
         if self._rid:
             self._tm.verify(COMPLETE, self._rid, self._ack, T.ABORTED, why)
-            self._st.end(self._rid, T.ABORTED)
+            self._st.end(self._rid, T.ABORTED, True)
         self.state = T.SAFE
         self.slot = self._sw.busy = -1
         self._pending = self._rid = 0

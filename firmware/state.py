@@ -5,13 +5,13 @@ Layout, big-endian; the record buffer is the state itself (``slots`` and
 
     boot_count u16 | slot state u8 x4 | attempts u8 x4 | next u8 | used u8
     | request id u32 x16 | outcome u16 x16 | newest seq u16 | window u16
-    | (CRC-16 added by the store)
+    | (generation and CRC-16 added by the store)
 
-Slot states and burn counts are saved before every burn and after every change,
-so the burns of a slot stay bounded across resets. The last 16 request ids and
-their outcomes (0 success, a failure code, or EXECUTING) make a telecommand
-repeated after a reset still a duplicate. At boot a slot found FIRING becomes
-UNKNOWN and an outcome found EXECUTING becomes ABORTED: the reset ended it.
+Slot states and burn counts go to flash before every burn and after every change,
+so the burns of a slot stay bounded across resets and power losses. The last 16
+request ids and their outcomes (0 success, a failure code, or EXECUTING) make a
+telecommand repeated after a reset still a duplicate. At boot a slot found FIRING
+becomes UNKNOWN and an outcome found EXECUTING becomes ABORTED: the reset ended it.
 Without a valid record every slot starts UNKNOWN, resolved by its switch.
 
 The ring alone forgets a request id after 16 newer ones, so telecommands from the
@@ -22,6 +22,21 @@ runs; one in the window runs if its bit is clear (a retry of a command lost on
 the way up); anything older is STALE: it may have run, so it never runs again.
 Every count accepted in the window is still in the ring, whose 16 entries can
 hold the whole window, so a repeat there gets its recorded outcome.
+
+Exactly once. A telecommand's request id is recorded, EXECUTING, before it acts,
+and its outcome when it ends. Every record goes to the backup SRAM, which survives
+every reset (watchdog, brown-out, reset button, software) and, with VBAT supplied,
+a power loss: no telecommand runs twice across resets. The record of a persisted
+command (dictionary.persisted: the hazardous ones and those that change what is
+kept on flash) also reaches flash before the command acts: a persisted command
+runs at most once across a power loss as well. After a power loss without VBAT
+any other command may run again if it arrives again; none of them changes
+anything that outlives a reset (TIME_SET's correlation included). A command cut
+short by a reset is answered DUPLICATE with outcome ABORTED when repeated, even
+if it had acted; one refused at acceptance did nothing and may be sent again.
+While an actuator is on, a persisted command other than SAFE is refused BUSY at
+acceptance: its record cannot reach flash before it acts, as no flash write may
+happen during a burn.
 """
 
 import struct
@@ -75,14 +90,15 @@ class State:
             elif self.slots[s] == SLOT_FIRING:
                 self.slots[s] = UNKNOWN
                 self._tm.event(EV_SLOT_UNKNOWN, s + 1)
-        self.save()
+        self.save(True)
 
-    def save(self):
-        return self._store.save(REC_STATE, self._buf)
+    def save(self, durable):
+        """Save the record: backup SRAM, and flash if ``durable``; False if the flash refused."""
+        return self._store.save(REC_STATE, self._buf, durable)
 
     def set_slot(self, s, state):
         self.slots[s] = state
-        self.save()
+        self.save(True)
 
     def _find(self, rid):
         for i in range(self._buf[_USED]):
@@ -111,7 +127,7 @@ class State:
         return behind >= N_RECENT or bool(window >> behind & 1)
 
     def admit(self, seq):
-        """Mark link count ``seq`` accepted (saved with the outcome ``record`` writes next)."""
+        """Mark link count ``seq`` accepted (saved with the record ``record`` writes next)."""
         newest, window = struct.unpack_from(">HH", self._buf, _NEWEST)
         behind = (newest - seq) & _SEQ_MASK
         if newest == _NONE or behind >= _HALF:  # a new newest: slide the window
@@ -122,17 +138,17 @@ class State:
             window |= 1 << behind
         struct.pack_into(">HH", self._buf, _NEWEST, newest, window)
 
-    def record(self, rid, code):
-        """Record the outcome of a new ``rid``: 0, a failure code, or EXECUTING."""
+    def record(self, rid, code, durable):
+        """Record the outcome of a new ``rid`` (0, a failure code, or EXECUTING); saved."""
         b = self._buf
         i = b[_NEXT]
         struct.pack_into(">I", b, _RIDS + 4 * i, rid)
         b[_NEXT] = (i + 1) % N_RECENT
         b[_USED] = min(b[_USED] + 1, N_RECENT)
-        self.end(rid, code)
+        self.end(rid, code, durable)
 
-    def end(self, rid, code):
-        """The outcome of ``rid`` is now known (0 or a failure code); saved.
+    def end(self, rid, code, durable):
+        """The outcome of ``rid`` is now known (0 or a failure code); saved, to flash if ``durable``.
 
         A long FIRE_SEQUENCE may outlive its entry (16 newer commands): then
         there is nothing left to update.
@@ -140,4 +156,4 @@ class State:
         i = self._find(rid)
         if i >= 0:
             struct.pack_into(">H", self._buf, _OUTCOMES + 2 * i, code)
-            self.save()
+            self.save(durable)

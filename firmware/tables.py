@@ -127,6 +127,8 @@ CMD_SCHED_DELETE = const(17)
 CMD_SCHED_LIST = const(18)
 CMD_PARAM_GET = const(19)
 CMD_PARAM_SET = const(20)
+# Bit i set: command i is persisted (dictionary.persisted)
+PERSISTED = const(0x13E5B6)
 
 # Parameters: (id, lo, hi, default)
 PARAMETERS = (

@@ -6,7 +6,7 @@ command and telemetry tables as aligned text.
 """
 
 from firmware import dictionary as d
-from firmware import framing, packet
+from firmware import framing, packet, state
 from ground import codec
 
 
@@ -99,6 +99,13 @@ def _events():
                          EVENT_HEADERS, event_rows(), [(e[1], e[3]) for e in d.EVENTS])
 
 
+def _exactly_once():
+    """The rule as firmware/state.py states it, and the persisted commands by name."""
+    rule = next(p for p in state.__doc__.split("\n\n") if p.startswith("Exactly once."))
+    names = ", ".join(c[0] for c in d.COMMANDS if d.persisted(c))
+    return " ".join(rule.split()[2:]) + "\n\nPersisted commands: " + names + "."
+
+
 def _enumerations():
     tables = (("CONTROLLER_STATES", d.CONTROLLER_STATES), ("SLOT_STATES", d.SLOT_STATES),
               ("RESET_CAUSES", d.RESET_CAUSES), ("INPUT_BITS (bit number)", d.INPUT_BITS),
@@ -115,6 +122,7 @@ def document():
         _section("Telecommands", _commands()),
         _section("Telemetry", _telemetry()),
         _section("Events", _events()),
+        _section("Exactly once", _exactly_once()),
         _section("Failure codes", markdown_table(("code", "name", "meaning"),
                                                  [(i + 1, n, t) for i, (n, t) in enumerate(d.FAILURES)])),
         _section("Parameters", markdown_table(("id", "name", "unit", "range", "default", "description"),

@@ -40,6 +40,8 @@ def _commands():
     yield ")"
     for i, c in enumerate(d.COMMANDS):
         yield "CMD_%s = const(%d)" % (c[0], i)
+    yield "# Bit i set: command i is persisted (dictionary.persisted)"
+    yield "PERSISTED = const(0x%X)" % sum(1 << i for i, c in enumerate(d.COMMANDS) if d.persisted(c))
 
 
 def _parameters():
