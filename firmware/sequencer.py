@@ -178,7 +178,7 @@ class Sequencer:
         self._b.cut()
         self._b.burn(s, self._p.get(T.P_BURN_MAX))
         self.state = T.FIRING
-        self._t0 = self._clock.now
+        self._t0 = self._b.ticks_ms()  # not the loop's clock: the save above can freeze the board for seconds
         self._tm.event(T.EV_BURN_START, s + 1, self._st.attempts[s])
 
     def _end_burn(self, why):

@@ -50,7 +50,7 @@ class Control:
         return {
             "time": round(t, 4),
             "board": {"running": hw.running, "starts": hw.starts, "last_reset": hw.last_reset,
-                      "watchdog": hw.watchdog, "vbat": hw.vbat},
+                      "watchdog": hw.watchdog, "longest_unfed_ms": hw.longest_unfed_ms, "vbat": hw.vbat},
             "flash": hw.flash_state(),
             "outputs": {"arm": plant.arm, "actuators": [s.actuator for s in plant.slots], "led": plant.led},
             "inputs": dict(plant.inputs),

@@ -112,7 +112,8 @@ class Hardware:
         self._backup_rng = random.Random("%s:backup" % seed)
         self.vbat = opts.vbat
         self.erases = [0] * len(FLASH_SECTORS)  # since the sim started, per sector
-        self.stalls = {"count": 0, "total_ms": 0, "longest_ms": 0}
+        self.stalls = {"count": 0, "total_ms": 0, "longest_ms": 0, "during_burn": 0}
+        self.longest_unfed_ms = 0  # the watchdog's headroom: longest time the firmware went unfed
         self._stall_until = 0.0
         self.process = Process(opts, workdir)
         self.up = Line(opts.baud, opts.latency, self.noise, random.Random("%s:up" % seed), self._to_board)
@@ -289,8 +290,11 @@ class Hardware:
             self._cancel_cutoff()
             self.plant.cut(t, "firmware")
         elif kind == "F":
+            now = time.monotonic()
+            if self.watchdog:
+                self.longest_unfed_ms = max(self.longest_unfed_ms, round((now - self._fed) * 1000))
             self.watchdog = True
-            self._fed = time.monotonic()
+            self._fed = now
         elif kind in ("E", "S"):
             self._stall(int(args[-1]))
             if kind == "E":
@@ -314,6 +318,7 @@ class Hardware:
         self.stalls["count"] += 1
         self.stalls["total_ms"] += ms
         self.stalls["longest_ms"] = max(self.stalls["longest_ms"], ms)
+        self.stalls["during_burn"] += any(s.actuator for s in self.plant.slots)
 
     def _hardware_cutoff(self):
         wait = self._stall_until - time.monotonic()

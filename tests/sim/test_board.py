@@ -32,7 +32,8 @@ def slot(s, n):
 def test_board_boots_with_every_output_off_and_the_watchdog_running(sim):
     s, _ = sim
     state = s.do("state")
-    assert state["board"] == {"running": True, "starts": 1, "last_reset": "POWER_ON", "watchdog": True, "vbat": False}
+    assert state["board"] == {"running": True, "starts": 1, "last_reset": "POWER_ON", "watchdog": True,
+                              "longest_unfed_ms": state["board"]["longest_unfed_ms"], "vbat": False}
     assert state["outputs"] == {"arm": False, "actuators": [False] * 4, "led": False}
     assert state["inputs"] == {"rbf_removed": True, "permit": True}
 
@@ -206,6 +207,7 @@ def test_a_flash_stall_holds_off_the_hardware_cutoff_whose_handler_is_in_flash(s
     burn = s.do("burns")["burns"][0]
     assert burn["end_by"] == "cutoff"
     assert burn["end"] - burn["start"] > SECTOR_16K_ERASE_MS / 1000
+    assert s.do("state")["flash"]["stalls"]["during_burn"] >= 1
 
 
 def test_backup_sram_survives_resets_but_a_power_cycle_only_with_vbat(sim):
