@@ -13,7 +13,7 @@ MINUTES ?= 60
 FW_SOURCES := $(wildcard firmware/*.py)
 
 .PHONY: help venv test lint typecheck mpy-compile pytest mptest icd icd-check hil hil-renode \
-        bench run flash flash-micropython faults fuzz soak clean
+        bench run flash flash-micropython faults fuzz soak wear clean
 
 help:
 	@echo "make run      start the simulated board and open the ground console on it"
@@ -23,7 +23,7 @@ help:
 	@echo "make hil-renode FIRMWARE=path   the same scenarios inside Renode"
 	@echo "make flash PORT=/dev/ttyACM0    install the application on a board running MicroPython"
 	@echo "make flash-micropython FIRMWARE=path   write a MicroPython image (dfu-util or st-flash)"
-	@echo "make faults | fuzz N=... | soak MINUTES=...   evidence campaigns"
+	@echo "make faults | fuzz N=... | soak MINUTES=... | wear   evidence campaigns"
 
 venv: $(STAMP)
 
@@ -100,6 +100,9 @@ fuzz: $(STAMP)
 
 soak: $(STAMP)
 	$(PY) -m tests.campaign soak --minutes $(MINUTES)
+
+wear: $(STAMP)
+	$(PY) -m tests.campaign wear
 
 clean:
 	rm -rf build hil/out .pytest_cache .ruff_cache

@@ -4,23 +4,27 @@ Layout, big-endian; the record buffer is the state itself (``slots`` and
 ``attempts`` are views into it), so saving it is one write::
 
     boot_count u16 | slot state u8 x4 | attempts u8 x4 | next u8 | used u8
-    | request id u32 x16 | outcome u16 x16 | newest seq u16 | window u16
+    | request id, low half u16 x14 | outcome u8 x14 | newest seq u16 | window u16
     | (generation and CRC-16 added by the store)
 
-Slot states and burn counts go to flash before every burn and after every change,
-so the burns of a slot stay bounded across resets and power losses. The last 16
-request ids and their outcomes (0 success, a failure code, or EXECUTING) make a
-telecommand repeated after a reset still a duplicate. At boot a slot found FIRING
-becomes UNKNOWN and an outcome found EXECUTING becomes ABORTED: the reset ended it.
-Without a valid record every slot starts UNKNOWN, resolved by its switch.
+58 bytes: with the store's 6 the file fits in its littlefs directory entry (64 bytes
+inline at most), so a flash save rewrites one sector, not two. A request id's high
+half (version, type, APID) is the same for every TC accepted, so its low half
+(sequence flags and count) names it. Slot states and burn counts go to flash
+before every burn and after every change, so the burns of a slot stay bounded
+across resets and power losses. The last 14 request ids and their outcomes (0
+success, a failure code, or EXECUTING) make a telecommand repeated after a reset
+still a duplicate. At boot a slot found FIRING becomes UNKNOWN and an outcome
+found EXECUTING becomes ABORTED: the reset ended it. Without a valid record every
+slot starts UNKNOWN, resolved by its switch.
 
-The ring alone forgets a request id after 16 newer ones, so telecommands from the
+The ring alone forgets a request id after 14 newer ones, so telecommands from the
 link also pass an anti-replay window on their 14-bit sequence count (as IPsec's):
 "newest seq" is the newest count accepted (0xFFFF: none yet) and bit i of
 "window" says whether count newest - i was accepted. A count newer than newest
 runs; one in the window runs if its bit is clear (a retry of a command lost on
 the way up); anything older is STALE: it may have run, so it never runs again.
-Every count accepted in the window is still in the ring, whose 16 entries can
+Every count accepted in the window is still in the ring, whose 14 entries can
 hold the whole window, so a repeat there gets its recorded outcome.
 
 Exactly once. A telecommand's request id is recorded, EXECUTING, before it acts,
@@ -46,13 +50,15 @@ from micropython import const
 from firmware.store import REC_STATE
 from firmware.tables import ABORTED, EV_SLOT_UNKNOWN, EXECUTING, N_SLOTS, SLOT_FIRING, UNKNOWN
 
-N_RECENT = const(16)
+N_RECENT = const(14)
 _NEXT = const(10)
 _USED = const(11)
 _RIDS = const(12)
-_OUTCOMES = const(76)  # _RIDS + 4 * N_RECENT
-_NEWEST = const(108)  # _OUTCOMES + 2 * N_RECENT; then the window u16
-_SIZE = const(112)
+_OUTCOMES = const(40)  # _RIDS + 2 * N_RECENT
+_NEWEST = const(54)  # _OUTCOMES + N_RECENT; then the window u16
+_SIZE = const(58)
+_WINDOW = const(0x3FFF)  # (1 << N_RECENT) - 1
+_RID_LOW = const(0xFFFF)
 _NONE = const(0xFFFF)  # no sequence count accepted yet
 _SEQ_MASK = const(0x3FFF)
 _HALF = const(0x2000)  # counts up to half the 14-bit space ahead are newer, the rest older
@@ -82,8 +88,8 @@ class State:
         b[_NEXT] %= N_RECENT
         b[_USED] = min(b[_USED], N_RECENT)
         for i in range(b[_USED]):
-            if struct.unpack_from(">H", b, _OUTCOMES + 2 * i)[0] == EXECUTING:
-                struct.pack_into(">H", b, _OUTCOMES + 2 * i, ABORTED)
+            if b[_OUTCOMES + i] == EXECUTING:
+                b[_OUTCOMES + i] = ABORTED
         for s in range(N_SLOTS):
             if self.slots[s] > UNKNOWN:
                 self.slots[s] = UNKNOWN
@@ -101,15 +107,17 @@ class State:
         self.save(True)
 
     def _find(self, rid):
-        for i in range(self._buf[_USED]):
-            if struct.unpack_from(">I", self._buf, _RIDS + 4 * i)[0] == rid:
+        low = rid & _RID_LOW
+        b = self._buf
+        for i in range(b[_USED]):
+            if b[_RIDS + 2 * i] << 8 | b[_RIDS + 2 * i + 1] == low:
                 return i
         return -1
 
     def outcome(self, rid):
         """The recorded outcome of request id ``rid``, or -1 if it was not seen."""
         i = self._find(rid)
-        return struct.unpack_from(">H", self._buf, _OUTCOMES + 2 * i)[0] if i >= 0 else -1
+        return self._buf[_OUTCOMES + i] if i >= 0 else -1
 
     def newest(self):
         """The newest sequence count accepted from the link, or 0xFFFF if none yet."""
@@ -132,7 +140,7 @@ class State:
         behind = (newest - seq) & _SEQ_MASK
         if newest == _NONE or behind >= _HALF:  # a new newest: slide the window
             ahead = (seq - newest) & _SEQ_MASK
-            window = ((window << ahead) & 0xFFFF | 1) if newest != _NONE and ahead < N_RECENT else 1
+            window = ((window << ahead) & _WINDOW | 1) if newest != _NONE and ahead < N_RECENT else 1
             newest = seq
         else:
             window |= 1 << behind
@@ -142,7 +150,7 @@ class State:
         """Record the outcome of a new ``rid`` (0, a failure code, or EXECUTING); saved."""
         b = self._buf
         i = b[_NEXT]
-        struct.pack_into(">I", b, _RIDS + 4 * i, rid)
+        struct.pack_into(">H", b, _RIDS + 2 * i, rid & _RID_LOW)
         b[_NEXT] = (i + 1) % N_RECENT
         b[_USED] = min(b[_USED] + 1, N_RECENT)
         self.end(rid, code, durable)
@@ -150,10 +158,10 @@ class State:
     def end(self, rid, code, durable):
         """The outcome of ``rid`` is now known (0 or a failure code); saved, to flash if ``durable``.
 
-        A long FIRE_SEQUENCE may outlive its entry (16 newer commands): then
+        A long FIRE_SEQUENCE may outlive its entry (14 newer commands): then
         there is nothing left to update.
         """
         i = self._find(rid)
         if i >= 0:
-            struct.pack_into(">H", self._buf, _OUTCOMES + 2 * i, code)
+            self._buf[_OUTCOMES + i] = code
             self.save(durable)

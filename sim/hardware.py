@@ -24,7 +24,7 @@ from sim.link import Line, Noise
 from sim.plant import Plant
 
 ROOT = Path(__file__).resolve().parent.parent
-WATCHDOG_S = 2.0
+WATCHDOG_S = 16.0  # firmware/board_nucleo.py _WDT_MS: above the longest flash freeze of a record write
 TICK_S = 0.002  # plant and watchdog resolution
 START_TIMEOUT_S = 10.0  # from process start to both sockets connected
 FLASH_SIZE = 512 * 224  # sim/board.py: _BLOCK * _BLOCKS (MicroPython's /flash on the F429)

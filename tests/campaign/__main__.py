@@ -1,4 +1,4 @@
-"""Evidence campaigns: ``python -m tests.campaign faults | fuzz --count N | soak --minutes M``.
+"""Evidence campaigns: ``python -m tests.campaign faults | fuzz --count N | soak --minutes M | wear``.
 
 Each prints its figures, rewrites its section of docs/RELIABILITY.md and exits 1 if it
 found any violation (2 on a usage error).
@@ -8,7 +8,7 @@ import argparse
 import sys
 import time
 
-from tests.campaign import faults, fuzz, linkfaults, report, rig, soak
+from tests.campaign import faults, fuzz, linkfaults, report, rig, soak, wear
 
 
 def run_faults(opts):
@@ -65,6 +65,14 @@ def run_soak(opts):
     return bool(problems)
 
 
+def run_wear(opts):
+    day, events = wear.measure(timing=opts.timing, log=lambda s: print(s, flush=True))
+    lines, margin = wear.budget(day, events)
+    print("\n".join(lines))
+    report.write("wear", "python -m tests.campaign --heap %s wear --timing %s" % (rig.HEAP, opts.timing), lines)
+    return margin < wear.MARGIN
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m tests.campaign", description=__doc__.splitlines()[0])
     p.add_argument("--heap", default=rig.HEAP, help="MicroPython heap of the board (default: the 64k budget)")
@@ -78,9 +86,11 @@ def main(argv=None):
     z.add_argument("--seed", type=int, default=1)
     s = sub.add_parser("soak", help="maximum telemetry rate with commanding")
     s.add_argument("--minutes", type=float, default=60)
+    w = sub.add_parser("wear", help="flash erases per sector over a mission profile")
+    w.add_argument("--timing", choices=("typical", "max"), default="max", help="flash stalls of the sim")
     opts = p.parse_args(argv)
     rig.HEAP = opts.heap
-    run = {"faults": run_faults, "fuzz": run_fuzz, "soak": run_soak}[opts.campaign]
+    run = {"faults": run_faults, "fuzz": run_fuzz, "soak": run_soak, "wear": run_wear}[opts.campaign]
     return 1 if run(opts) else 0
 
 

@@ -56,6 +56,7 @@ from tests.campaign.rig import (
 ALL_SLOTS = (1 << d.N_SLOTS) - 1
 SEQUENCE_S = 30.0  # a four-slot release with retries and its flash writes takes under 15 s here
 BURN_SLACK_S = 0.05  # sim timing: a burn cut at BURN_MAX by the firmware ends this close to it
+RESOLVE_S = 10.0  # a board that lost its flash formats it and writes every record anew first
 _SLOT_REPORTS = {"SLOT_FAILED", "SLOT_UNKNOWN"}
 _RECORD_LOST = {"RECORD_MISSING", "RECORD_CORRUPT"}
 # Where a power cut lands: (sim powercut kind, bytes written before it, VBAT supplied)
@@ -213,11 +214,12 @@ def recover(c):
     """The operator's recovery after a reset (docs/RELIABILITY.md); returns every record seen.
 
     1. PING until the board answers; 2. HK one-shot until no slot is UNKNOWN (the firmware
-    resolves UNKNOWN by its debounced switch), at most 3 s; 3. ARM, then FIRE each slot still
-    STOWED, one at a time, waiting for each completion; 4. DISARM.
+    resolves UNKNOWN by its debounced switch, and writes each to flash), at most RESOLVE_S;
+    3. ARM, then FIRE each slot still STOWED, one at a time, waiting for each completion;
+    4. DISARM.
     """
     c.send("PING", timeout=2, retries=5)
-    end = time.monotonic() + 3
+    end = time.monotonic() + RESOLVE_S
     hk = fresh_hk(c)
     while time.monotonic() < end and _slots(hk).count(d.UNKNOWN):
         time.sleep(0.1)
@@ -226,7 +228,7 @@ def recover(c):
     if stowed:
         c.send("ARM", confirm=True, check=False)
         for s in stowed:
-            c.send("FIRE", s, confirm=True, check=False, timeout=10)
+            c.send("FIRE", s, confirm=True, check=False, timeout=20)
         c.send("DISARM", check=False)
     return c.records()
 
@@ -389,6 +391,7 @@ def burn_writes(seed=31, log=print):
             board.do("config", burn_time=FORCED_BURN_S)
             c.send("TIME_SET", 20000, 0)
             c.send("SCHED_INSERT", 20000, 2500, "PING")
+            inserted = c.position()
             c.send("ARM", confirm=True)
             v = c.send("FIRE_SEQUENCE", FORCED_SLOTS, 0, confirm=True, check=False, timeout=SEQUENCE_S)
             if not v.ok:
@@ -397,6 +400,8 @@ def burn_writes(seed=31, log=print):
                 v.wait()
             out.sent = len(sent)
             out.busy = sum(v.status == FAILED and "BUSY" in v.reason for v in sent)
+            c.await_event("SCHEDULE_RELEASED", timeout=10, since=inserted)
+            c.send("PING")  # answered once every write before it is done: none may be cut below
             state = board.do("state")
             out.stalls_in_burns = state["flash"]["stalls"]["during_burn"]
             out.burns = [b["end"] - b["start"] for b in board.do("burns")["burns"]]

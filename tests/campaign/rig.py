@@ -63,8 +63,8 @@ class Board:
                 if s["released"] and s["slot"] not in self.released_at:
                     self.released_at[s["slot"]] = st["time"]
 
-    def client(self, **kw):
-        c = Client(self.sim.ports["link"], timeout=5, retries=2, **kw)
+    def client(self, timeout=5, **kw):
+        c = Client(self.sim.ports["link"], timeout=timeout, retries=2, **kw)
         try:
             c.send("PING", timeout=2, retries=5)  # the first bytes may reach a board still booting
         except GroundError:
