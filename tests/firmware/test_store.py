@@ -184,3 +184,9 @@ def test_a_due_time_tagged_command_waits_for_the_actuator_to_go_off():
     assert r.board.on == 0 and events(tms, EV_SCHEDULE_RELEASED) == []
     tms = r.run(1000)
     assert r.board.on == -1 and len(events(tms, EV_SCHEDULE_RELEASED)) == 1
+
+
+def test_the_state_record_file_fits_a_littlefs_inline_entry_of_64_bytes():
+    r = Rig("state_size")
+    r.run(100)
+    assert os.stat(r.board.fs_root + "/state.rec")[6] <= 64  # st_size: saved in its directory entry
