@@ -25,7 +25,9 @@ written at once); services.py refuses the commands that would need one.
 
 A load that finds no valid copy reports False, with RECORD_MISSING (no flash file) or
 RECORD_CORRUPT, and the owner falls back to safe defaults: a bad record never stops the
-boot. A good backup copy over a missing or bad flash copy is written back to flash.
+boot. A good backup copy over a missing or bad flash copy is written back to flash, and a
+flash copy newer than the backup's (after a power loss) is copied to the backup SRAM: so a
+reset inside a sector write-back never loses a record.
 """
 
 import os
@@ -89,6 +91,8 @@ class Store:
             return False
         if found != _GOOD:
             self.pending |= 1 << rec  # flash lost it (a cut inside a sector write-back): write it again
+        if gen > best:  # the backup SRAM lost it (a power loss): a reset inside a write-back must not
+            self._backup(rec, buf, gen)
         self._gen[rec] = max(best, gen)
         return True
 
@@ -111,9 +115,15 @@ class Store:
     def save(self, rec, buf, durable):
         """Save record ``rec``: backup SRAM now, flash too if ``durable`` (queued while an actuator
         is on). False (and STORAGE_ERROR) if the flash refused."""
-        n = len(buf)
         self._bufs[rec] = buf
-        gen = self._gen[rec] = self._gen[rec] + 1
+        self._gen[rec] += 1
+        self._backup(rec, buf, self._gen[rec])
+        if durable:
+            self.pending |= 1 << rec
+        return self.flush()
+
+    def _backup(self, rec, buf, gen):
+        n = len(buf)
         o = self._slot(rec, n, gen & 1)
         struct.pack_into(_HEAD, self._head, 0, rec, n, gen)
         c = crc16(buf, n, crc16(self._head, _HEAD_LEN))
@@ -123,9 +133,6 @@ class Store:
         m[o:o + _HEAD_LEN] = self._head
         m[o + _HEAD_LEN:o + _HEAD_LEN + n] = buf
         m[o + _HEAD_LEN + n:o + _HEAD_LEN + n + 2] = self._tail
-        if durable:
-            self.pending |= 1 << rec
-        return self.flush()
 
     def flush(self):
         """Write the queued records to flash unless an actuator is on; False if one failed."""

@@ -190,3 +190,13 @@ def test_the_state_record_file_fits_a_littlefs_inline_entry_of_64_bytes():
     r = Rig("state_size")
     r.run(100)
     assert os.stat(r.board.fs_root + "/state.rec")[6] <= 64  # st_size: saved in its directory entry
+
+
+def test_a_record_loaded_from_flash_after_a_power_loss_is_copied_to_the_backup_sram():
+    board, st = store("store_recopy")
+    st.save(REC_PARAMS, bytearray(b"kept"), True)
+    garbage(board.backup, 11)  # power lost, no VBAT
+    assert Store(board, Events()).load(REC_PARAMS, bytearray(4))
+    os.remove(board.fs_root + "/params.rec")  # then a reset inside the sector's write-back
+    buf = bytearray(4)
+    assert Store(board, Events()).load(REC_PARAMS, buf) and buf == b"kept"
