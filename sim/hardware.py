@@ -8,6 +8,7 @@ channel (sim/control.py) and the link lines (sim/link.py) act through ``Hardware
 """
 
 import asyncio
+import math
 import os
 import random
 import shutil
@@ -113,6 +114,8 @@ class Hardware:
         self.vbat = opts.vbat
         self.erases = [0] * len(FLASH_SECTORS)  # since the sim started, per sector
         self.stalls = {"count": 0, "total_ms": 0, "longest_ms": 0, "during_burn": 0}
+        self.sectors_lost = 0  # power lost, without VBAT, between a sector's erase and the end of its write-back
+        self._write_back_until = None  # None: no write-back; inf: sector erased, write-back not begun
         self.longest_unfed_ms = 0  # the watchdog's headroom: longest time the firmware went unfed
         self._stall_until = 0.0
         self.process = Process(opts, workdir)
@@ -192,6 +195,9 @@ class Hardware:
 
     async def restart(self, reset_cause, off_s=0.0):
         async with self._restart_lock:
+            inside = self._write_back_until is not None and time.monotonic() < self._write_back_until
+            if inside and reset_cause == cause("POWER_ON") and not self.vbat:
+                self.sectors_lost += 1  # and the backup SRAM with its copies
             await self._kill()
             await asyncio.sleep(off_s)
             await self._boot(reset_cause)
@@ -236,6 +242,7 @@ class Hardware:
         self._io = self._uart = None
         self.powercut = None  # armed inside the process that dies
         self._stall_until = 0.0
+        self._write_back_until = None
         if proc and proc.returncode is None:
             proc.kill()
             await proc.wait()
@@ -258,7 +265,8 @@ class Hardware:
         return self._proc is not None and self._ready.done()
 
     def flash_state(self):
-        return {"sectors": list(FLASH_SECTORS), "erases": list(self.erases), "stalls": dict(self.stalls)}
+        return {"sectors": list(FLASH_SECTORS), "erases": list(self.erases), "stalls": dict(self.stalls),
+                "sectors_lost": self.sectors_lost}
 
     def link_state(self):
         return {"client": self._client is not None, "to_board": self.up.delivered,
@@ -296,9 +304,11 @@ class Hardware:
             self.watchdog = True
             self._fed = now
         elif kind in ("E", "S"):
-            self._stall(int(args[-1]))
+            ms = int(args[-1])
+            self._stall(ms)
             if kind == "E":
                 self.erases[FLASH_SECTORS.index(int(args[0]))] += 1
+            self._write_back_until = math.inf if kind == "E" else time.monotonic() + ms / 1000
         elif kind == "W":
             self.restart_soon(cause("POWER_ON"), POWER_CUT_OFF_S)
         elif kind == "R":

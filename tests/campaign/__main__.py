@@ -25,8 +25,9 @@ def run_faults(opts):
         mine = [o for o in outcomes if o.point.group == k]
         summary.append("  %s: %d points, %d hit, %d lost records (reported)" % (
             k, len(mine), sum(o.injected for o in mine), sum(bool(o.losses) for o in mine)))
-    summary += ["injection points: %d (%d hit the board); violations: %d; records lost (reported, cuts inside a "
-                "sector write-back without VBAT): %d" % (len(outcomes), len(hit), len(bad), len(lost))]
+    summary += ["injection points: %d (%d hit the board); violations: %d; records lost (reported; power lost "
+                "without VBAT inside a sector write-back): %d of %d such runs" % (
+                    len(outcomes), len(hit), len(bad), len(lost), sum(bool(o.sectors_lost) for o in outcomes))]
     print("link faults (PINGs per rate: %d):" % opts.commands, flush=True)
     levels = linkfaults.campaign(opts.commands, log=lambda s: print(s, flush=True))
     link_bad = sum(len(lv.violations) for lv in levels)

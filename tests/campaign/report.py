@@ -47,12 +47,13 @@ recovery below runs, then the invariants are checked against the sim's physical 
 - every parameter set before the run reads back the same (PARAM_GET);
 - the firmware process is still running.
 
-A cut inside a sector write-back without VBAT erases that sector with nothing to restore it
-from: the filesystem's directory and every record in the sector are gone, the board formats
-its flash and reports RECORD_MISSING or RECORD_CORRUPT (docs/ARCHITECTURE.md, "What a power
-cut costs"). Parameters back at their defaults, or a slot burned again, after that report at
-such a point are counted as "lost (reported)", apart from the violations; anywhere else they
-are violations.
+Power lost without VBAT between a sector's erase and the end of its write-back (a power cut
+there, or a power cycle that lands there) leaves nothing to restore the sector from: the
+filesystem's directory and every record in the sector are gone, the board formats its flash
+and reports RECORD_MISSING or RECORD_CORRUPT (docs/ARCHITECTURE.md, "What the board's flash
+does"). The sim counts these losses; parameters back at their defaults, or a slot burned
+again, after that report in such a run are counted as "lost (reported)", apart from the
+violations; in any other run they are violations.
 
 **Writes forced during burns** (`make faults`). A FIRE_SEQUENCE whose burns last 0.6 s while,
 at each BURN_START, the ground sends persisted commands, a time-tagged command falls due and,
