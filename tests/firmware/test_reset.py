@@ -245,6 +245,19 @@ def test_a_flash_record_lost_to_a_reset_comes_back_from_the_backup_sram_and_is_r
     assert r.app.state.slots[0] == RELEASED and r.app.state.boot_count == 3
 
 
+def sent_param_set_then_ping(name):
+    """A Rig that ran a PARAM_SET (persisted) then a PING (not); returns (rig, both packets)."""
+    from firmware.tables import CMD_PARAM_SET, P_ARM_WINDOW
+
+    r = Rig(name)
+    r.run(100)
+    packets = [r.tc(CMD_PARAM_SET, P_ARM_WINDOW, 90), r.tc(CMD_PING)]
+    for p in packets:
+        r.send_raw(p)
+    r.run()
+    return r, packets
+
+
 def repeat(r, packets):
     """Send ``packets`` again; the failure (code, data) of each, None if it ran."""
     rids = [r.send_raw(p) for p in packets]
@@ -253,27 +266,13 @@ def repeat(r, packets):
 
 
 def test_across_a_power_loss_without_vbat_a_persisted_command_stays_a_duplicate_and_a_ping_may_run_again():
-    from firmware.tables import CMD_PARAM_SET, P_ARM_WINDOW
-
-    r = Rig("exactly_once_power")
-    r.run(100)
-    packets = [r.tc(CMD_PARAM_SET, P_ARM_WINDOW, 90), r.tc(CMD_PING)]
-    for p in packets:
-        r.send_raw(p)
-    r.run()
+    r, packets = sent_param_set_then_ping("exactly_once_power")
     r.power_loss(vbat=False)
     assert repeat(r, packets) == [(DUPLICATE, 0), None]
 
 
 def test_across_a_reset_or_a_power_loss_with_vbat_every_command_stays_a_duplicate():
-    from firmware.tables import CMD_PARAM_SET, P_ARM_WINDOW
-
-    r = Rig("exactly_once_vbat")
-    r.run(100)
-    packets = [r.tc(CMD_PARAM_SET, P_ARM_WINDOW, 90), r.tc(CMD_PING)]
-    for p in packets:
-        r.send_raw(p)
-    r.run()
+    r, packets = sent_param_set_then_ping("exactly_once_vbat")
     r.reset(2)
     assert repeat(r, packets) == [(DUPLICATE, 0), (DUPLICATE, 0)]
     r.power_loss(vbat=True)
