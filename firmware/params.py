@@ -1,32 +1,31 @@
 """On-board parameters (PUS 20): range-checked, persisted (to flash) as record 2.
 
-Layout: one u32 per PARAMETERS entry, in dictionary order. A missing or
+Layout: one u32 per parameter, in id order. A missing or
 corrupt record gives every parameter its default (saved at once); a stored value outside its
 range (a newer dictionary narrowed it) also falls back to the default.
 """
 
 import struct
 
-from firmware.store import REC_PARAMS
-from firmware.tables import BAD_ARGUMENT, EV_PARAM_CHANGED, PARAMETERS, STORAGE
+from firmware.tables import BAD_ARGUMENT, EV_PARAM_CHANGED, PARAM_DEFAULT, PARAM_HI, PARAM_LO, REC_PARAMS, STORAGE
 
 
 class Params:
     def __init__(self, store, tm):
         self._store = store
         self._tm = tm
-        self._buf = bytearray(4 * len(PARAMETERS))
-        self.values = [p[3] for p in PARAMETERS]
+        self._buf = bytearray(4 * len(PARAM_DEFAULT))
+        self.values = list(PARAM_DEFAULT)
         if store.load(REC_PARAMS, self._buf):
-            for i, p in enumerate(PARAMETERS):
+            for i in range(len(PARAM_DEFAULT)):
                 v = struct.unpack_from(">I", self._buf, 4 * i)[0]
-                if p[1] <= v <= p[2]:
+                if PARAM_LO[i] <= v <= PARAM_HI[i]:
                     self.values[i] = v
         else:
             self._save()  # the defaults, so the next boot finds a good record
 
     def get(self, pid):
-        """Value of parameter ``pid`` (ids are 1-based indices into PARAMETERS)."""
+        """Value of parameter ``pid`` (ids count from 1, in the order of the PARAM_* columns)."""
         return self.values[pid - 1]
 
     def set(self, pid, value):
@@ -34,8 +33,7 @@ class Params:
 
         ``pid`` is valid: PARAM_SET's own range check refused any other id.
         """
-        p = PARAMETERS[pid - 1]
-        if not p[1] <= value <= p[2]:
+        if not PARAM_LO[pid - 1] <= value <= PARAM_HI[pid - 1]:
             return BAD_ARGUMENT
         old = self.values[pid - 1]
         self.values[pid - 1] = value

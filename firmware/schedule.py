@@ -15,8 +15,15 @@ import struct
 
 from micropython import const
 
-from firmware.store import REC_SCHEDULE
-from firmware.tables import BAD_LENGTH, EV_SCHEDULE_CLEARED, SCHEDULE_FULL, SCHEDULE_NOT_FOUND, SCHEDULE_SIZE, STORAGE
+from firmware.tables import (
+    BAD_LENGTH,
+    EV_SCHEDULE_CLEARED,
+    REC_SCHEDULE,
+    SCHEDULE_FULL,
+    SCHEDULE_NOT_FOUND,
+    SCHEDULE_SIZE,
+    STORAGE,
+)
 
 TC_MAX = const(48)  # longest TC kept: a FIRE_SEQUENCE is 18 bytes; RAM is scarce
 _ENTRY = const(55)  # 7-byte tag + TC_MAX

@@ -31,9 +31,6 @@ from firmware import tables as T
 from firmware.telemetry import COMPLETE, PROGRESS
 
 _MARGIN = const(20)  # ms the loop cuts before the hardware would
-_WHY_SWITCH = const(0)
-_WHY_TIME = const(1)
-_WHY_ABORT = const(2)
 
 
 class Sequencer:
@@ -122,14 +119,14 @@ class Sequencer:
     def _firing(self):
         s = self.slot
         if self._sw.level[s] == 1:
-            self._end_burn(_WHY_SWITCH)
+            self._end_burn(T.END_SWITCH)
             self._settle(T.RELEASED)
         elif self._b.burning() != s:
-            self._end_burn(_WHY_TIME)
+            self._end_burn(T.END_MAX_TIME)
             self._tm.event(T.EV_HW_CUTOFF, s + 1)
             self._cool(self._p.get(T.P_COOLDOWN), False)
         elif self._clock.since(self._t0) >= self._p.get(T.P_BURN_MAX) - _MARGIN:
-            self._end_burn(_WHY_TIME)
+            self._end_burn(T.END_MAX_TIME)
             self._cool(self._p.get(T.P_COOLDOWN), False)
 
     def _cooling(self):
@@ -215,7 +212,7 @@ class Sequencer:
         self._b.set_arm(False)
         self.arm_on = False
         if self.state == T.FIRING:
-            self._end_burn(_WHY_ABORT)
+            self._end_burn(T.END_ABORT)
         if self.slot >= 0 and self._st.slots[self.slot] == T.SLOT_FIRING:
             self._st.set_slot(self.slot, T.STOWED)  # its switch still reads stowed
         if self._rid:

@@ -30,11 +30,11 @@ from firmware.schedule import TC_MAX
 from firmware.telemetry import ACCEPT, COMPLETE, START
 
 # PUS service types, read from the dictionary's commands
-_PUS_HK = T.COMMANDS[T.CMD_HK_ENABLE][0]
-_PUS_FUNCTION = T.COMMANDS[T.CMD_ARM][0]  # a u16 function id leads the arguments
-_PUS_TIME = T.COMMANDS[T.CMD_TIME_SET][0]
-_PUS_SCHEDULE = T.COMMANDS[T.CMD_SCHED_INSERT][0]
-_PUS_PARAMS = T.COMMANDS[T.CMD_PARAM_SET][0]
+_PUS_HK = T.CMD_SERVICE[T.CMD_HK_ENABLE]
+_PUS_FUNCTION = T.CMD_SERVICE[T.CMD_ARM]  # a u16 function id leads the arguments
+_PUS_TIME = T.CMD_SERVICE[T.CMD_TIME_SET]
+_PUS_SCHEDULE = T.CMD_SERVICE[T.CMD_SCHED_INSERT]
+_PUS_PARAMS = T.CMD_SERVICE[T.CMD_PARAM_SET]
 _RUNNING = const(-1)  # handler started a burn; the sequencer completes it
 _MIN_TC = TC_HEADER + CRC_LEN  # the shortest TC SCHED_INSERT accepts
 # Report layouts (checked against the dictionary by tests/test_firmware_layouts.py)
@@ -53,7 +53,6 @@ class Services:
         self.accepted = self.rejected = 0
         self._data = 0  # failure data of the current refusal
         self._args = ()  # arguments of the current TC
-        self._len = bytes(struct.calcsize(c[4]) + (2 if c[2] else 0) for c in T.COMMANDS)
 
     # --- entry points ---------------------------------------------------------
     def on_packet(self, buf, n):
@@ -84,7 +83,7 @@ class Services:
             return
         self.accepted += 1
         state = self._a.state
-        durable = T.PERSISTED >> i & 1
+        durable = T.CMD_PERSISTED[i]
         if from_link:
             state.admit(tc.seq)
         state.record(tc.request_id, T.EXECUTING, durable)
@@ -106,26 +105,25 @@ class Services:
             if tc.data_len < 2:
                 return -1
             fid = buf[TC_HEADER] << 8 | buf[TC_HEADER + 1]
-        for i in range(len(T.COMMANDS)):
-            c = T.COMMANDS[i]
-            if c[0] == tc.service and c[1] == tc.subtype and c[2] == fid:
+        for i in range(len(T.CMD_SERVICE)):
+            if T.CMD_SERVICE[i] == tc.service and T.CMD_SUBTYPE[i] == tc.subtype and T.CMD_FUNCTION[i] == fid:
                 return i
         return -1
 
     def _check(self, buf, tc, i, from_link):
         """0, or why command ``i`` is refused: length, an argument (data = its number), a duplicate,
         a persisted command while an actuator is on."""
-        c = T.COMMANDS[i]
-        need = self._len[i]
-        if c[7]:  # a whole TC follows the arguments
+        need = T.CMD_LEN[i]
+        if T.CMD_TAIL[i]:  # a whole TC follows the arguments
             ok = need + _MIN_TC <= tc.data_len <= T.MAX_TC_DATA
         else:
             ok = tc.data_len == need
         if not ok:
             return T.BAD_LENGTH
-        self._args = args = struct.unpack_from(c[4], buf, TC_HEADER + (2 if c[2] else 0))
+        self._args = args = struct.unpack_from(T.CMD_FORMAT[i], buf, TC_HEADER + (2 if T.CMD_FUNCTION[i] else 0))
+        lo, hi = T.CMD_LO[i], T.CMD_HI[i]
         for k in range(len(args)):
-            if not c[5][k] <= args[k] <= c[6][k]:
+            if args[k] < lo[k] or (hi[k] is not None and args[k] > hi[k]):  # None: the wire type bounds it
                 self._data = k + 1
                 return T.BAD_ARGUMENT
         state = self._a.state
@@ -136,7 +134,7 @@ class Services:
         if from_link and state.stale(tc.seq):
             self._data = state.newest()  # where the ground's counter must go on from
             return T.STALE
-        if T.PERSISTED >> i & 1 and i != T.CMD_SAFE and self._a.board.burning() >= 0:
+        if T.CMD_PERSISTED[i] and i != T.CMD_SAFE and self._a.board.burning() >= 0:
             return T.BUSY  # its record must reach flash before it acts: not while a burn runs
         return 0
 
@@ -147,7 +145,7 @@ class Services:
 
     # --- handlers, one per PUS service: 0 done, a failure code, or _RUNNING ----
     def _run(self, i, buf, tc, args):
-        svc = T.COMMANDS[i][0]
+        svc = T.CMD_SERVICE[i]
         if svc == _PUS_FUNCTION:
             return self._function(i, tc, args)
         if svc == _PUS_HK:

@@ -47,8 +47,7 @@ import struct
 
 from micropython import const
 
-from firmware.store import REC_STATE
-from firmware.tables import ABORTED, EV_SLOT_UNKNOWN, EXECUTING, N_SLOTS, SLOT_FIRING, UNKNOWN
+from firmware.tables import ABORTED, EV_SLOT_UNKNOWN, EXECUTING, N_SLOTS, REC_STATE, SLOT_FIRING, UNKNOWN
 
 N_RECENT = const(14)
 _NEXT = const(10)

@@ -36,13 +36,9 @@ import struct
 from micropython import const
 
 from firmware.packet import crc16
-from firmware.tables import EV_RECORD_CORRUPT, EV_RECORD_MISSING, EV_STORAGE_ERROR
+from firmware.tables import EV_RECORD_CORRUPT, EV_RECORD_MISSING, EV_STORAGE_ERROR, REC_PARAMS, REC_SCHEDULE, REC_STATE
 
-# Record numbers as in the RECORD_CORRUPT and STORAGE_ERROR events.
-REC_STATE = const(1)
-REC_PARAMS = const(2)
-REC_SCHEDULE = const(3)
-_NAMES = ("", "state", "params", "schedule")
+_NAMES = ("", "state", "params", "schedule")  # file of each record, by its number (REC_* in tables)
 _BASE = (0, 0, 512, 1024)  # backup SRAM offset of each record's two slots; 2 KiB in all
 _HEAD = ">BHI"
 _HEAD_LEN = const(7)

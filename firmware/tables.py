@@ -16,6 +16,9 @@ BAD_LENGTH = const(2)
 BUSY = const(10)
 COOLDOWN = const(3)
 DUPLICATE = const(4)
+END_ABORT = const(2)
+END_MAX_TIME = const(1)
+END_SWITCH = const(0)
 EV_ABORTED = const(14)
 EV_ARMED = const(3)
 EV_ARM_LOST = const(5)
@@ -32,6 +35,7 @@ EV_REFUSED = const(15)
 EV_RELEASED = const(8)
 EV_SCHEDULE_CLEARED = const(20)
 EV_SCHEDULE_RELEASED = const(19)
+EV_SENSOR_INVALID = const(23)
 EV_SLOT_FAILED = const(9)
 EV_SLOT_RESOLVED = const(13)
 EV_SLOT_UNKNOWN = const(12)
@@ -42,16 +46,12 @@ EXECUTING = const(20)
 FAILED = const(3)
 FIRING = const(2)
 GROUND_ID = const(1)
-HIGH = const(4)
 HK_SID = const(1)
-INFO = const(1)
 IN_ARM_LINE = const(4)
 IN_PERMIT = const(2)
 IN_RBF_REMOVED = const(1)
-LOW = const(2)
 MAX_TC_DATA = const(200)
 MAX_TM_DATA = const(200)
-MEDIUM = const(3)
 NOT_ARMED = const(8)
 NOT_CONFIRMED = const(14)
 NO_PERMIT = const(6)
@@ -64,6 +64,9 @@ P_HK_ENABLED = const(7)
 P_HK_PERIOD = const(6)
 P_RETRIES = const(3)
 RBF_INSERTED = const(5)
+REC_PARAMS = const(2)
+REC_SCHEDULE = const(3)
+REC_STATE = const(1)
 RELEASED = const(2)
 SAFE = const(0)
 SCHEDULE_FULL = const(15)
@@ -75,37 +78,47 @@ SLOT_RELEASED = const(11)
 STALE = const(22)
 STORAGE = const(19)
 STOWED = const(0)
+TEMP_INVALID = const(-32768)
 TIME_NOT_CORRELATED = const(21)
 TIME_PAST = const(17)
 UNKNOWN = const(4)
 UNKNOWN_COMMAND = const(1)
 UNKNOWN_PARAMETER = const(18)
 
-# Commands: (service, subtype, function_id, hazardous, argument format after the
-# function id, lows, highs, tail); tail = 1 when a whole TC follows the arguments.
-COMMANDS = (
-    (17, 1, 0, 0, '>', (), (), 0),  # 0 PING
-    (3, 5, 0, 0, '>H', (1,), (1,), 0),  # 1 HK_ENABLE
-    (3, 6, 0, 0, '>H', (1,), (1,), 0),  # 2 HK_DISABLE
-    (3, 27, 0, 0, '>H', (1,), (1,), 0),  # 3 HK_ONE_SHOT
-    (3, 31, 0, 0, '>HI', (1, 0), (1, 60000), 0),  # 4 HK_PERIOD
-    (8, 1, 1, 1, '>', (), (), 0),  # 5 ARM
-    (8, 1, 2, 0, '>', (), (), 0),  # 6 DISARM
-    (8, 1, 3, 1, '>B', (1,), (4,), 0),  # 7 FIRE
-    (8, 1, 4, 1, '>BH', (1, 0), (15, 600), 0),  # 8 FIRE_SEQUENCE
-    (8, 1, 5, 0, '>', (), (), 0),  # 9 ABORT
-    (8, 1, 6, 0, '>', (), (), 0),  # 10 SAFE
-    (9, 128, 0, 0, '>HI', (0, 0), (65535, 86399999), 0),  # 11 TIME_SET
-    (9, 129, 0, 0, '>', (), (), 0),  # 12 TIME_REPORT
-    (11, 1, 0, 0, '>', (), (), 0),  # 13 SCHED_ENABLE
-    (11, 2, 0, 0, '>', (), (), 0),  # 14 SCHED_DISABLE
-    (11, 3, 0, 0, '>', (), (), 0),  # 15 SCHED_RESET
-    (11, 4, 0, 0, '>HI', (0, 0), (65535, 86399999), 1),  # 16 SCHED_INSERT
-    (11, 5, 0, 0, '>I', (0,), (4294967295,), 0),  # 17 SCHED_DELETE
-    (11, 16, 0, 0, '>', (), (), 0),  # 18 SCHED_LIST
-    (20, 1, 0, 0, '>H', (1,), (7,), 0),  # 19 PARAM_GET
-    (20, 3, 0, 0, '>HI', (1, 0), (7, 4294967295), 0),  # 20 PARAM_SET
-)
+# Commands by index (CMD_*), one column each: PUS service, subtype, function id (PUS 8,
+# else 0), data length (function id and arguments), 1 when a whole TC follows the
+# arguments, the arguments' struct format, their lower and upper limits (None: the wire type's),
+# 1 when the command is persisted (dictionary.persisted: on flash before it acts).
+#    0 PING           17   1 0 '>'
+#    1 HK_ENABLE       3   5 0 '>H'
+#    2 HK_DISABLE      3   6 0 '>H'
+#    3 HK_ONE_SHOT     3  27 0 '>H'
+#    4 HK_PERIOD       3  31 0 '>HI'
+#    5 ARM             8   1 1 '>'
+#    6 DISARM          8   1 2 '>'
+#    7 FIRE            8   1 3 '>B'
+#    8 FIRE_SEQUENCE   8   1 4 '>BH'
+#    9 ABORT           8   1 5 '>'
+#   10 SAFE            8   1 6 '>'
+#   11 TIME_SET        9 128 0 '>HI'
+#   12 TIME_REPORT     9 129 0 '>'
+#   13 SCHED_ENABLE   11   1 0 '>'
+#   14 SCHED_DISABLE  11   2 0 '>'
+#   15 SCHED_RESET    11   3 0 '>'
+#   16 SCHED_INSERT   11   4 0 '>HI'
+#   17 SCHED_DELETE   11   5 0 '>I'
+#   18 SCHED_LIST     11  16 0 '>'
+#   19 PARAM_GET      20   1 0 '>H'
+#   20 PARAM_SET      20   3 0 '>HI'
+CMD_SERVICE = b'\x11\x03\x03\x03\x03\x08\x08\x08\x08\x08\x08\t\t\x0b\x0b\x0b\x0b\x0b\x0b\x14\x14'
+CMD_SUBTYPE = b'\x01\x05\x06\x1b\x1f\x01\x01\x01\x01\x01\x01\x80\x81\x01\x02\x03\x04\x05\x10\x01\x03'
+CMD_FUNCTION = b'\x00\x00\x00\x00\x00\x01\x02\x03\x04\x05\x06\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00'
+CMD_LEN = b'\x00\x02\x02\x02\x06\x02\x02\x03\x05\x02\x02\x06\x00\x00\x00\x00\x06\x04\x00\x02\x06'
+CMD_TAIL = b'\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00\x00'
+CMD_FORMAT = ('>', '>H', '>H', '>H', '>HI', '>', '>', '>B', '>BH', '>', '>', '>HI', '>', '>', '>', '>', '>HI', '>I', '>', '>H', '>HI')
+CMD_LO = ((), (1,), (1,), (1,), (1, 0), (), (), (1,), (1, 0), (), (), (0, 0), (), (), (), (), (0, 0), (0,), (), (1,), (1, 0))
+CMD_HI = ((), (1,), (1,), (1,), (1, 60000), (), (), (4,), (15, 600), (), (), (None, 86399999), (), (), (), (), (None, 86399999), (None,), (), (7,), (7, None))
+CMD_PERSISTED = b'\x00\x01\x01\x00\x01\x01\x00\x01\x01\x00\x01\x00\x00\x01\x01\x01\x01\x01\x00\x00\x01'
 CMD_PING = const(0)
 CMD_HK_ENABLE = const(1)
 CMD_HK_DISABLE = const(2)
@@ -127,38 +140,21 @@ CMD_SCHED_DELETE = const(17)
 CMD_SCHED_LIST = const(18)
 CMD_PARAM_GET = const(19)
 CMD_PARAM_SET = const(20)
-# Bit i set: command i is persisted (dictionary.persisted)
-PERSISTED = const(0x13E5B6)
 
-# Parameters: (id, lo, hi, default)
-PARAMETERS = (
-    (1, 5, 3600, 60),  # ARM_WINDOW
-    (2, 100, 10000, 3000),  # BURN_MAX
-    (3, 0, 5, 2),  # RETRIES
-    (4, 500, 60000, 5000),  # COOLDOWN
-    (5, 10, 1000, 50),  # DEBOUNCE
-    (6, 0, 60000, 1000),  # HK_PERIOD
-    (7, 0, 1, 1),  # HK_ENABLED
-)
+# Parameters by id - 1: lower and upper limits, default
+PARAM_LO = (5, 100, 0, 500, 10, 0, 0)
+PARAM_HI = (3600, 10000, 5, 60000, 1000, 60000, 1)
+PARAM_DEFAULT = (60, 3000, 2, 5000, 50, 1000, 1)
 
 # Events by id - 1: severity (PUS 5 subtype) and the format of the fields after the id
-EVENT_SEVERITY = b'\x01\x03\x01\x01\x03\x01\x01\x01\x04\x03\x02\x04\x01\x04\x02\x04\x01\x01\x01\x03\x04\x01'
-EVENT_FORMATS = ('>HB', '>B', '>H', '>H', '>H', '>BB', '>BBHB', '>BB', '>BB', '>B', '>B', '>B', '>BB', '>B', '>BBH', '>B', '>HI', '>', '>I', '>B', '>B', '>B')
+EVENT_SEVERITY = b'\x01\x03\x01\x01\x03\x01\x01\x01\x04\x03\x02\x04\x01\x04\x02\x04\x01\x01\x01\x03\x04\x01\x03'
+EVENT_FORMATS = ('>HB', '>B', '>H', '>H', '>H', '>BB', '>BBHB', '>BB', '>BB', '>B', '>B', '>B', '>BB', '>B', '>BBH', '>B', '>HI', '>', '>I', '>B', '>B', '>B', '>')
 HK_FORMAT = '>HBBBBBHBBBHHHHHHIHBhIBH'
-# Telemetry packets: service << 8 | subtype
+# Telemetry packets: service << 8 | subtype; a PUS 1 or PUS 5 report by its family's first,
+# to which the firmware adds the verification stage or the severity
 TM_ACCEPTED = const(0x0101)
-TM_ACCEPT_FAILED = const(0x0102)
-TM_STARTED = const(0x0103)
-TM_START_FAILED = const(0x0104)
-TM_PROGRESS = const(0x0105)
-TM_PROGRESS_FAILED = const(0x0106)
-TM_COMPLETED = const(0x0107)
-TM_COMPLETION_FAILED = const(0x0108)
 TM_HK = const(0x0319)
 TM_EVENT_INFO = const(0x0501)
-TM_EVENT_LOW = const(0x0502)
-TM_EVENT_MEDIUM = const(0x0503)
-TM_EVENT_HIGH = const(0x0504)
 TM_TIME = const(0x0982)
 TM_SCHEDULE = const(0x0B0A)
 TM_PONG = const(0x1102)

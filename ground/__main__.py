@@ -12,7 +12,7 @@ import sys
 import threading
 import time
 
-from ground import codec, icd
+from ground import codec, hazard, icd, xtce
 from ground.archive import Archive, open_existing
 from ground.client import DEFAULT_RETRIES, DEFAULT_TIMEOUT, Client, default_seq_file
 from ground.errors import GroundError, UsageError
@@ -44,8 +44,11 @@ def _print_stage(v, stage):
 
 def cmd_send(a):
     tc = codec.build(a.command, a.args, lambda: 0)  # a usage mistake is said before any port opens
-    if tc.hazardous and not a.yes:
-        raise UsageError("%s is hazardous: add --yes to send it" % tc)
+    confirm = hazard.confirmation(tc)
+    if confirm is not None and not a.yes:
+        raise UsageError("%s (hazardous: add --yes to send it)" % confirm.text)
+    if confirm is not None:
+        print("HAZARDOUS %s" % confirm.text, flush=True)
     sent = threading.Event()
 
     def show_report(rec):  # what the command caused: PONG, PARAM, SCHEDULE, events
@@ -135,6 +138,10 @@ def cmd_dictionary(a):
     print(icd.dictionary_text())
 
 
+def cmd_xtce(a):
+    print(xtce.document(), end="")
+
+
 def cmd_console(a):
     from ground.console import run
 
@@ -165,6 +172,7 @@ COMMANDS = {
     "plot": (cmd_plot, "draw housekeeping fields of an archive over time", ()),
     "dictionary": (cmd_dictionary, "print the commands, telemetry and events of this build", ()),
     "console": (cmd_console, "the operator console (terminal UI)", (_link_args,)),
+    "xtce": (cmd_xtce, "print the dictionary as XTCE 1.2, for Yamcs or COSMOS (see docs/INTEROP.md)", ()),
 }
 
 

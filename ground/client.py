@@ -7,6 +7,7 @@
     with Client("socket://127.0.0.1:5555") as c:       # LinkError if the port cannot open
         v = c.send("PING")                            # waits for COMPLETED
         v = c.send("FIRE", 2, confirm=True)           # hazardous: confirm=True or UsageError
+        v = c.send("FIRE_SEQUENCE", [1, 2], 0, confirm=True)  # slots as a list (or "1,2" as typed)
         v = c.send("ARM", check=False)                # returns the record instead of raising
         print(v.status, v.reason, [s.name for s in v.stages])
         ev = c.await_event("RELEASED", since=v.mark, slot=2, timeout=30)
@@ -37,7 +38,7 @@ import time
 from dataclasses import dataclass
 
 from firmware import dictionary as d
-from ground import codec
+from ground import codec, hazard
 from ground.errors import CommandFailed, GroundError, LinkError, UsageError, VerificationTimeout
 from ground.link import Link
 
@@ -215,7 +216,8 @@ class Client:
         """Send a command and return its Verification at once; a thread drives retries."""
         tc = name if isinstance(name, codec.Telecommand) else self.build(name, *args)
         if tc.hazardous and not confirm:
-            raise UsageError("%s is hazardous: confirm it (--yes on the command line)" % tc)
+            raise UsageError("%s (hazardous: confirm=True sends it, --yes on the command line)"
+                             % hazard.confirmation(tc).text)
         v = Verification(tc, self.position(), self.timeout if timeout is None else timeout,
                          self.retries if retries is None else retries, self._on_stage)
         with self._cond:
@@ -308,7 +310,7 @@ class Client:
         with self._cond:
             self._pending.pop(v.request_id, None)
             self._seq = (stage.data + 1) & 0x3FFF
-            v.command = codec.build(v.command.name, v.command.args, self._next_seq)
+            v.command = codec.renumber(v.command, self._next_seq)
             self._pending[v.request_id] = v
         try:
             self.link.write(v.command.packet)  # a lost write is resent by the driver's retries

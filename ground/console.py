@@ -13,7 +13,8 @@
 The link thread never touches a widget: the Client's callbacks put records and
 verification stages on a queue that a 10 Hz timer drains on the UI thread.
 ARM, FIRE and every hazardous command are sent only after the operator types
-the confirmation asked for (the slot number, or the command's name).
+the answer its confirmation asks for (ground/hazard.py: the hint says what the
+command will do; the answer is the slot list itself, or the command's name).
 """
 
 import queue
@@ -26,7 +27,7 @@ from textual.suggester import SuggestFromList
 from textual.widgets import DataTable, Input, RichLog, Static
 
 from firmware import dictionary as d
-from ground import codec
+from ground import codec, hazard
 from ground.archive import Archive
 from ground.client import COMPLETED, PENDING, Client, default_seq_file
 from ground.errors import GroundError
@@ -39,15 +40,6 @@ _SEVERITY_STYLE = {"INFO": "", "LOW": "yellow", "MEDIUM": "bold yellow", "HIGH":
 _STATUS_STYLE = {"COMPLETED": "green", "FAILED": "bold red", "TIMEOUT": "bold yellow"}
 
 
-def confirmation(tc):
-    """What the operator must type to send hazardous ``tc``: its first argument (FIRE's slot)
-    or, for a command without arguments, its name; a nested command (SCHED_INSERT) decides."""
-    nested = next((a for a in tc.args if isinstance(a, codec.Telecommand)), None)
-    if nested is not None and nested.hazardous:
-        return confirmation(nested)
-    return str(tc.args[0]) if tc.args else tc.name
-
-
 class Console(App):
     TITLE = "payload ground console"
     CSS = """
@@ -58,7 +50,7 @@ class Console(App):
     #hk { width: 50; }
     #logs { width: 1fr; }
     #commands, #events { height: 1fr; border: round $primary; }
-    #hint { height: 1; padding: 0 1; }
+    #hint { height: auto; max-height: 4; padding: 0 1; }  /* a confirmation wraps: it must be read whole */
     """
     BINDINGS = [("ctrl+q", "quit", "quit"), ("escape", "cancel", "cancel confirmation")]
 
@@ -66,7 +58,7 @@ class Console(App):
         super().__init__()
         self.client = client
         self.inbox = inbox  # records and (verification, stage) pairs from the link thread
-        self.pending_confirmation = None  # (Telecommand, text to type)
+        self.pending_confirmation = None  # (Telecommand, hazard.Confirmation)
         self.active = []  # verifications still shown as running
         self._hk_shown = None
 
@@ -94,7 +86,7 @@ class Console(App):
         table.add_column("housekeeping", key="field")
         table.add_column("value", key="value", width=30)
         for f in d.HK_FIELDS:
-            table.add_row(f[0], "-", key=f[0])
+            table.add_row(f.name, "-", key=f.name)
         self.set_interval(_REFRESH, self.refresh_from_link)
         self.refresh_from_link()
         self.w["cmd"].focus()
@@ -150,18 +142,20 @@ class Console(App):
 
     def _show_hk(self, hk):
         table = self.w["hk"]
+        text = {}
         for name, value, bad in hk.rendered():
+            text[name] = value
             table.update_cell(name, "value", Text(value, "bold white on red" if bad else ""))
         v = hk.values
         for i in range(d.N_SLOTS):
-            state = codec.render(d.HK_FIELDS[2 + i], v["slot%d" % (i + 1)])
-            burns = v["attempts"] >> (4 * i) & 0xF
+            state = text["slot%d" % (i + 1)]
+            burns = d.SLOT_COUNTS.item_count(v["attempts"], i)
             slot = self.w["slot%d" % (i + 1)]
             slot.update(Text("SLOT %d\n%s\nburns %d" % (i + 1, state, burns), _SLOT_STYLE.get(state, "")))
-        inhibits = [(name, v["inputs"] >> bit & 1) for bit, name in enumerate(d.INPUT_BITS)]
-        parts = [("STATE %s" % d.CONTROLLER_STATES[v["state"]] if v["state"] < len(d.CONTROLLER_STATES)
-                  else "STATE ?", "bold"), "  arm window %ds  " % v["arm_left"], "obt %s  " % hk.obt]
-        parts += [(" %s " % name, "black on green" if on else "white on red") for name, on in inhibits]
+        parts = [("STATE %s" % text["state"], "bold"), "  arm window %ds  " % v["arm_left"], "obt %s  " % hk.obt]
+        for bit, name in enumerate(d.INPUT_BITS):  # green: this inhibit allows deployment
+            on = v["inputs"] >> bit & 1
+            parts.append((" %s %s " % (name, "on" if on else "off"), "black on green" if on else "white on red"))
         self.w["controller"].update(Text.assemble(*parts))
 
     # --- from the operator ---------------------------------------------------------------
@@ -174,8 +168,8 @@ class Console(App):
             return  # keep the confirmation prompt, or the outcome of the line just entered
         word = event.value.split(" ", 1)[0].upper()
         entry = d.command(word)
-        self._hint("usage: %s  -- %s%s" % (codec.usage(entry), entry[6], "  [HAZARDOUS]" if entry[4] else "")
-                   if entry else "")
+        self._hint("usage: %s  -- %s%s" % (codec.usage(entry), entry.description,
+                                            "  [HAZARDOUS]" if entry.hazardous else "") if entry else "")
 
     def on_input_submitted(self, event: Input.Submitted):
         line = event.value.strip()
@@ -191,18 +185,18 @@ class Console(App):
     def _command(self, line):
         words = line.split()
         tc = self.client.build(words[0], *words[1:])
-        if tc.hazardous:
-            token = confirmation(tc)
-            self.pending_confirmation = (tc, token)
-            self._hint("HAZARDOUS %s: type %s and Enter to send it; anything else cancels" % (tc, token),
-                       "bold white on dark_red")
+        confirm = hazard.confirmation(tc)
+        if confirm is not None:
+            self.pending_confirmation = (tc, confirm)
+            self._hint("HAZARDOUS %s. Type %s and Enter to send it; anything else cancels"
+                       % (confirm.text, confirm.answer), "bold white on dark_red")
             return
         self._submit(tc)
 
     def _confirm(self, typed):
-        tc, token = self.pending_confirmation
+        tc, confirm = self.pending_confirmation
         self.pending_confirmation = None
-        if typed.upper() == token.upper():
+        if confirm.accepts(typed):
             self._submit(tc)
         else:
             self._hint("%s cancelled: confirmation did not match" % tc, "bold yellow")

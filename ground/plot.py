@@ -1,7 +1,9 @@
 """Housekeeping fields over ground time, from an archive, drawn with matplotlib.
 
 One panel per field, in engineering units, with the dictionary limits as dashed
-lines; the file type follows the ``out`` suffix (png, svg, pdf).
+lines; an enum field (a state) is drawn over its names. A field that packs a set
+of bits or a count per slot has no single value to draw: asking for it is a
+usage error that says so. The file type follows the ``out`` suffix (png, svg, pdf).
 """
 
 import datetime
@@ -12,7 +14,8 @@ from ground.archive import open_existing
 from ground.errors import GroundError, UsageError
 
 DEFAULT_FIELDS = ("temperature", "heap_free", "arm_left", "tc_accepted", "tc_rejected")
-_HK = {f[0]: f for f in d.HK_FIELDS}
+_HK = {f.name: f for f in d.HK_FIELDS}
+_PLOTTABLE = tuple(f.name for f in d.HK_FIELDS if f.names is None or f.names.kind == d.ENUM)
 
 
 def housekeeping(path):
@@ -28,7 +31,11 @@ def housekeeping(path):
 def plot(path, out, fields=DEFAULT_FIELDS):
     unknown = [f for f in fields if f not in _HK]
     if unknown:
-        raise UsageError("not a housekeeping field: %s (fields: %s)" % (", ".join(unknown), " ".join(_HK)))
+        raise UsageError("not a housekeeping field: %s (fields: %s)" % (", ".join(unknown), " ".join(_PLOTTABLE)))
+    packed = [f for f in fields if f not in _PLOTTABLE]
+    if packed:
+        raise UsageError("%s: a set of flags or a count per slot, not one value to plot (see: ground replay); "
+                         "fields: %s" % (", ".join(packed), " ".join(_PLOTTABLE)))
     hk = housekeeping(path)
     if not hk:
         raise GroundError("no housekeeping reports in %s" % path)
@@ -44,7 +51,11 @@ def plot(path, out, fields=DEFAULT_FIELDS):
         f = _HK[name]
         factor, unit, _decimals = codec.scaling(f)
         ax.plot(xs, [r.values[name] * factor for _t, r in hk], drawstyle="steps-post")
-        for limit in (f[3], f[4]):
+        if f.names is not None:  # an enum: its names on the axis
+            values, names = zip(*f.names.pairs(), strict=True)
+            ax.set_yticks(values, names)
+            ax.set_ylim(min(values) - 0.5, max(values) + 0.5)
+        for limit in (f.lo, f.hi):
             if limit is not None:
                 ax.axhline(limit * factor, color="red", linestyle="--", linewidth=0.8)
         ax.set_ylabel("%s\n%s" % (name, unit) if unit else name)

@@ -135,7 +135,7 @@ class DeployerLibrary:
         """``v`` ends with report ``outcome`` (and failure ``reason``), whatever came before."""
         report = self._await_report(v, _FINAL_REPORTS, timeout)
         code = report.values.get("code")
-        name = d.FAILURES[code - 1][0] if code and 1 <= code <= len(d.FAILURES) else None
+        name = d.FAILURE_NAMES.text(code) if code else None
         if report.name not in outcome or name != reason:
             raise AssertionError("%s should have ended %s%s: %s" % (
                 v.command, " or ".join(outcome), " " + reason if reason else "", self._reports(v)))
@@ -289,3 +289,26 @@ class DeployerLibrary:
     @keyword("Slot ${slot} Should Not Burn Again Within ${duration}")
     def slot_should_not_burn_again(self, slot, duration):
         self._target().actuator_should_stay_off(slot, _seconds(duration))
+
+    # --- the emulated MCU (Renode only) ------------------------------------------
+
+    def _renode(self):
+        target = self._target()
+        if not isinstance(target, RenodeTarget):
+            raise AssertionError("this step needs the renode target: the sim models no MCU clock, timer or ADC")
+        return target
+
+    @keyword("The Burn Of Slot ${slot} Should Start Within ${timeout}")
+    def burn_should_start(self, slot, timeout):
+        """Waits for the actuator to turn on and pauses the emulation at that instant."""
+        self._renode().burn_should_start(slot, _seconds(timeout))
+
+    @keyword("The Burn Of Slot ${slot} Should End Between ${lo} And ${hi} ms")
+    def burn_should_end_between(self, slot, lo, hi):
+        """From that instant: on for ``lo`` ms, off by ``hi`` ms of virtual time; resumes the emulation."""
+        self._renode().burn_should_end_between(slot, float(lo) / 1000, float(hi) / 1000)
+
+    @keyword
+    def set_the_temperature_sensor(self, ts_cal1, ts_cal2, sample):
+        """Calibration words and ADC sample of the MCU's temperature sensor."""
+        self._renode().set_temperature_sensor(ts_cal1, ts_cal2, sample)

@@ -20,6 +20,12 @@ Primitives (slots are 1..4, as the operator numbers them):
     output_should_be(name, on, timeout)      an output line ("arm", "actuator1".."actuator4")
     actuator_should_stay_off(slot, seconds)  no burn of ``slot`` for ``seconds``
 
+Renode only (time and sensors of the emulated MCU, which the sim does not model):
+
+    burn_should_start(slot, timeout)         pause the emulation as the actuator turns on
+    burn_should_end_between(slot, lo, hi)    on for ``lo`` s of virtual time, off by ``hi``
+    set_temperature_sensor(cal1, cal2, raw)  calibration words and ADC sample
+
 A primitive that cannot reach its target raises TargetError: a scenario that
 cannot drive the board fails, it never passes by doing nothing.
 """
@@ -42,6 +48,10 @@ _REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _POLL = 0.02  # s between two looks at the sim's state while waiting for a change
 _STOP_GRACE = 5.0  # s the sim gets to exit after Ctrl-C before it is killed
 _ERROR_TAIL = 2000  # characters of the sim's stderr quoted when it fails
+# STM32F42x system memory and ADC (MicroPython's adc.c reads these; cited in hil/README.md)
+TS_CAL1 = "0x1FFF7A2C"  # temperature sensor raw reading at 30 degC
+TS_CAL2 = "0x1FFF7A2E"  # ... at 110 degC
+TEMPERATURE_CHANNEL = 18
 
 
 class TargetError(AssertionError):
@@ -256,6 +266,26 @@ class RenodeTarget:
     def actuator_should_stay_off(self, slot, seconds):
         tester = self._tester("actuator%d" % _check_slot(slot))
         self.execute("%s AssertAndHoldState false 0 %s" % (tester, float(seconds)))
+
+    def burn_should_start(self, slot, timeout):
+        """Pause the emulation at the instant the slot's actuator turns on (LEDTester's
+        pauseEmulation), so that what follows is timed from that edge in virtual time."""
+        tester = self._tester("actuator%d" % _check_slot(slot))
+        self.execute("%s AssertState false 0" % tester)  # off now: the edge is still to come
+        self.execute("%s AssertState true %s true" % (tester, float(timeout)))
+
+    def burn_should_end_between(self, slot, lo, hi):
+        """From the paused edge: on for ``lo`` s, then off within ``hi`` s; the emulation runs on."""
+        tester = self._tester("actuator%d" % _check_slot(slot))
+        self.execute("%s AssertAndHoldState true 0 %s true" % (tester, float(lo)))
+        self.execute("%s AssertState false %s true" % (tester, float(hi) - float(lo)))
+        self.execute("start")
+
+    def set_temperature_sensor(self, ts_cal1, ts_cal2, sample):
+        """The words MicroPython reads as TS_CAL1/TS_CAL2, and the ADC's temperature channel."""
+        self.execute("sysbus WriteWord %s %d" % (TS_CAL1, int(ts_cal1)))
+        self.execute("sysbus WriteWord %s %d" % (TS_CAL2, int(ts_cal2)))
+        self.execute("sysbus.adc1 FeedSample %d %d -1" % (int(sample), TEMPERATURE_CHANNEL))
 
 
 class Peripheral(NamedTuple):

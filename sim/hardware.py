@@ -11,7 +11,6 @@ import asyncio
 import math
 import os
 import random
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -20,6 +19,8 @@ import tty
 from pathlib import Path
 
 from firmware.dictionary import RESET_CAUSES
+from ground import build
+from ground.build import BuildError
 from sim.control import Control, ControlError
 from sim.link import Line, Noise
 from sim.plant import Plant
@@ -47,40 +48,25 @@ class Process:
     """Compiles the firmware when stale, then starts ``micropython`` processes on request.
 
     As on the board, the firmware runs from .mpy bytecode (under a 64 KiB heap the
-    compiler itself would not fit): build/mpy/firmware/*.mpy, the same files and command
-    as ``make mpy-compile``, plus build/mpy/board.mpy; an app given as a file is compiled
-    into the work dir. Files are replaced atomically, so sims may start side by side.
+    compiler itself would not fit): the package compiled by ground.build (the same files
+    as ``make mpy-compile``), plus build/mpy/board.mpy; an app given as a file is
+    compiled into the work dir. Files are replaced atomically, so sims may start side by side.
     """
 
     def __init__(self, opts, workdir):
         self._opts = opts
-        self.micropython = _tool("micropython")
-        self._mpy_cross = _tool("mpy-cross")
-        build = ROOT / "build" / "mpy"
-        sources = {src.stem: src for src in (ROOT / "firmware").glob("*.py")}
-        for stem, src in sources.items():
-            self._compile(src, build / "firmware" / (stem + ".mpy"))
-        for old in (build / "firmware").glob("*.mpy"):
-            if old.stem not in sources:  # its source is gone: the board must not import it
-                old.unlink(missing_ok=True)
-        self._compile(ROOT / "sim" / "board.py", build / "board.mpy")
-        self.path = [build]
-        self.app = opts.app
-        if opts.app.endswith(".py"):
-            self.app = Path(opts.app).stem
-            self._compile(Path(opts.app), workdir / "app" / (self.app + ".mpy"))
-            self.path.append(workdir / "app")
-
-    def _compile(self, src, dst):
-        if dst.exists() and dst.stat().st_mtime >= src.stat().st_mtime:
-            return
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dst.with_name("%s.%d.tmp" % (dst.name, os.getpid()))
-        r = subprocess.run([self._mpy_cross, "-march=armv7emsp", "-o", str(tmp), str(src)],
-                           capture_output=True, text=True)
-        if r.returncode:
-            raise SimError("mpy-cross %s: %s" % (src, r.stderr.strip()))
-        os.replace(tmp, dst)
+        try:
+            self.micropython = build.tool("micropython")
+            build.compile_package()
+            build.compile_module(ROOT / "sim" / "board.py", build.OUT.parent / "board.mpy")
+            self.path = [build.OUT.parent]
+            self.app = opts.app
+            if opts.app.endswith(".py"):
+                self.app = Path(opts.app).stem
+                build.compile_module(Path(opts.app), workdir / "app" / (self.app + ".mpy"))
+                self.path.append(workdir / "app")
+        except BuildError as e:
+            raise SimError(str(e))
 
     async def spawn(self, io_port, uart_port, reset_cause, flash):
         argv = [self.micropython, "-X", "heapsize=" + self._opts.heap, str(ROOT / "sim" / "boot.py"),
@@ -88,14 +74,6 @@ class Process:
                 str(self._opts.baud), self._opts.flash_timing, self.app]
         return await asyncio.create_subprocess_exec(
             *argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-
-
-def _tool(name):
-    local = Path(sys.executable).parent / name
-    found = str(local) if local.exists() else shutil.which(name)
-    if not found:
-        raise SimError("%s not found: run 'make venv' (requirements.txt installs it)" % name)
-    return found
 
 
 class Hardware:

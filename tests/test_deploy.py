@@ -1,121 +1,276 @@
-"""ground.deploy: the exact tool command lines, one-line errors, and installable output."""
+"""ground.deploy against stand-in mpremote, dfu-util and st-flash executables
+(tests/standins/board_tools.py): the exact command lines, the maintenance boot, and a reset
+at every moment of a reflash leaving the old or the new application to boot."""
 
+import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from ground import deploy
+from firmware import main as launcher
+from ground import build, deploy
 
 ROOT = Path(__file__).resolve().parents[1]
+STANDIN = ROOT / "tests" / "standins" / "board_tools.py"
+TOOLS = (("mpremote", "MPREMOTE"), ("dfu-util", "DFU_UTIL"), ("st-flash", "STFLASH"))
+LEGACY_MAIN = b"from firmware.board_nucleo import Board\n"  # a main.py that knows no maintenance boot
 
 
-class Recorder:
-    """Stands in for the tools: records each command line, runs mpy-cross for real."""
+class Bench:
+    """The stand-ins' state: the board's /flash, what it runs, the command lines they got."""
 
-    def __init__(self, fail=None):
-        self.calls = []
-        self.fail = fail
+    def __init__(self, tmp_path):
+        self.state = tmp_path / "board"
+        self.flash = self.state / "flash"
+        self.flash.mkdir(parents=True)
+        self.bin = tmp_path / "bin"
+        self.bin.mkdir()
+        self.port = str(tmp_path / "ttyACM0")
+        Path(self.port).touch()
 
-    def __call__(self, cmd):
-        self.calls.append(cmd)
-        if self.fail and Path(cmd[0]).name == self.fail:
-            raise deploy.GroundError("%s failed: could not enter raw repl" % self.fail)
-        if Path(cmd[0]).name == "mpy-cross":
-            return deploy.run(cmd)
-        return ""
+    def exe(self, name):
+        return str(self.bin / name)
+
+    def calls(self, tool=None):
+        lines = (self.state / "log.jsonl").read_text().splitlines() if (self.state / "log.jsonl").exists() else []
+        return [c["argv"] for c in map(json.loads, lines) if tool in (None, c["tool"])]
+
+    def board(self, **settings):
+        path = self.state / "board.json"
+        current = json.loads(path.read_text()) if path.exists() else {}
+        if settings:
+            path.write_text(json.dumps({**current, **settings}))
+        return current
+
+    def install_old(self, slot="a", other=None):
+        """A board running an older application from ``slot`` with this launcher; ``other``
+        names a slot holding an even older one."""
+        (self.flash / "main.py").write_bytes(launcher_bytes())
+        (self.flash / "app").write_text(slot)
+        (self.flash / slot / "firmware").mkdir(parents=True)
+        for m in new_mpys():
+            (self.flash / slot / "firmware" / m.name).write_bytes(b"old " + m.name.encode())
+        if other:
+            (self.flash / other / "firmware").mkdir(parents=True)
+            (self.flash / other / "firmware" / "app.mpy").write_bytes(b"older")
+        self.board(state="app", wdt=True, running=str(self.flash / slot))
+
+    def files(self, slot):
+        d = self.flash / slot / "firmware"
+        return {p.name: p.read_bytes() for p in d.iterdir()} if d.is_dir() else {}
+
+
+def launcher_bytes():
+    return (build.SOURCE / build.LAUNCHER).read_bytes()
+
+
+def new_mpys():
+    return build.compile_package()
 
 
 @pytest.fixture
-def port(tmp_path):
-    p = tmp_path / "ttyACM0"
-    p.touch()
-    return str(p)
+def bench(tmp_path, monkeypatch):
+    b = Bench(tmp_path)
+    for name, env in TOOLS:
+        Path(b.exe(name)).write_text('#!/bin/sh\nexec "%s" -S "%s" %s "$@"\n' % (sys.executable, STANDIN, name))
+        os.chmod(b.exe(name), 0o755)
+        monkeypatch.setenv(env, b.exe(name))
+    monkeypatch.setenv("STANDIN_STATE", str(b.state))
+    monkeypatch.setattr(deploy, "BOOT_PAUSE_S", 0)
+    return b
 
 
-def test_install_compiles_every_module_for_the_m4_and_copies_them_in_one_mpremote_session(port):
-    rec = Recorder()
-    assert deploy.main(["--port", port], runner=rec) == 0
-    compiles = [c for c in rec.calls if Path(c[0]).name == "mpy-cross"]
-    modules = sorted(p.name for p in (ROOT / "firmware").glob("*.py") if p.name not in deploy.NOT_INSTALLED)
-    assert sorted(Path(c[-1]).name for c in compiles) == modules
-    assert all(c[1] == "-march=armv7emsp" for c in compiles)
-    (mp,) = [c for c in rec.calls if Path(c[0]).name == "mpremote"]
-    assert mp[1:4] == ["connect", port, "exec"]
-    i = mp.index("cp")
-    assert mp[i + 1:i + 1 + len(modules)] == [
-        str(ROOT / "build/deploy/firmware" / (m[:-3] + ".mpy")) for m in modules]
-    assert mp[i + 1 + len(modules):] == [
-        ":/flash/firmware/", "+", "cp", str(ROOT / "firmware/main.py"), ":/flash/main.py", "+", "reset"]
+def flash_step(slot):
+    return ["cp", *[str(m) for m in new_mpys()], ":/flash/%s/firmware/" % slot]
 
 
-def test_install_never_copies_the_cpython_dictionary_or_the_manifest(port):
-    rec = Recorder()
-    deploy.main(["--port", port], runner=rec)
-    flat = " ".join(" ".join(c) for c in rec.calls)
-    assert "dictionary" not in flat and "manifest" not in flat
+def test_install_reboots_into_maintenance_then_copies_into_the_other_slot_and_commits(bench):
+    bench.install_old("a")
+    assert deploy.main(["--port", bench.port]) == 0
+    mp = bench.exe("mpremote")
+    assert bench.calls("mpremote") == [
+        ["connect", bench.port, "exec", deploy._ENTER, "+", "reset"],
+        ["connect", bench.port, "exec", deploy._STATUS],  # the board is still booting: retried
+        ["connect", bench.port, "exec", deploy._STATUS],
+        ["connect", bench.port, "exec", deploy._stage("b"), "+", *flash_step("b"), "+",
+         "exec", deploy._commit("b"), "+", "reset"],
+    ]
+    assert mp.endswith("mpremote")
+    assert (bench.flash / "app").read_text() == "b"
+    assert bench.files("b") == {m.name: m.read_bytes() for m in new_mpys()}
+    assert set(bench.files("a").values()) == {b"old " + m.name.encode() for m in new_mpys()}
+    assert bench.board()["running"] == str(bench.flash / "b")
 
 
-def test_prepare_step_makes_the_folder_and_removes_stale_modules():
-    """A stale .py next to a new .mpy would win the import: the folder is emptied first."""
-    ns = {}
-    removed = []
-
-    class FakeOs:
-        def mkdir(self, p):
-            raise OSError(17)
-
-        def listdir(self, p):
-            return ["old.py", "app.mpy"]
-
-        def remove(self, p):
-            removed.append(p)
-
-    exec(deploy._PREPARE.replace("import os\n", ""), {"os": FakeOs()}, ns)
-    assert removed == ["/flash/firmware/old.py", "/flash/firmware/app.mpy"]
+def test_the_next_install_goes_back_to_the_first_slot(bench):
+    bench.install_old("b")
+    assert deploy.main(["--port", bench.port]) == 0
+    assert (bench.flash / "app").read_text() == "a"
+    assert bench.board()["running"] == str(bench.flash / "a")
 
 
-def test_missing_port_is_one_line_error_and_exit_3(capsys):
-    assert deploy.main(["--port", "/dev/does-not-exist"], runner=Recorder()) == 3
-    err = capsys.readouterr().err
-    assert err == "deploy: no such port: /dev/does-not-exist (is the board plugged in?)\n"
+def test_the_launcher_is_replaced_through_a_rename_only_when_it_differs(bench):
+    (bench.flash / "main.py").write_bytes(launcher_bytes() + b"# an older launcher\n")
+    bench.board(state="repl", wdt=False)
+    assert deploy.main(["--port", bench.port]) == 0
+    last = bench.calls("mpremote")[-1]
+    i = last.index(":/flash/a/firmware/")
+    assert last[i + 1:] == ["+", "cp", str(build.SOURCE / "main.py"), ":/flash/main.new", "+",
+                            "exec", deploy._RENAME_LAUNCHER, "+", "exec", deploy._commit("a"), "+", "reset"]
+    assert (bench.flash / "main.py").read_bytes() == launcher_bytes()
 
 
-def test_mpremote_failure_is_one_line_error_exit_1(port, capsys):
-    assert deploy.main(["--port", port], runner=Recorder(fail="mpremote")) == 1
-    assert capsys.readouterr().err == "deploy: mpremote failed: could not enter raw repl\n"
+def test_a_board_whose_main_py_ignores_the_flag_gets_the_launcher_before_anything_else(bench):
+    (bench.flash / "main.py").write_bytes(LEGACY_MAIN)
+    (bench.flash / "firmware").mkdir()
+    (bench.flash / "firmware" / "app.mpy").write_bytes(b"legacy")
+    bench.board(state="app", wdt=True, running="legacy", wdt_writes=3)
+    assert deploy.main(["--port", bench.port]) == 0
+    calls = bench.calls("mpremote")
+    assert calls[3] == ["connect", bench.port, "cp", str(build.SOURCE / "main.py"), ":/flash/main.new", "+",
+                        "exec", deploy._RENAME_LAUNCHER]
+    assert calls[4] == ["connect", bench.port, "reset"]
+    assert bench.board()["running"] == str(bench.flash / "a")
+    assert not (bench.flash / "firmware").exists()  # the older layout is gone once a slot boots
 
 
-def test_dfu_image_uses_dfu_util_and_bin_uses_st_flash(tmp_path, monkeypatch):
-    monkeypatch.setattr(deploy.shutil, "which", lambda name: "/usr/bin/" + name)
-    dfu = tmp_path / "mp.dfu"
-    bin_ = tmp_path / "mp.bin"
+def test_the_copy_runs_with_no_watchdog_however_long_it_takes(bench):
+    bench.install_old("a")
+    bench.board(wdt_writes=1)  # the application's watchdog would reset the board after one write
+    assert deploy.main(["--port", bench.port]) == 0
+    assert bench.board()["running"] == str(bench.flash / "b")
+
+
+def _bootable(bench):
+    """The files of the application the board runs after at most one maintenance boot."""
+    state = bench.board()
+    if state["state"] == "repl":  # a maintenance boot: the next reset runs the application
+        decision = launcher.boot(str(bench.flash))
+        assert decision is not None, "two maintenance boots in a row"
+        state = {"state": "app", "running": decision}
+    assert state["state"] == "app", state
+    return bench.files(Path(state["running"]).name)
+
+
+def test_a_power_cut_at_any_flash_operation_of_a_reflash_leaves_the_old_or_the_new_application(bench):
+    """Every operation but the module copies, which are alike: the first, a middle and the last."""
+    bench.install_old("a", other="b")
+    old = bench.files("a")
+    new = {m.name: m.read_bytes() for m in new_mpys()}
+    bench.board(ops=0, oplog=[], boot_delay=0)
+    assert deploy.main(["--port", bench.port]) == 0
+    oplog = bench.board()["oplog"]
+    copies = [i for i, op in enumerate(oplog, 1) if op.startswith("write /flash/b/firmware/")]
+    assert len(copies) == len(new)
+    cuts = [i for i in range(1, len(oplog) + 1) if i not in copies] + [copies[0], copies[len(copies) // 2], copies[-1]]
+    outcomes = set()
+    for cut in sorted(cuts):
+        for p in bench.flash.iterdir():
+            subprocess.run(["rm", "-rf", str(p)], check=True)
+        bench.install_old("a", other="b")
+        bench.board(ops=0, oplog=[], cut_after=cut, booting=0)
+        code = deploy.main(["--port", bench.port])
+        running = _bootable(bench)
+        assert running in (old, new), "power cut in %r (operation %d)" % (oplog[cut - 1], cut)
+        outcomes.add((code, "new" if running == new else "old"))
+        bench.board(cut_after=None, booting=0)  # the operator waits for the board, then runs it again
+        assert deploy.main(["--port", bench.port]) == 0, "the reflash after a cut in %r failed" % oplog[cut - 1]
+        assert _bootable(bench) == new
+    assert outcomes == {(1, "old"), (1, "new")}  # cuts before and after the commit both happened
+
+
+def test_a_board_that_never_answers_is_a_one_line_error_exit_1(bench, capsys):
+    bench.install_old("a")
+    bench.board(boot_delay=deploy.BOOT_TRIES + 1)
+    assert deploy.main(["--port", bench.port]) == 1
+    assert capsys.readouterr().err == "deploy: mpremote failed: mpremote: could not enter raw repl\n"
+
+
+def test_missing_port_is_one_line_error_and_exit_3(bench, capsys):
+    assert deploy.main(["--port", "/dev/does-not-exist"]) == 3
+    assert capsys.readouterr().err == "deploy: no such port: /dev/does-not-exist (is the board plugged in?)\n"
+
+
+def test_a_dfu_image_goes_through_dfu_util_to_the_st_bootloader_and_leaves_it(bench, tmp_path):
+    dfu = tmp_path / "firmware.dfu"
     dfu.touch()
-    bin_.touch()
-    assert deploy.image_command(dfu) == ["/usr/bin/dfu-util", "-a", "0", "-D", str(dfu)]
-    assert deploy.image_command(bin_) == ["/usr/bin/st-flash", "--reset", "write", str(bin_), "0x08000000"]
+    assert deploy.main(["--write-image", str(dfu)]) == 0
+    assert bench.calls() == [["-a", "0", "-d", "0x0483:0xdf11", "-D", str(dfu), "-s", ":leave"]]
 
 
-def test_missing_flash_tool_says_what_to_install(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(deploy.shutil, "which", lambda name: None)
-    img = tmp_path / "mp.dfu"
-    img.touch()
-    assert deploy.main(["--write-image", str(img)]) == 1
+@pytest.mark.parametrize("given", ["folder", "firmware0.bin"])
+def test_the_two_bin_parts_go_through_st_flash_at_text0_then_text1(bench, tmp_path, given):
+    build_dir = tmp_path / "build-NUCLEO_F429ZI"
+    build_dir.mkdir()
+    for name in ("firmware0.bin", "firmware1.bin"):
+        (build_dir / name).touch()
+    path = build_dir if given == "folder" else build_dir / "firmware0.bin"
+    assert deploy.main(["--write-image", str(path)]) == 0
+    assert bench.calls("st-flash") == [
+        ["--connect-under-reset", "write", str(build_dir / "firmware0.bin"), "0x08000000"],
+        ["--connect-under-reset", "--reset", "write", str(build_dir / "firmware1.bin"), "0x08020000"],
+    ]
+
+
+def test_a_missing_second_part_is_a_usage_error_before_anything_is_written(bench, tmp_path, capsys):
+    (tmp_path / "firmware0.bin").touch()
+    assert deploy.main(["--write-image", str(tmp_path / "firmware0.bin")]) == 2
+    assert capsys.readouterr().err == "deploy: missing %s: a NUCLEO_F429ZI build writes firmware0.bin and " \
+                                      "firmware1.bin\n" % (tmp_path / "firmware1.bin")
+    assert bench.calls() == []
+
+
+@pytest.mark.parametrize("name", ["firmware.bin", "firmware.hex"])
+def test_an_image_that_is_not_the_boards_build_output_is_a_usage_error(bench, tmp_path, capsys, name):
+    (tmp_path / name).touch()
+    assert deploy.main(["--write-image", str(tmp_path / name)]) == 2
+    assert "give a .dfu (dfu-util), or the build folder or its firmware0.bin (st-flash)" in capsys.readouterr().err
+
+
+def test_a_failing_flash_tool_is_a_one_line_error_exit_1(bench, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("STANDIN_FAIL", "dfu-util")
+    (tmp_path / "mp.dfu").touch()
+    assert deploy.main(["--write-image", str(tmp_path / "mp.dfu")]) == 1
+    assert capsys.readouterr().err == "deploy: dfu-util failed: dfu-util: error (injected)\n"
+
+
+def test_a_missing_flash_tool_says_what_to_install(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("DFU_UTIL", raising=False)
+    monkeypatch.setattr(build.shutil, "which", lambda name: None)
+    monkeypatch.setattr(build.sys, "executable", str(tmp_path / "python"))
+    (tmp_path / "mp.dfu").touch()
+    assert deploy.main(["--write-image", str(tmp_path / "mp.dfu")]) == 1
     assert capsys.readouterr().err.startswith("deploy: dfu-util not found: install it")
 
 
-def test_unknown_image_type_is_a_usage_error(tmp_path, capsys):
-    img = tmp_path / "mp.hex"
-    img.touch()
-    assert deploy.main(["--write-image", str(img)]) == 2
-    assert "give a .dfu (dfu-util) or a .bin (st-flash)" in capsys.readouterr().err
+def _make(bench, *args):
+    env = dict(os.environ, **{env: bench.exe(name) for name, env in TOOLS})
+    return subprocess.run(["make", "--no-print-directory", *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_make_flash_installs_through_mpremote_on_the_given_port(bench):
+    bench.install_old("a")
+    p = _make(bench, "flash", "PORT=" + bench.port)
+    assert p.returncode == 0, p.stderr
+    assert [c[:3] for c in bench.calls("mpremote")][0] == ["connect", bench.port, "exec"]
+    assert (bench.flash / "app").read_text() == "b"
+
+
+def test_make_flash_micropython_writes_both_parts_of_a_build_folder(bench, tmp_path):
+    for name in ("firmware0.bin", "firmware1.bin"):
+        (tmp_path / name).touch()
+    p = _make(bench, "flash-micropython", "FIRMWARE=" + str(tmp_path))
+    assert p.returncode == 0, p.stderr
+    assert [c[-1] for c in bench.calls("st-flash")] == ["0x08000000", "0x08020000"]
 
 
 def test_compiled_modules_load_and_run_under_the_micropython_unix_port(tmp_path):
     """The installed set is complete: the app boots from the .mpy files alone (no .py)."""
-    out = tmp_path / "firmware"
-    deploy.compile_firmware(out=out)
+    build.compile_package(tmp_path / "firmware")
     script = tmp_path / "boot_check.py"
     script.write_text(
         "import sys\nsys.path[:] = ['%s', '%s']\n"

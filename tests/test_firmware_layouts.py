@@ -28,13 +28,14 @@ from tests.firmware.fakes import Rig
 
 
 def _expected_length(service, subtype, data):
-    for name, svc, sub, fields, _ in d.TELEMETRY:
-        if (svc, sub) != (service, subtype):
+    for t in d.TELEMETRY:
+        if (t.service, t.subtype) != (service, subtype):
             continue
-        if service == 5:  # event id, then that event's fields
+        name, fields = t.name, t.fields
+        if service == d.SVC_EVENT:  # event id, then that event's fields
             eid = struct.unpack(">H", data[:2])[0]
-            return name, 2 + struct.calcsize(d.fmt(d.event(eid)[3]))
-        star = [i for i, f in enumerate(fields) if f[1] == "*"]
+            return name, 2 + struct.calcsize(d.fmt(d.event(eid).fields))
+        star = [i for i, f in enumerate(fields) if f.code == "*"]
         if star:  # fixed head, then whole records
             head = struct.calcsize(d.fmt(fields[:star[0]]))
             rec = struct.calcsize(d.fmt(fields[star[0] + 1:]))

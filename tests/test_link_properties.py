@@ -25,41 +25,41 @@ packets = st.binary(max_size=framing.MAX_PACKET)
 
 def _value(field):
     """Boundary values first (the dictionary range, else the type's), then anything in range."""
-    code, lo, hi = field[1], field[3], field[4]
-    tlo, thi = _RANGES[code]
-    lo = tlo if lo is None else lo
-    hi = thi if hi is None else hi
+    tlo, thi = _RANGES[field.code]
+    lo = tlo if field.lo is None else field.lo
+    hi = thi if field.hi is None else field.hi
     return st.sampled_from((lo, hi)) | st.integers(lo, hi)
 
 
 def _fixed(fields):
-    return [f for f in fields if f[1] not in ("tc", "*")]
+    return [f for f in fields if f.code not in ("tc", "*")]
 
 
 @st.composite
 def tc_data(draw):
     """A command from the dictionary with boundary or random arguments, as TC fields."""
-    name, service, subtype, fid, _haz, args, _doc = draw(st.sampled_from(dictionary.COMMANDS))
-    fixed = _fixed(args)
+    c = draw(st.sampled_from(dictionary.COMMANDS))
+    fixed = _fixed(c.args)
     data = struct.pack(dictionary.fmt(fixed), *[draw(_value(f)) for f in fixed])
-    if fid:
-        data = struct.pack(">H", fid) + data
-    if len(fixed) != len(args):  # an embedded telecommand (SCHED_INSERT)
+    if c.function:
+        data = struct.pack(">H", c.function) + data
+    if len(fixed) != len(c.args):  # an embedded telecommand (SCHED_INSERT)
         data += packet.encode_tc(17, 1, seq=draw(st.integers(0, 0x3FFF)))
-    return service, subtype, data
+    return c.service, c.subtype, data
 
 
 @st.composite
 def tm_data(draw):
     """A telemetry packet kind from the dictionary with boundary or random field values."""
-    name, service, subtype, fields, _doc = draw(st.sampled_from(dictionary.TELEMETRY))
-    if service == 5:  # events: the id, then that event's fields
-        eid, _n, severity, efields, _d = draw(st.sampled_from(dictionary.EVENTS))
-        data = struct.pack(">H" + dictionary.fmt(efields)[1:], eid, *[draw(_value(f)) for f in efields])
-        return 5, severity, data
+    t = draw(st.sampled_from(dictionary.TELEMETRY))
+    service, subtype, fields = t.service, t.subtype, t.fields
+    if service == dictionary.SVC_EVENT:  # events: the id, then that event's fields
+        e = draw(st.sampled_from(dictionary.EVENTS))
+        data = struct.pack(">H" + dictionary.fmt(e.fields)[1:], e.id, *[draw(_value(f)) for f in e.fields])
+        return service, e.severity, data
     fixed = _fixed(fields)
     if len(fixed) != len(fields):  # a header, then repeated records
-        star = [f[1] for f in fields].index("*")
+        star = [f.code for f in fields].index("*")
         head, rec = fields[:star], fields[star + 1:]
         data = struct.pack(dictionary.fmt(head), *[draw(_value(f)) for f in head])
         for _ in range(draw(st.integers(0, dictionary.SCHEDULE_SIZE))):
@@ -242,15 +242,14 @@ def test_micropython_decodes_the_same_vectors_to_the_same_values():
 
 
 def _enum_members():
-    """(field name, value) for every member of every enumeration the telemetry carries."""
-    yield from (("state", i) for i in range(len(dictionary.CONTROLLER_STATES)))
-    for slot in ("slot1", "slot2", "slot3", "slot4"):
-        yield from ((slot, i) for i in range(len(dictionary.SLOT_STATES)))
-    yield from (("reset_cause", i) for i in range(len(dictionary.RESET_CAUSES)))
+    """(field name, value) for every member of every enumeration housekeeping carries."""
+    for f in dictionary.HK_FIELDS:
+        if f.names is not None and f.names.kind == dictionary.ENUM:
+            yield from ((f.name, value) for value, _name in f.names.pairs())
 
 
 def test_every_enum_member_round_trips_in_housekeeping():
-    names = [f[0] for f in dictionary.HK_FIELDS]
+    names = [f.name for f in dictionary.HK_FIELDS]
     for field, value in _enum_members():
         values = [0] * len(names)
         values[names.index(field)] = value
@@ -265,8 +264,8 @@ def test_every_failure_code_and_event_id_round_trips():
     for code in range(1, len(dictionary.FAILURES) + 1):
         raw = _write_tm(1, 2, struct.pack(">IHH", 0x18C1C000, code, 0), 0, 0, 0)
         assert struct.unpack(">IHH", packet.decode_tm(raw, len(raw)).data)[1] == code
-    for eid, _name, severity, fields, _doc in dictionary.EVENTS:
-        data = struct.pack(">H" + dictionary.fmt(fields)[1:], eid, *[0] * len(fields))
-        raw = _write_tm(5, severity, data, 0, 0, 0)
+    for e in dictionary.EVENTS:
+        data = struct.pack(">H" + dictionary.fmt(e.fields)[1:], e.id, *[0] * len(e.fields))
+        raw = _write_tm(5, e.severity, data, 0, 0, 0)
         tm = PusTm.unpack(raw, timestamp_len=7)
-        assert (tm.message_subtype, struct.unpack_from(">H", tm.source_data)[0]) == (severity, eid)
+        assert (tm.message_subtype, struct.unpack_from(">H", tm.source_data)[0]) == (e.severity, e.id)

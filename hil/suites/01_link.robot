@@ -12,6 +12,7 @@ Should Boot SAFE And Answer A Ping
     Command Should Succeed    PING
     Nothing Should Burn
     Housekeeping Should Show    slot1=STOWED    slot2=STOWED    slot3=STOWED    slot4=STOWED
+    ...    temperature=${LAB_TEMPERATURE}
 
 Should Drop Garbage Between Commands And Keep Answering
     ${crc_before}=          Housekeeping Field    crc_errors

@@ -20,7 +20,7 @@ BAUDS = (115200, 921600)
 WINDOW_S = 5.0
 SETTLE_S = 0.5
 TARGET = 0.95  # of the line busy with frames at maximum HK rate
-HK_PERIOD_MS = next(p[3] for p in d.PARAMETERS if p[1] == "HK_PERIOD")
+HK_PERIOD_MS = d.parameter(d.P_HK_PERIOD).lo
 _FLOOD_TICK_S = 0.01
 
 

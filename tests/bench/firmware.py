@@ -1,6 +1,6 @@
 """Firmware figures under the MicroPython unix port (x86-64), against the board's heap budget.
 
-The firmware and the test rig's fake board are compiled with mpy-cross first,
+The firmware and the test rig's fake board are compiled first (ground.build),
 as the sim and the board load them (compiling sources at import needs heap).
 Figures: heap taken by the firmware's modules and by the application after
 boot, the least free heap seen while it arms and releases four slots, the
@@ -17,6 +17,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from ground import build
 from sim import BOARD_HEAP
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -68,16 +69,10 @@ print(modules, live, harness, low, per_iter, hk_us)
 
 
 def compile_app_and_rig(dst):
-    """mpy-cross the modules the app imports, and the test rig, into ``dst`` (bytecode .mpy)."""
-    for src in sorted((ROOT / "firmware").glob("*.py")) + [
-        ROOT / "tests/__init__.py", ROOT / "tests/firmware/__init__.py", ROOT / "tests/firmware/fakes.py",
-    ]:
-        rel = src.relative_to(ROOT)
-        if rel.name in ("main.py", "manifest.py", "board_nucleo.py", "dictionary.py"):
-            continue  # not imported off the board
-        out = dst / rel.with_suffix(".mpy")
-        out.parent.mkdir(parents=True, exist_ok=True)
-        subprocess.run([str(BIN / "mpy-cross"), "-o", str(out), str(src)], check=True, cwd=ROOT)
+    """The firmware package and the test rig, compiled into ``dst`` by ground.build (bytecode .mpy)."""
+    build.compile_package(dst / "firmware")
+    for rel in ("tests/__init__.py", "tests/firmware/__init__.py", "tests/firmware/fakes.py"):
+        build.compile_module(ROOT / rel, dst / Path(rel).with_suffix(".mpy"))
 
 
 def _run(tmp, heap_k):
@@ -91,7 +86,7 @@ def measure():
     try:
         compile_app_and_rig(tmp)
         (tmp / "fwbench.py").write_text(_SCRIPT)
-        subprocess.run([str(BIN / "mpy-cross"), "fwbench.py"], check=True, cwd=tmp)
+        build.compile_module(tmp / "fwbench.py", tmp / "fwbench.mpy")
         (tmp / "fwbench.py").unlink()  # the .mpy only: compiling at run time needs heap
         p = _run(tmp, HEAP_K)
         if p.returncode:

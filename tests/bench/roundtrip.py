@@ -32,9 +32,9 @@ _COMPLETED = 7
 
 
 def _framed_tm(name):
-    entry = next(t for t in d.TELEMETRY if t[0] == name)
+    entry = d.telemetry(name)
     w = packet.TmWriter()
-    n = w.finish(entry[1], entry[2], struct.calcsize(d.fmt(entry[3])), 0, 0)
+    n = w.finish(entry.service, entry.subtype, struct.calcsize(d.fmt(entry.fields)), 0, 0)
     return len(framing.frame(bytes(w.buf[:n])))
 
 

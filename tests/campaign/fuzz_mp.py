@@ -25,7 +25,7 @@ import struct
 
 from firmware import framing
 from firmware.packet import encode_tc
-from firmware.tables import COMMANDS, MAX_TC_DATA
+from firmware.tables import CMD_FORMAT, CMD_FUNCTION, CMD_HI, CMD_LO, CMD_SERVICE, CMD_SUBTYPE, CMD_TAIL, MAX_TC_DATA
 from tests.firmware.fakes import Rig
 
 FLOOR = 8192  # bytes of heap that must stay free (HK's nominal lower limit)
@@ -62,21 +62,31 @@ class Rng:
         return bytes(self.next() & 0xFF for _ in range(n))
 
 
+def _head(i):
+    """The function id that leads command ``i``'s data, if it has one."""
+    return struct.pack(">H", CMD_FUNCTION[i]) if CMD_FUNCTION[i] else b""
+
+
 def valid_tc(rng, seq, depth=0):
-    c = COMMANDS[rng.below(len(COMMANDS))]
-    args = [rng.edge(lo, hi) for lo, hi in zip(c[5], c[6])]  # noqa: B905 (MicroPython's zip)
-    data = (struct.pack(">H", c[2]) if c[2] else b"") + struct.pack(c[4], *args)
-    if c[7]:  # a whole TC follows (SCHED_INSERT)
+    i = rng.below(len(CMD_SERVICE))
+    fmt = CMD_FORMAT[i]
+    args = []
+    for k in range(len(CMD_LO[i])):
+        hi = CMD_HI[i][k]  # None: as far as the wire type goes
+        args.append(rng.edge(CMD_LO[i][k], (1 << 8 * struct.calcsize(">" + fmt[k + 1])) - 1 if hi is None else hi))
+    data = _head(i) + struct.pack(fmt, *args)
+    if CMD_TAIL[i]:  # a whole TC follows (SCHED_INSERT)
         data += valid_tc(rng, seq, 1) if depth == 0 else b""
-    return encode_tc(c[0], c[1], data[:MAX_TC_DATA], seq=seq)
+    return encode_tc(CMD_SERVICE[i], CMD_SUBTYPE[i], data[:MAX_TC_DATA], seq=seq)
 
 
 def make_input(rng, kind, seq):
     """Bytes for the link: one mutated input of ``kind``."""
     if kind == 1:
-        c = COMMANDS[rng.below(len(COMMANDS))]
-        head = struct.pack(">H", c[2]) if c[2] and rng.below(2) else b""
-        return framing.frame(encode_tc(c[0], c[1], head + rng.bytes(rng.below(MAX_TC_DATA + 8)), seq=seq))
+        i = rng.below(len(CMD_SERVICE))
+        head = _head(i) if CMD_FUNCTION[i] and rng.below(2) else b""
+        return framing.frame(encode_tc(CMD_SERVICE[i], CMD_SUBTYPE[i], head + rng.bytes(rng.below(MAX_TC_DATA + 8)),
+                                       seq=seq))
     if kind == 2:
         return framing.frame(encode_tc(rng.below(256), rng.below(256), rng.bytes(rng.below(40)), seq=seq))
     if kind == 7:

@@ -30,7 +30,7 @@ POLL_S = 0.02  # physical truth sampling: well under the shortest cooldown (500 
 
 
 def param_id(name):
-    return next(p[0] for p in d.PARAMETERS if p[1] == name)
+    return d.PARAMETER_NAMES.value_of(name)
 
 
 class Board:

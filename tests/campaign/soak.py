@@ -15,7 +15,7 @@ from firmware import dictionary as d
 from ground.client import COMPLETED
 from tests.campaign.rig import Board, param_id
 
-HK_PERIOD_MS = next(p[3] for p in d.PARAMETERS if p[1] == "HK_PERIOD")  # its lower limit: the fastest
+HK_PERIOD_MS = d.parameter(d.P_HK_PERIOD).lo  # its lower limit: the fastest
 COMMAND_S = 0.5
 _DAY_MS = 86400000
 

@@ -18,7 +18,7 @@ import sys
 from firmware import framing
 from firmware.app import TICK_MS, App
 from firmware.packet import decode_tm, encode_tc
-from firmware.tables import COMMANDS, EVENT_FORMATS, N_SLOTS
+from firmware.tables import CMD_FORMAT, CMD_FUNCTION, CMD_SERVICE, CMD_SUBTYPE, EVENT_FORMATS, N_SLOTS
 
 _PERIOD = 1 << 30  # MicroPython's ticks_ms wraps here
 _HALF = _PERIOD // 2
@@ -85,6 +85,7 @@ class FakeBoard:
         self.cause = 0
         self.led = False
         self.fed = 0
+        self.temp = 250  # 0.1 degC, as board.temperature() returns it
 
     # --- the board contract ---------------------------------------------------
     def ticks_ms(self):
@@ -138,7 +139,7 @@ class FakeBoard:
         return self.cause
 
     def temperature(self):
-        return 250
+        return self.temp
 
     def heap_free(self):
         return gc.mem_free() if MP else 40000
@@ -197,10 +198,10 @@ class Rig:
 
     def tc(self, cmd, *args, ack=0xF):
         """Bytes of telecommand ``cmd`` (a CMD_* index) with ``args``; next sequence count."""
-        c = COMMANDS[cmd]
-        data = (struct.pack(">H", c[2]) if c[2] else b"") + struct.pack(c[4], *args)
+        fid = CMD_FUNCTION[cmd]
+        data = (struct.pack(">H", fid) if fid else b"") + struct.pack(CMD_FORMAT[cmd], *args)
         self.seq += 1
-        return encode_tc(c[0], c[1], data, seq=self.seq, ack=ack)
+        return encode_tc(CMD_SERVICE[cmd], CMD_SUBTYPE[cmd], data, seq=self.seq, ack=ack)
 
     def send(self, cmd, *args, ack=0xF, extra=b""):
         """Queue a TC on the link; returns its request id."""

@@ -2,7 +2,7 @@
 
 import os
 
-from firmware.store import REC_PARAMS, REC_STATE, Store
+from firmware.store import Store
 from firmware.tables import (
     BUSY,
     CMD_ABORT,
@@ -22,6 +22,8 @@ from firmware.tables import (
     EV_SCHEDULE_RELEASED,
     HK_SID,
     P_ARM_WINDOW,
+    REC_PARAMS,
+    REC_STATE,
     RELEASED,
 )
 from tests.firmware.fakes import FakeBoard, Rig, events, failure, fresh_dir, garbage, subtypes

@@ -23,6 +23,7 @@ class FakeFirmware:
     def __init__(self, port=0):
         self.port = port
         self.received = []  # request ids of every TC seen, repeats included
+        self.tcs = []  # and their bytes
         self.executed = {}  # request id -> outcome (0 or failure code)
         self.drop = 0
         self.refuse = {}  # command name -> failure code at acceptance
@@ -108,10 +109,10 @@ class FakeFirmware:
 
     def send_event(self, eid, *values):
         ev = d.event(eid)
-        self.send_tm(5, ev[2], ">H" + d.fmt(ev[3])[1:], eid, *values)
+        self.send_tm(5, ev.severity, ">H" + d.fmt(ev.fields)[1:], eid, *values)
 
     def send_hk(self, **values):
-        fields = dict.fromkeys((f[0] for f in d.HK_FIELDS), 0)
+        fields = dict.fromkeys((f.name for f in d.HK_FIELDS), 0)
         fields.update(sid=d.HK_SID, temperature=250, heap_free=30000)
         fields.update(values)
         self.send_tm(3, 25, d.fmt(d.HK_FIELDS), *fields.values())
@@ -128,6 +129,7 @@ class FakeFirmware:
             return False
         data = bytes(buf[packet.TC_HEADER:packet.TC_HEADER + tc.data_len])
         self.received.append(tc.request_id)
+        self.tcs.append(bytes(buf[:n]))
         if self.drop:
             self.drop -= 1
             return True
@@ -149,18 +151,18 @@ class FakeFirmware:
         fid = struct.unpack_from(">H", data)[0] if tc.service == 8 else 0
         args = data[2:] if fid else data
         entry = d.command_for(tc.service, tc.subtype, fid)
-        code = d.UNKNOWN_COMMAND if entry is None else self.refuse.get(entry[0], 0)
+        code = d.UNKNOWN_COMMAND if entry is None else self.refuse.get(entry.name, 0)
         if code:
             self.executed[rid] = code
             self._report(2, rid, code, 0)
             return
         self._report(1, rid)
         self._report(3, rid)
-        if entry[0] in self.silent:
+        if entry.name in self.silent:
             return
-        if entry[0] == "PING":
+        if entry.name == "PING":
             self.send_tm(17, 2)
-        if entry[0] == "FIRE":
+        if entry.name == "FIRE":
             for burn in range(1, self.unconfirmed_burns + 1):  # burns the switch did not confirm
                 self._report(6, rid, burn, d.NOT_CONFIRMED, args[0])
             self._report(5, rid, self.unconfirmed_burns + 1)

@@ -61,6 +61,28 @@ def test_plot_draws_housekeeping_to_a_png(tmp_path, capsys, fw):
     assert capsys.readouterr().out == "plotted 5 housekeeping reports to %s\n" % out
 
 
+def test_plot_draws_an_enum_over_its_names_and_refuses_a_set_of_flags_in_one_line(tmp_path, capsys, fw):
+    import matplotlib
+
+    db = str(tmp_path / "s.sqlite")
+    archive = Archive(db)
+    with Client(fw.url, archive=archive) as c:
+        for state in (d.SAFE, d.ARMED, d.FIRING, d.SAFE):
+            fw.send_hk(state=state)
+        c.await_hk(state="SAFE", since=3, timeout=2)
+    archive.close()
+    out = tmp_path / "state.svg"
+    with matplotlib.rc_context({"svg.fonttype": "none"}):  # text as text, so that the labels can be read
+        assert main(["plot", db, "--out", str(out), "--fields", "state"]) == 0
+    svg = out.read_text()
+    assert all(">%s<" % name in svg for name in d.CONTROLLER_STATES)
+    capsys.readouterr()
+    assert main(["plot", db, "--out", str(out), "--fields", "state,inputs"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("ground: inputs: a set of flags or a count per slot, not one value to plot")
+    assert err.count("\n") == 1
+
+
 def test_plot_refuses_an_unknown_field_in_one_line(tmp_path, capsys):
     db = str(tmp_path / "e.sqlite")
     Archive(db).close()

@@ -3,6 +3,7 @@
 import json
 import os
 import re
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from firmware import dictionary as d
+from firmware import packet
 from ground import errors
 from ground.__main__ import main
 
@@ -37,15 +39,25 @@ def test_dictionary_output_matches_the_golden_file(capsys):
      "ground: FIRE takes 1 argument, got 0 (usage: FIRE slot(1..4))\n"),
     (("send", "loop://", "FIRE", "two"), errors.USAGE,
      "ground: FIRE: slot must be an integer, got 'two' (usage: FIRE slot(1..4))\n"),
-    (("send", "loop://", "FIRE", "2"), errors.USAGE, "ground: FIRE 2 is hazardous: add --yes to send it\n"),
-    (("send", "loop://", "ARM"), errors.USAGE, "ground: ARM is hazardous: add --yes to send it\n"),
+    (("send", "loop://", "FIRE", "2"), errors.USAGE, "ground: FIRE 2: release slot 2, burning its actuator until its "
+     "switch confirms release (at most 1 + RETRIES burns) (hazardous: add --yes to send it)\n"),
+    (("send", "loop://", "ARM"), errors.USAGE, "ground: ARM: switch the arm-enable line on (actuator supply) and open "
+     "the arm window for FIRE, for as long as the ARM_WINDOW parameter says (hazardous: add --yes to send it)\n"),
+    (("send", "loop://", "FIRE_SEQUENCE", "3", "0", "--yes"), errors.USAGE,
+     "ground: FIRE_SEQUENCE: slots is a list like 1,2 (two or more of 1|2|3|4), got '3': a single number is "
+     "refused, as it could be read as a bitmask\n"),
+    (("send", "loop://", "FIRE_SEQUENCE", "2,1", "0", "--yes"), errors.USAGE,
+     "ground: FIRE_SEQUENCE: slots are taken in ascending order, each once: write 1,2\n"),
+    (("send", "loop://", "PARAM_GET", "ARM_WIN"), errors.USAGE,
+     "ground: PARAM_GET: id is one of ARM_WINDOW|BURN_MAX|RETRIES|COOLDOWN|DEBOUNCE|HK_PERIOD|HK_ENABLED "
+     "(or its number), got 'ARM_WIN'\n"),
     (("send", "loop://", "PARAM_SET", "ARM_WINDOW", "1"), errors.USAGE,
      "ground: PARAM_SET: ARM_WINDOW=1 is outside 5..3600\n"),
     (("send", "/dev/nonexistent-port", "PING"), errors.LINK,
      "ground: cannot open /dev/nonexistent-port: [Errno 2] could not open port /dev/nonexistent-port: "
      "[Errno 2] No such file or directory: '/dev/nonexistent-port'\n"),
     (("bogus",), errors.USAGE, "ground: argument SUBCOMMAND: invalid choice: 'bogus' (choose from 'send', "
-     "'monitor', 'record', 'replay', 'plot', 'dictionary', 'console') (see: ground --help)\n"),
+     "'monitor', 'record', 'replay', 'plot', 'dictionary', 'console', 'xtce') (see: ground --help)\n"),
     (("replay", "/nonexistent.sqlite"), errors.USAGE,
      "ground: archive /nonexistent.sqlite: [Errno 2] No such file or directory: '/nonexistent.sqlite'\n"),
 ])
@@ -57,9 +69,19 @@ def test_send_prints_stages_and_the_reports_caused_then_exits_0_on_completion(ca
     code, out, err = run(capsys, "send", fw.url, "FIRE", "1", "--yes")
     assert (code, err) == (0, "")
     lines = [re.sub(r"^ +(\d+\.\d+s )?(T\+\S+ )?", "", line) for line in out.splitlines()]  # no times
-    assert lines[:5] == ["ACCEPTED", "STARTED", "PROGRESS step 1", "EVENT_INFO RELEASED slot=1 attempt=1",
-                         "COMPLETED"]
-    assert lines[5].startswith("FIRE 1 [0x18C1") and lines[5].endswith("] COMPLETED")
+    assert lines[0] == ("HAZARDOUS FIRE 1: release slot 1, burning its actuator until its switch confirms release "
+                        "(at most 1 + RETRIES burns)")
+    assert lines[1:6] == ["ACCEPTED", "STARTED", "PROGRESS step 1", "EVENT_INFO RELEASED slot=1 attempt=1",
+                          "COMPLETED"]
+    assert lines[6].startswith("FIRE 1 [0x18C1") and lines[6].endswith("] COMPLETED")
+
+
+def test_send_yes_says_in_words_which_slots_a_sequence_releases_and_sends_their_bitmask(capsys, fw):
+    code, out, err = run(capsys, "send", fw.url, "FIRE_SEQUENCE", "1,2", "0", "--yes")
+    assert (code, err) == (0, "")
+    assert out.splitlines()[0] == "HAZARDOUS FIRE_SEQUENCE 1,2 0: release slots 1 and 2, in that order, 0 s apart"
+    function = d.command("FIRE_SEQUENCE").function
+    assert fw.tcs[-1][packet.TC_HEADER:-packet.CRC_LEN] == struct.pack(">HBH", function, 0b0011, 0)  # slot bits
 
 
 def test_send_exits_1_with_the_reason_when_the_payload_refuses(capsys, fw):

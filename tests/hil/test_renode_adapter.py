@@ -1,9 +1,10 @@
 """The Renode adapter sends exactly the monitor commands Renode's sources define.
 
-Checked against renode/renode-infrastructure: Miscellaneous.Button (Press, Release,
-ReleaseOnReset), Testing.LEDTester (emulation CreateLEDTester, AssertState(state,
-timeout), AssertAndHoldState(initialState, timeoutAssert, timeoutHold)); and the
-monitor's ``machine Reset`` and ``start``.
+Checked against renode/renode-infrastructure (hil/README.md, facts 17, 21, 36):
+Miscellaneous.Button (Press, Release, ReleaseOnReset), Testing.LEDTester (emulation
+CreateLEDTester, AssertState(state, timeout, pauseEmulation), AssertAndHoldState(initialState,
+timeoutAssert, timeoutHold, pauseEmulation)), STM32_ADC FeedSample; and the monitor's
+``machine Reset``, ``start`` and ``sysbus WriteWord``.
 """
 
 import pytest
@@ -133,3 +134,31 @@ def test_the_repl_parser_reads_kind_port_and_pin(repl):
     assert (first.name, first.kind, first.path, first.board_pin) == (
         "rbf_removed", "Button", "sysbus.gpioPortF.rbf_removed", "F12")
     assert len(repl_peripherals(repl)) == len(INPUTS + OUTPUTS + SLOT_SWITCHES)
+
+
+def test_a_burn_is_timed_from_its_edge_with_the_emulation_paused_there(repl):
+    monitor = FakeMonitor()
+    t = target(repl, monitor)
+    t.burn_should_start(1, 8)
+    t.burn_should_end_between(1, 0.98, 0.995)
+    assert monitor.commands == [
+        "actuator1_tester AssertState false 0",
+        "actuator1_tester AssertState true 8.0 true",
+        "actuator1_tester AssertAndHoldState true 0 0.98 true",
+        "actuator1_tester AssertState false %s true" % (0.995 - 0.98),
+        "start",
+    ]
+
+
+def test_a_burn_already_on_cannot_be_timed(repl):
+    monitor = FakeMonitor(fail_on="actuator2_tester AssertState false 0")
+    with pytest.raises(AssertionError):
+        target(repl, monitor).burn_should_start(2, 8)
+    assert monitor.commands == ["actuator2_tester AssertState false 0"]
+
+
+def test_the_temperature_sensor_is_the_calibration_words_and_adc1_channel_18(repl):
+    monitor = FakeMonitor()
+    target(repl, monitor).set_temperature_sensor(0, 0, 0)
+    assert monitor.commands == ["sysbus WriteWord 0x1FFF7A2C 0", "sysbus WriteWord 0x1FFF7A2E 0",
+                                "sysbus.adc1 FeedSample 0 18 -1"]

@@ -10,10 +10,10 @@ from tests.sim.simproc import PusLink, Sim, pty_link
 
 BURN_S = 0.2  # plant burn time: short, so a full release takes about a second
 FAST = {d.P_BURN_MAX: 500, d.P_COOLDOWN: 500}  # ms; the retry path in ~2.5 s
-SLOT_STATE_AT = struct.calcsize(d.fmt(d.HK_FIELDS[:2]))  # HK data: sid, controller state, then slots
+SLOT_STATE_AT = struct.calcsize(d.fmt(d.HK_FIELDS[:[f.name for f in d.HK_FIELDS].index("slot1")]))  # slots 1-4
 BOOT_S = 10.0  # a blank flash: formatting and the first records take about 6 s of sector erases
-_ENDS = {t[2]: t for t in d.TELEMETRY  # PUS 1 subtype -> the reports that end a command
-         if t[0] in ("ACCEPT_FAILED", "START_FAILED", "COMPLETED", "COMPLETION_FAILED")}
+_ENDS = {t.subtype: t for t in d.TELEMETRY  # PUS 1 subtype -> the reports that end a command
+         if t.name in ("ACCEPT_FAILED", "START_FAILED", "COMPLETED", "COMPLETION_FAILED")}
 
 
 def start(*args):
@@ -21,8 +21,8 @@ def start(*args):
 
 
 def is_tm(name):
-    t = next(t for t in d.TELEMETRY if t[0] == name)
-    return lambda tm: (tm.service, tm.subtype) == (t[1], t[2])
+    t = d.telemetry(name)
+    return lambda tm: (tm.service, tm.subtype) == (t.service, t.subtype)
 
 
 def hk_slots(tm):
@@ -47,18 +47,18 @@ class Ground:
         return self
 
     def send(self, name, *args):
-        _, service, subtype, fid, _, fields, _ = d.command(name)
-        data = (struct.pack(">H", fid) if fid else b"") + struct.pack(d.fmt(fields), *args)
-        return self.pus.send(service, subtype, data)
+        c = d.command(name)
+        data = (struct.pack(">H", c.function) if c.function else b"") + struct.pack(d.fmt(c.args), *args)
+        return self.pus.send(c.service, c.subtype, data)
 
     def run(self, name, *args, timeout=5.0):
         """Send and wait for the outcome: (telemetry name, failure code or None)."""
         rid = struct.pack(">I", self.send(name, *args))
         tm = self.pus.wait(lambda tm: tm.service == 1 and tm.data[:4] == rid and tm.subtype in _ENDS,
                            timeout, "outcome of %s" % name)
-        name, _, _, fields, _ = _ENDS[tm.subtype]
-        values = struct.unpack(d.fmt(fields), tm.data)  # request id, then code and data on failure
-        return name, (values[1] if len(values) > 1 else None)
+        end = _ENDS[tm.subtype]
+        values = struct.unpack(d.fmt(end.fields), tm.data)  # request id, then code and data on failure
+        return end.name, (values[1] if len(values) > 1 else None)
 
     def fast_retries(self):
         for pid, value in FAST.items():
@@ -105,7 +105,7 @@ def test_unconfirmed_release_is_retried_then_the_slot_fails_with_events(fw, faul
     assert g.run("ARM") == ("COMPLETED", None)
     assert g.run("FIRE", 2, timeout=10) == ("COMPLETION_FAILED", d.NOT_CONFIRMED)
     burns = s.do("burns")["burns"]
-    assert len(burns) == 1 + d.PARAMETERS[d.P_RETRIES - 1][5]
+    assert len(burns) == 1 + d.parameter(d.P_RETRIES).default
     assert all(b["slot"] == 2 and b["end"] - b["start"] <= FAST[d.P_BURN_MAX] / 1000 for b in burns)
     assert g.saw(event(d.EV_SLOT_FAILED, 2)) and g.saw(event(d.EV_BURN_END, 2))
     assert g.slots()[1] == d.FAILED
