@@ -90,8 +90,10 @@ def _events(releases, param_changes, scheduled):
         for i in range(param_changes):
             c.send("PARAM_SET", param_id("ARM_WINDOW"), 100 + i)
         mark = c.send("TIME_SET", 20000, 0).mark
-        for i in range(scheduled):
-            c.send("SCHED_INSERT", 20000, 60000 + 250 * i, "PING")  # due after the inserts, even at max timing
+        t0 = time.monotonic()  # on-board time 20000 d 0 ms, give or take the link's few ms
+        for _ in range(scheduled):
+            due = round((time.monotonic() - t0) * 1000) + 3000  # released while the next commands run
+            c.send("SCHED_INSERT", 20000, due, "PING")
         for i in range(releases):
             c.send("ARM", confirm=True)
             c.send("FIRE", i + 1, confirm=True, timeout=30)
