@@ -58,6 +58,7 @@ class Store:
         self._bufs = [None, None, None, None]  # the payload of each record, for queued writes
         self.pending = 0  # bit r: record r waits for the actuator to go off
         self._head = bytearray(_HEAD_LEN)
+        self._gen_head = bytearray(_GEN_LEN)
         self._tail = bytearray(2)
 
     def _path(self, rec, suffix):
@@ -144,7 +145,7 @@ class Store:
     def _write(self, rec):
         buf = self._bufs[rec]
         n = len(buf)
-        head = bytearray(_GEN_LEN)
+        head = self._gen_head
         struct.pack_into(">I", head, 0, self._gen[rec])
         c = crc16(buf, n, crc16(head, _GEN_LEN))
         self._tail[0] = c >> 8

@@ -105,7 +105,7 @@ class _Flash:
         return first, _SECTOR_END[s] - first
 
     def readblocks(self, block, buf, offset=0):
-        self._tick()
+        self.tick()
         s = _sector_of(block)
         f = self._ram if s == self._sector else self._f
         first = self._span(s)[0] if s == self._sector else 0
@@ -114,7 +114,7 @@ class _Flash:
 
     def writeblocks(self, block, buf, offset=0):
         self._board.poll_io()
-        self._tick()
+        self.tick()
         s = _sector_of(block)
         if s != self._sector:  # flashbdev.c flash_cache_get_addr_for_write
             self.sync()
@@ -146,9 +146,6 @@ class _Flash:
 
     def tick(self):
         """The storage interrupt (flashbdev.c flash_bdev_irq_handler), due every 512 ms."""
-        self._tick()
-
-    def _tick(self):
         if not self._dirty:
             return
         now = time.ticks_ms()

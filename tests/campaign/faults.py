@@ -57,7 +57,7 @@ from tests.campaign.rig import (
 ALL_SLOTS = list(range(1, d.N_SLOTS + 1))
 SEQUENCE_S = 30.0  # a four-slot release with retries and its flash writes takes under 15 s here
 BURN_SLACK_S = 0.05  # sim timing: a burn cut at BURN_MAX by the firmware ends this close to it
-RESOLVE_S = 10.0  # a board that lost its flash formats it and writes every record anew first
+RESOLVE_S = 20.0  # a board that lost its flash formats it and writes every record anew first
 _SLOT_REPORTS = {"SLOT_FAILED", "SLOT_UNKNOWN"}
 _RECORD_LOST = {"RECORD_MISSING", "RECORD_CORRUPT"}
 # Where a power cut lands: (sim powercut kind, bytes written before it, VBAT supplied)
@@ -171,8 +171,8 @@ def _run(board, trigger, out):
     try:
         with board.client(on_record=trigger) as c:
             _release(c, board, trigger)
-            out.injected = board.starts() > 1
             board.do("clear")  # an unused power cut must not hit the recovery
+            out.injected = board.starts() > 1
             wait_running(board, board.starts())
             records = recover(c)
             out.violations, out.losses = check(c, board, records)

@@ -39,6 +39,9 @@ class Board:
 
     def __init__(self, seed, *args, baud=115200, state_dir=None, vbat=False):
         more = (("--state-dir", str(state_dir)) if state_dir else ()) + (("--vbat",) if vbat else ())
+        # The ground's sequence count goes with the board's state: a board started from a copy
+        # must not see a request id its records already hold.
+        self.seq_file = os.path.join(str(state_dir), "tc_seq") if state_dir else None
         self.sim = Sim(*PLANT, "--baud", str(baud), "--heap", HEAP, *more, *args, app="firmware.app", seed=seed)
         self._lock = threading.Lock()
         self.released_at = {}
@@ -64,7 +67,7 @@ class Board:
                     self.released_at[s["slot"]] = st["time"]
 
     def client(self, timeout=5, **kw):
-        c = Client(self.sim.ports["link"], timeout=timeout, retries=2, **kw)
+        c = Client(self.sim.ports["link"], timeout=timeout, retries=2, seq_file=self.seq_file, **kw)
         try:
             c.send("PING", timeout=2, retries=5)  # the first bytes may reach a board still booting
         except GroundError:
