@@ -194,10 +194,14 @@ def _release(c, board, trigger):
     if p is not None and p.kind == "brownout" and p.slot == 1:
         board.do("inject", fault="brownout", at="burn_start")
     trigger.active = True
-    if _until_done_or_reset(board, c.submit("ARM", confirm=True)):
-        _until_done_or_reset(board, c.submit("FIRE_SEQUENCE", ALL_SLOTS, 0, confirm=True))
+    sent = [c.submit("ARM", confirm=True)]
+    if _until_done_or_reset(board, sent[0]):
+        sent.append(c.submit("FIRE_SEQUENCE", ALL_SLOTS, 0, confirm=True))
+        _until_done_or_reset(board, sent[1])
     time.sleep(0.3)  # a reset timed just after the last event lands now
     trigger.active = False
+    for v in sent:  # the operator lets a command lost in the reset run out its retries first:
+        v.wait(SEQUENCE_S)  # one that lands after the recovery's ARM would run in the middle of it
 
 
 def _until_done_or_reset(board, v):
@@ -213,10 +217,10 @@ def _until_done_or_reset(board, v):
 def recover(c):
     """The operator's recovery after a reset (docs/RELIABILITY.md); returns every record seen.
 
-    1. PING until the board answers; 2. HK one-shot until no slot is UNKNOWN (the firmware
-    resolves UNKNOWN by its debounced switch, and writes each to flash), at most RESOLVE_S;
-    3. ARM, then FIRE each slot still STOWED, one at a time, waiting for each completion;
-    4. DISARM.
+    0. (in _release) wait for the commands sent before the reset to end; 1. PING until the
+    board answers; 2. HK one-shot until no slot is UNKNOWN (the firmware resolves UNKNOWN by
+    its debounced switch, and writes each to flash), at most RESOLVE_S; 3. ARM, then FIRE
+    each slot still STOWED, one at a time, waiting for each completion; 4. DISARM.
     """
     c.send("PING", timeout=2, retries=5)
     end = time.monotonic() + RESOLVE_S

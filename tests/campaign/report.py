@@ -62,7 +62,9 @@ exceed BURN_MAX, no flash erase or write-back may happen while an actuator is on
 persisted command sent during a burn must be refused BUSY, and the other slot's RELEASED
 state must be on flash after the burn (checked by a power cycle without VBAT).
 
-**The operator's recovery after a reset.** 1. PING until the payload answers (BOOT reports
+**The operator's recovery after a reset.** 0. Let the commands sent before the reset end
+(a retry of one the reset swallowed may still land, and would run in the middle of the
+recovery). 1. PING until the payload answers (BOOT reports
 the reset cause). 2. Request one-shot housekeeping until no slot is UNKNOWN (the firmware
 resolves UNKNOWN from the debounced separation switch; give it a few seconds). 3. ARM, then
 FIRE each slot still STOWED, one at a time, waiting for each completion report; a slot that
