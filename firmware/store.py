@@ -88,7 +88,7 @@ class Store:
             return False
         if found != _GOOD:
             self.pending |= 1 << rec  # flash lost it (a cut inside a sector write-back): write it again
-        if gen > best:  # the backup SRAM lost it (a power loss): a reset inside a write-back must not
+        if gen > best:  # the backup SRAM lost it (a power loss): keep it there for the next reset
             self._backup(rec, buf, gen)
         self._gen[rec] = max(best, gen)
         return True

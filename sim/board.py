@@ -26,6 +26,7 @@ real littlefs (_Flash); the backup SRAM is a file that the hardware keeps or los
 """
 
 import gc
+import os
 import select
 import socket
 import time
@@ -90,6 +91,7 @@ class _Flash:
     def __init__(self, path, board, timing, cut):
         self._f = open(path, "r+b")  # noqa: SIM115  (open for the life of the board)
         self._ram = open(path + ".ram", "w+b")  # noqa: SIM115  (the cache: empty at every boot)
+        self._open = path + ".wb"  # exists from a sector's erase to the end of its write-back
         self._board = board
         self._t = _TIMING[timing]
         self._buf = bytearray(_BLOCK)
@@ -168,6 +170,7 @@ class _Flash:
         first, n = self._span(s)
         ms = self._t[0 if n < 128 else 1]
         self._board.stall(b"E%d %d\n" % (s + 1, ms))
+        open(self._open, "w").close()  # the hardware finds it after a reset here: the sector is lost
         for i in range(_BLOCK):
             self._buf[i] = 0xFF
         self._f.seek(first * _BLOCK)
@@ -196,6 +199,7 @@ class _Flash:
             self._f.write(self._buf)
             self._f.flush()
             time.sleep_ms(ms * (i + 1) // n - ms * i // n)
+        os.remove(self._open)
         self._dirty = self._erased = False
 
 

@@ -8,7 +8,6 @@ channel (sim/control.py) and the link lines (sim/link.py) act through ``Hardware
 """
 
 import asyncio
-import math
 import os
 import random
 import subprocess
@@ -93,7 +92,7 @@ class Hardware:
         self.erases = [0] * len(FLASH_SECTORS)  # since the sim started, per sector
         self.stalls = {"count": 0, "total_ms": 0, "longest_ms": 0, "during_burn": 0}
         self.sectors_lost = 0  # power lost, without VBAT, between a sector's erase and the end of its write-back
-        self._write_back_until = None  # None: no write-back; inf: sector erased, write-back not begun
+        self._write_back = workdir / "flash.img.wb"  # sim/board.py: there while a sector is being rewritten
         self.longest_unfed_ms = 0  # the watchdog's headroom: longest time the firmware went unfed
         self._stall_until = 0.0
         self.process = Process(opts, workdir)
@@ -138,6 +137,7 @@ class Hardware:
         if self.opts.pty:
             lines.append("pty: " + self._open_pty())
         self._tasks = [asyncio.create_task(c) for c in (self.up.run(), self.down.run(), self._tick())]
+        self._write_back.unlink(missing_ok=True)  # left by a sim stopped mid-write: not this session's loss
         await self._boot(cause("POWER_ON"))
         return lines
 
@@ -173,10 +173,10 @@ class Hardware:
 
     async def restart(self, reset_cause, off_s=0.0):
         async with self._restart_lock:
-            inside = self._write_back_until is not None and time.monotonic() < self._write_back_until
-            if inside and reset_cause == cause("POWER_ON") and not self.vbat:
-                self.sectors_lost += 1  # and the backup SRAM with its copies
             await self._kill()
+            if self._write_back.exists():  # the sector is gone from flash; without VBAT, its copies too
+                self._write_back.unlink()
+                self.sectors_lost += reset_cause == cause("POWER_ON") and not self.vbat
             await asyncio.sleep(off_s)
             await self._boot(reset_cause)
 
@@ -220,7 +220,6 @@ class Hardware:
         self._io = self._uart = None
         self.powercut = None  # armed inside the process that dies
         self._stall_until = 0.0
-        self._write_back_until = None
         if proc and proc.returncode is None:
             proc.kill()
             await proc.wait()
@@ -286,7 +285,6 @@ class Hardware:
             self._stall(ms)
             if kind == "E":
                 self.erases[FLASH_SECTORS.index(int(args[0]))] += 1
-            self._write_back_until = math.inf if kind == "E" else time.monotonic() + ms / 1000
         elif kind == "W":
             self.restart_soon(cause("POWER_ON"), POWER_CUT_OFF_S)
         elif kind == "R":

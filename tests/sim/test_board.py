@@ -196,6 +196,7 @@ def test_power_cut_inside_a_sector_write_back_loses_the_sector_it_was_writing(si
     assert link.line() == CAUSE["POWER_ON"], "the power cut did not happen"
     assert link.ask("load") == "rec -"  # the directory of a fresh filesystem sits in sector 1
     assert link.ask("save again") == "saved"  # the board formats its flash and goes on
+    assert s.do("state")["flash"]["sectors_lost"] == 1
 
 
 def test_a_flash_stall_holds_off_the_hardware_cutoff_whose_handler_is_in_flash(sim):
