@@ -12,17 +12,19 @@ N      ?= 1000000
 MINUTES ?= 60
 
 .PHONY: help venv test lint typecheck mpy-compile pytest mptest icd icd-check hil hil-renode \
-        bench run flash flash-micropython faults fuzz soak wear clean
+        bench bench-server run flash flash-micropython faults fuzz soak wear explore clean
 
 help:
-	@echo "make run      start the simulated board and open the ground console on it"
+	@echo "make run      start the simulated board, a ground server on it and the console on the server"
 	@echo "make test     install everything into .venv and run the whole suite (what CI runs)"
 	@echo "make bench    print benchmark figures and write docs/PERFORMANCE.md"
+	@echo "make bench-server   the ground server's figures only (latency added, fan-out, archive rate)"
 	@echo "make hil      HIL scenarios (Robot Framework) against the simulated board"
 	@echo "make hil-renode FIRMWARE=path   the same scenarios inside Renode"
 	@echo "make flash PORT=/dev/ttyACM0    install the application on a board running MicroPython"
 	@echo "make flash-micropython FIRMWARE=path   write a MicroPython image (.dfu: dfu-util; build folder: st-flash)"
 	@echo "make faults | fuzz N=... | soak MINUTES=... | wear   evidence campaigns"
+	@echo "make explore  exhaustive exploration of the controller (figures to docs/RELIABILITY.md)"
 
 venv: $(STAMP)
 
@@ -84,6 +86,10 @@ hil-renode:
 bench: $(STAMP)
 	$(PY) -m tests.bench
 
+bench-server: $(STAMP)
+	$(PY) -m tests.bench server
+
+# The simulated board, a ground server on it, and the console on the server (more join at the URL it prints).
 run: $(STAMP)
 	$(PY) -m sim --console
 
@@ -105,6 +111,9 @@ soak: $(STAMP)
 
 wear: $(STAMP)
 	$(PY) -m tests.campaign wear
+
+explore: $(STAMP)
+	$(PY) -m tests.explore --report
 
 clean:
 	rm -rf build hil/out .pytest_cache .ruff_cache

@@ -7,15 +7,16 @@ operator mistake is a ``GroundError`` caught once in ``main``, printed as
 
 import argparse
 import json
+import os
 import queue
 import sys
 import threading
 import time
 
-from ground import codec, hazard, icd, xtce
+from ground import codec, hazard, icd, protocol, replay, xtce
 from ground.archive import Archive, open_existing
-from ground.client import DEFAULT_RETRIES, DEFAULT_TIMEOUT, Client, default_seq_file
-from ground.errors import GroundError, UsageError
+from ground.client import DEFAULT_RETRIES, DEFAULT_TIMEOUT, Client, default_name, default_seq_file
+from ground.errors import AuthorityError, GroundError, UsageError
 from ground.link import CLOSED
 from ground.plot import DEFAULT_FIELDS
 
@@ -25,7 +26,8 @@ EPILOG = """exit codes:
   2  usage: wrong arguments, unknown command, hazardous command without --yes
   3  link: the port cannot be opened (or dropped for good)
   4  verification timeout: no report in time, the command's outcome is unknown
-URL: any pyserial URL: /dev/ttyACM0, socket://host:port, rfc2217://host:port, loop://"""
+URL: any pyserial URL: /dev/ttyACM0, socket://host:port, rfc2217://host:port, loop://;
+     or a ground server's: ground://host:port (see: ground serve --help)"""
 DEFAULT_DB = "ground-archive.sqlite"
 
 
@@ -35,7 +37,8 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _client(a, **kw):
-    return Client(a.url, baudrate=a.baud, timeout=a.timeout, retries=a.retries, seq_file=default_seq_file(), **kw)
+    return Client(a.url, baudrate=a.baud, timeout=a.timeout, retries=a.retries, seq_file=default_seq_file(),
+                  name=default_name(a.subcommand), **kw)
 
 
 def _print_stage(v, stage):
@@ -56,8 +59,13 @@ def cmd_send(a):
             print("          %s" % rec, flush=True)
 
     with _client(a, on_stage=_print_stage, on_record=show_report) as c:
-        sent.set()
-        v = c.send(a.command, *a.args, confirm=a.yes)
+        try:
+            if a.take or a.force:
+                c.take(force=a.force)
+            sent.set()
+            v = c.send(a.command, *a.args, confirm=a.yes)
+        except AuthorityError as e:
+            raise AuthorityError("%s (--take takes command authority, --force takes it over)" % e)
         print(v)
 
 
@@ -111,20 +119,50 @@ def cmd_record(a):
 
 
 def cmd_replay(a):
-    archive = open_existing(a.file)
+    shown = replay.Replay(replay.parse_types(a.type), a.json)
+    since, until = replay.parse_time(a.since, "--since"), replay.parse_time(a.until, "--until")
+    server = protocol.is_server_url(a.file)
+    source = Client(a.file, name=default_name("replay")) if server else open_existing(a.file)
     try:
-        frames = archive.frames()
+        sessions = source.sessions()
+        if a.sessions:
+            for s in sessions:
+                print("%d %s .. %s %s %s" % (s.id, replay.ground_text(s.start),
+                                             replay.ground_text(s.end) if s.end else "cut-short", s.link, s.version))
+            return
+        rows = source.rows(since, until, _session(a.session, sessions))
+    finally:
+        source.close()
+    for line in shown.lines(rows, sessions):
+        print(line)
+
+
+def _session(text, sessions):
+    """``--session N`` or ``last`` as a session id (None: every session)."""
+    if text is None:
+        return None
+    ids = [s.id for s in sessions]
+    number = ids[-1] if text == "last" and ids else int(text) if text.isdigit() else None
+    if number not in ids:
+        raise UsageError("--session: %r is not a session of this archive (%s; see --sessions)" % (
+            text, "sessions %d..%d" % (ids[0], ids[-1]) if ids else "it has none"))
+    return number
+
+
+def cmd_serve(a):
+    from ground import server  # asyncio loads only here
+    from ground.console import run as console
+
+    host, port = server.parse_listen(a.listen)
+    token = a.token or os.environ.get("GROUND_TOKEN")
+    server.check_token(host, token)
+    archive = Archive(a.db)
+    try:
+        s = server.Server(a.url, archive, two_person=a.two_person, token=token, baudrate=a.baud,
+                          timeout=a.timeout, retries=a.retries, seq_file=default_seq_file())
+        server.run(s, host, port, (lambda url: console(url, take=True, token=token)) if a.console else None)
     finally:
         archive.close()
-    show = _show(a)
-    for _t, direction, raw in frames:
-        if direction == "TC":
-            text, rid = codec.describe_tc(raw), int.from_bytes(raw[:4], "big")
-            print(json.dumps({"tc": text, "request_id": rid}) if a.json else "TC %s [0x%08X]" % (text, rid))
-        else:
-            rec = codec.decode(raw)
-            if rec is not None:
-                show(rec)
 
 
 def cmd_plot(a):
@@ -145,11 +183,13 @@ def cmd_xtce(a):
 def cmd_console(a):
     from ground.console import run
 
-    run(a.url, db=None if a.no_record else a.db, baudrate=a.baud, timeout=a.timeout, retries=a.retries)
+    local = not protocol.is_server_url(a.url)  # through a server, the server's archive has it all
+    run(a.url, db=a.db if local and not a.no_record else None, take=a.take, baudrate=a.baud, timeout=a.timeout,
+        retries=a.retries)
 
 
 def _link_args(p):
-    p.add_argument("url", help="pyserial URL of the payload link")
+    p.add_argument("url", help="pyserial URL of the payload link, or ground://HOST:PORT of a ground server")
     p.add_argument("--baud", type=int, default=115200, help="baud rate for serial devices (default 115200)")
     p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
                    help="seconds without a verification report before giving up (default %(default)s)")
@@ -173,6 +213,8 @@ COMMANDS = {
     "dictionary": (cmd_dictionary, "print the commands, telemetry and events of this build", ()),
     "console": (cmd_console, "the operator console (terminal UI)", (_link_args,)),
     "xtce": (cmd_xtce, "print the dictionary as XTCE 1.2, for Yamcs or COSMOS (see docs/INTEROP.md)", ()),
+    "serve": (cmd_serve, "the ground server: the only process on the link; consoles and tools join it at "
+              "ground://HOST:PORT", (_link_args,)),
 }
 
 
@@ -181,19 +223,49 @@ def _specific_args(name, p):
         p.add_argument("command", help="command name (see: ground dictionary)")
         p.add_argument("args", nargs="*", default=[], help="command arguments")
         p.add_argument("--yes", action="store_true", help="confirm a hazardous command (ARM, FIRE, ...)")
+        _authority_args(p)
     elif name in ("monitor", "record"):
         p.add_argument("--db", required=name == "record", help="SQLite archive file")
     elif name in ("replay", "plot"):
-        p.add_argument("file", help="SQLite archive file")
+        p.add_argument("file", help="SQLite archive file" + (", or ground://HOST:PORT: a server's" if name == "replay"
+                                                             else ""))
         if name == "replay":
-            p.add_argument("--json", action="store_true", help="one JSON object per line")
+            _replay_args(p)
         else:
             p.add_argument("--out", required=True, help="image file to write (.png, .svg, .pdf)")
             p.add_argument("--fields", help="comma-separated HK fields (default: %s)" % ",".join(
                 DEFAULT_FIELDS))
     elif name == "console":
-        p.add_argument("--db", default=DEFAULT_DB, help="archive file (default %(default)s)")
+        p.add_argument("--db", default=DEFAULT_DB, help="archive file (default %(default)s; through a server: the "
+                                                        "server's archive)")
         p.add_argument("--no-record", action="store_true", help="do not archive")
+        p.add_argument("--take", action="store_true", help="through a server: take command authority at once")
+    elif name == "serve":
+        p.add_argument("--listen", default="127.0.0.1:%d" % protocol.DEFAULT_PORT,
+                       help="HOST:PORT for the clients (default %(default)s; port 0: any free one)")
+        p.add_argument("--db", default=DEFAULT_DB, help="archive file (default %(default)s)")
+        p.add_argument("--two-person", action="store_true",
+                       help="hold every hazardous command (ARM, FIRE, ...) until a second client approves it")
+        p.add_argument("--token", help="needed by clients to take command authority or approve (default: "
+                                       "$GROUND_TOKEN; required when --listen is not loopback)")
+        p.add_argument("--console", action="store_true",
+                       help="also run the console on this server, with command authority; quitting it stops all")
+
+
+def _authority_args(p):
+    p.add_argument("--take", action="store_true", help="through a server: take command authority first")
+    p.add_argument("--force", action="store_true",
+                   help="through a server: take command authority even from another client (logged)")
+
+
+def _replay_args(p):
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
+    p.add_argument("--since", help="from this ground time on (ISO 8601, UTC unless it says: 2026-06-13T10:00:00)")
+    p.add_argument("--until", help="up to this ground time (same form)")
+    p.add_argument("--type", help="only these rows, comma-separated: TC, TM, EVENT, LINK, CLIENT, AUTHORITY, "
+                                  "APPROVAL, COMMAND, or a telemetry or event name (HK, RELEASED)")
+    p.add_argument("--session", help="only this session (its number, or last)")
+    p.add_argument("--sessions", action="store_true", help="list the sessions (start, end, link, software) and stop")
 
 
 def parser():

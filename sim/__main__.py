@@ -35,7 +35,8 @@ def parse_args(argv):
                    help="VBAT is supplied: the backup SRAM survives a power cycle (default: lost, as on a NUCLEO)")
     p.add_argument("--flash-timing", choices=("typical", "max"), default="typical",
                    help="flash erase and write-back stalls: datasheet typical (default) or maximum")
-    p.add_argument("--console", action="store_true", help="run the ground console on the link in the foreground")
+    p.add_argument("--console", action="store_true",
+                   help="run a ground server on the link and the console on it in the foreground")
     opts = p.parse_args(argv)
     if not 1200 <= opts.baud <= 4_000_000:
         p.error("--baud must be 1200..4000000")
@@ -45,7 +46,8 @@ def parse_args(argv):
 
 
 def console_command(link_url):
-    return [sys.executable, "-m", "ground", "console", link_url]
+    """The ground server on the link, and the console on the server: more consoles join at the URL it prints."""
+    return [sys.executable, "-m", "ground", "serve", link_url, "--listen", "127.0.0.1:0", "--console"]
 
 
 async def serve(opts, console=None):
