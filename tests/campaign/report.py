@@ -100,10 +100,12 @@ the budget is a margin of 10 at least. The same runs give the longest freeze of 
 and the longest time it went without feeding the watchdog (16 s on the board).
 
 **Exhaustive exploration** (`make explore`). Breadth-first over the real firmware on a fake
-board and plant, every event in every state up to the bounds of each scope, every state checked
-against the plant's truth: the events, invariants, abstraction and bounds are in
-tests/explore/__init__.py, the scopes in tests/explore/scopes.py. Each kind of violation is
-shown with its shortest trace and the pytest test that replays it. On the firmware before the
+board and plant (its records where the firmware puts them: a backup SRAM that a reset keeps and
+a power cut loses, and a flash that power can fail in any write of), every event in every state
+up to the bounds of each scope, every state checked against the plant's truth: the events,
+invariants, abstraction and bounds are in tests/explore/__init__.py, the scopes in
+tests/explore/scopes.py. Each kind of violation is shown with its shortest trace and the
+pytest test that replays it. On the firmware before the
 fixes of issue 11 it found both defects (section "Explore before the fixes": current in a slot
 whose satellite had left, at a retry and at a new FIRE; a request id run twice through the
 schedule). Since part 1 (no burn on a switch that has not settled) it finds no burn after a
