@@ -13,7 +13,7 @@ MINUTES ?= 60
 
 .PHONY: help venv test lint typecheck mpy-compile pytest mptest icd icd-check hil hil-renode \
         bench bench-report bench-server docs-screens run flash flash-micropython faults fuzz soak \
-        explore clean
+        wear explore clean
 
 help:
 	@echo "make run      start the simulated board, a ground server on it and the console on the server"
@@ -26,7 +26,7 @@ help:
 	@echo "make hil-renode FIRMWARE=path   the same scenarios inside Renode"
 	@echo "make flash PORT=/dev/ttyACM0    install the application on a board running MicroPython"
 	@echo "make flash-micropython FIRMWARE=path   write a MicroPython image (.dfu: dfu-util; build folder: st-flash)"
-	@echo "make faults | fuzz N=... | soak MINUTES=...   evidence campaigns"
+	@echo "make faults | fuzz N=... | soak MINUTES=... | wear   evidence campaigns"
 	@echo "make explore  exhaustive exploration of the controller (figures to docs/RELIABILITY.md)"
 
 venv: $(STAMP)
@@ -123,6 +123,9 @@ fuzz: $(STAMP)
 
 soak: $(STAMP)
 	$(PY) -m tests.campaign soak --minutes $(MINUTES)
+
+wear: $(STAMP)
+	$(PY) -m tests.campaign wear
 
 explore: $(STAMP)
 	$(PY) -m tests.explore --report

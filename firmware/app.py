@@ -36,7 +36,7 @@ class App:
         self.reset_cause = board.reset_cause()
         self.clock = Clock(board)
         self.tm = Telemetry(board, self.clock)
-        store = Store(board.fs_root, self.tm)
+        self.store = store = Store(board, self.tm)
         self.state = State(store, self.tm)
         self.params = Params(store, self.tm)
         self.schedule = Schedule(store, self.tm)
@@ -61,6 +61,7 @@ class App:
         self.switches.update()
         self.seq.tick()
         self.services.tick()
+        self.store.flush()  # what waited for the actuator to go off
         self.hk.led = self.seq.state != SAFE or self.clock.uptime_s & 1 == 1  # steady when armed, else blink
         b.set_led(self.hk.led)
         self.hk.tick()

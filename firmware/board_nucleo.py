@@ -24,8 +24,16 @@ The constructor drives every output off before anything else runs. Each burn
 arms TIM2 (32 bits, 10 kHz ticks from its 84 MHz source) as a one-shot: its hard
 interrupt turns every actuator off at ``max_ms`` even if the loop has stalled,
 and the independent watchdog resets the MCU if the loop stops feeding it.
-Records live on the internal flash filesystem at /flash. The MicroPython facts
-these rely on are cited in hil/README.md.
+The MicroPython facts these rely on are cited in hil/README.md.
+
+Storage (docs/ARCHITECTURE.md, "Persistent state"): records live on the internal
+flash filesystem at /flash (sectors 1-4, ports/stm32/boards/stm32f429.ld) and in the
+4 KiB backup SRAM at 0x4002 4000, which keeps its content across resets and, with
+VBAT supplied, across a power loss. RM0090 (section 5.1.2): its clock is RCC_AHB1ENR
+BKPSRAMEN, writes need PWR_CR DBP (the backup domain's write protection, itself
+behind RCC_APB1ENR PWREN), and retention on VBAT needs the backup regulator, PWR_CSR
+BRE, ready when BRR reads 1. ``stm.mem32`` reaches those registers; the SRAM is then
+a bytearray at its address (``uctypes.bytearray_at``: no copy).
 """
 
 import gc
@@ -33,6 +41,9 @@ import time
 
 import machine
 import pyb
+import stm
+import uctypes
+import vfs
 from micropython import const
 
 from firmware.tables import TEMP_INVALID
@@ -40,7 +51,10 @@ from firmware.tables import TEMP_INVALID
 _ACTUATORS = ("PE13", "PE11", "PE9", "PD15")
 _SWITCHES = ("PA3", "PC0", "PC3", "PF3")
 _TICK_HZ = const(10000)  # cutoff timer resolution: 0.1 ms
-_WDT_MS = const(5000)  # the loop feeds every 10 ms; erasing a 64-128 KiB flash sector can take 2 s
+# The loop feeds every 10 ms, the store before each flash write: one record write can freeze the
+# board for up to 3 sector write-backs, 2.7 s each at worst (64 KiB erase + program, datasheet
+# maximum); the sim measures the longest time unfed (docs/RELIABILITY.md, wear). IWDG max: 32 s.
+_WDT_MS = const(16000)
 # machine.reset_cause() value -> index into dictionary.RESET_CAUSES
 _CAUSES = (
     (machine.PWRON_RESET, 0),
@@ -52,6 +66,15 @@ _CAUSES = (
 _CAUSE_UNKNOWN = const(6)
 _T_MIN = const(-40)  # degC: what the STM32F429's sensor measures; outside it, the reading is wrong
 _T_MAX = const(125)
+# Backup SRAM (register bits: STM32CubeF4 CMSIS stm32f429xx.h)
+_BKPSRAM_FROM_RCC = const(0x800)  # RM0090 memory map: BKPSRAM at 0x4002 4000, RCC at 0x4002 3800
+_BACKUP_SIZE = const(4096)
+_PWREN = const(1 << 28)  # RCC_APB1ENR
+_BKPSRAMEN = const(1 << 18)  # RCC_AHB1ENR
+_DBP = const(1 << 8)  # PWR_CR
+_BRE = const(1 << 9)  # PWR_CSR
+_BRR = const(1 << 3)  # PWR_CSR
+_BRR_POLLS = const(10000)  # a few ms: a regulator that never reports ready must not hang the boot
 
 
 class _Link:
@@ -76,6 +99,27 @@ class _Link:
         return self._u.any()
 
 
+def _backup_sram():
+    """Enable the backup SRAM (clock, write access, regulator) and map it."""
+    stm.mem32[stm.RCC + stm.RCC_APB1ENR] |= _PWREN
+    stm.mem32[stm.PWR + stm.PWR_CR] |= _DBP
+    stm.mem32[stm.RCC + stm.RCC_AHB1ENR] |= _BKPSRAMEN
+    stm.mem32[stm.PWR + stm.PWR_CSR] |= _BRE  # in the backup domain: after DBP
+    for _ in range(_BRR_POLLS):
+        if stm.mem32[stm.PWR + stm.PWR_CSR] & _BRR:
+            break
+    return uctypes.bytearray_at(stm.RCC + _BKPSRAM_FROM_RCC, _BACKUP_SIZE)
+
+
+def _littlefs(root):
+    """True if ``root`` is a littlefs mount (vfs.mount() lists mounts from MicroPython 1.25 on)."""
+    lfs = getattr(vfs, "VfsLfs2", None)
+    try:
+        return lfs is not None and any(path == root and isinstance(fs, lfs) for fs, path in vfs.mount())
+    except TypeError:  # an older MicroPython: treat it as FAT, whose writes go through a temp file
+        return False
+
+
 class Board:
     fs_root = "/flash"
 
@@ -96,6 +140,8 @@ class Board:
         self._wdt = machine.WDT(timeout=_WDT_MS)
         self.uart = _Link(baud)
         self._adc = pyb.ADCAll(12, 0x70000)  # internal channels only
+        self.backup = _backup_sram()
+        self.fs_atomic = _littlefs(self.fs_root)
 
     # --- time -----------------------------------------------------------------
     def ticks_ms(self):

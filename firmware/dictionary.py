@@ -237,7 +237,7 @@ FAILURES = (
     Failure(7, "ARM_LINE_OFF", "the arm-enable hardware line does not read back on"),
     Failure(8, "NOT_ARMED", "controller is not ARMED"),
     Failure(9, "ARM_WINDOW_EXPIRED", "the arm window closed before FIRE"),
-    Failure(10, "BUSY", "a burn or sequence is in progress"),
+    Failure(10, "BUSY", "a burn or sequence is in progress (while an actuator is on: a persisted command)"),
     Failure(11, "SLOT_RELEASED", "slot already released"),
     Failure(12, "SLOT_NOT_STOWED", "slot is FAILED or UNKNOWN; it needs operator attention"),
     Failure(13, "ABORTED", "stopped by ABORT, SAFE, DISARM or a lost inhibit"),
@@ -356,6 +356,13 @@ COMMANDS = (
             (_PARAMETER, Field("value", "I", "", 0, 0xFFFFFFFF, "new value, range per parameter")),
             "set and persist a parameter"),
 )
+
+# Commands that change what is kept on flash (parameters, schedule). With the hazardous
+# ones they are the persisted commands: their request id and outcome reach flash before they
+# act, so they run at most once across a power loss too (docs/ICD.md, "Exactly once"); while
+# an actuator is on they are refused BUSY at acceptance, SAFE excepted (firmware/services.py).
+STATE_CHANGING = ("HK_ENABLE", "HK_DISABLE", "HK_PERIOD", "SAFE", "SCHED_ENABLE", "SCHED_DISABLE",
+                  "SCHED_RESET", "SCHED_INSERT", "SCHED_DELETE", "PARAM_SET")
 
 # --- Telemetry ------------------------------------------------------------------
 # A "*" code repeats the rest of the data as records of the listed fields that follow it.
@@ -503,6 +510,11 @@ NAME_TABLES = (STATE_NAMES, SLOT_STATE_NAMES, RESET_CAUSE_NAMES, INPUT_NAMES, OU
 def fmt(fields):
     """The struct format of a fixed field list (no "tc" or "*" field)."""
     return ">" + "".join(f.code for f in fields)
+
+
+def persisted(c):
+    """True if command ``c`` (a COMMANDS entry) runs at most once across a power loss."""
+    return c.hazardous or c.name in STATE_CHANGING
 
 
 def command(name):

@@ -80,11 +80,11 @@ except ImportError:  # MicroPython
     _crc_c = None
 
 
-def crc16(buf, n):
-    """CRC-16/CCITT-FALSE of ``buf[:n]``, in C where the runtime has it."""
+def crc16(buf, n, crc=0xFFFF):
+    """CRC-16/CCITT-FALSE of ``buf[:n]``, in C where the runtime has it; ``crc``: the CRC so far."""
     if _crc_c:
-        return _crc_c(buf if n == len(buf) else memoryview(buf)[:n], 0xFFFF)
-    return crc16_py(buf, n)
+        return _crc_c(buf if n == len(buf) else memoryview(buf)[:n], crc)
+    return crc16_py(buf, n, crc)
 
 
 class TmWriter:

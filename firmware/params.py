@@ -1,4 +1,4 @@
-"""On-board parameters (PUS 20): range-checked, persisted as record 2.
+"""On-board parameters (PUS 20): range-checked, persisted (to flash) as record 2.
 
 Layout: one u32 per parameter, in id order. A missing or
 corrupt record gives every parameter its default (saved at once); a stored value outside its
@@ -46,4 +46,4 @@ class Params:
     def _save(self):
         for i, v in enumerate(self.values):
             struct.pack_into(">I", self._buf, 4 * i, v)
-        return self._store.save(REC_PARAMS, self._buf)
+        return self._store.save(REC_PARAMS, self._buf, True)

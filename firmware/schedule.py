@@ -1,4 +1,4 @@
-"""The time-based schedule (PUS 11): time-tagged telecommands, persisted as record 3.
+"""The time-based schedule (PUS 11): time-tagged telecommands, persisted (to flash) as record 3.
 
 Layout: enabled u8, then SCHEDULE_SIZE entries of::
 
@@ -112,4 +112,4 @@ class Schedule:
 
     def _save(self):
         self._buf[0] = 1 if self.enabled else 0
-        return 0 if self._store.save(REC_SCHEDULE, self._buf) else STORAGE
+        return 0 if self._store.save(REC_SCHEDULE, self._buf, True) else STORAGE

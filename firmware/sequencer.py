@@ -172,8 +172,8 @@ class Sequencer:
         self.state = T.ARMED  # every slot done: the command completes
         self.slot = -1
         code = T.NOT_CONFIRMED if self._unreleased else 0
+        self._st.end(self._rid, code, True)  # recorded before reported (FIRE, FIRE_SEQUENCE: persisted)
         self._tm.verify(COMPLETE, self._rid, self._ack, code, self._unreleased)
-        self._st.end(self._rid, code)
         self._rid = 0
 
     def _burn(self):
@@ -187,7 +187,7 @@ class Sequencer:
         self._b.cut()
         self._b.burn(s, self._p.get(T.P_BURN_MAX))
         self.state = T.FIRING
-        self._t0 = self._clock.now
+        self._t0 = self._b.ticks_ms()  # not the loop's clock: the save above can freeze the board for seconds
         self._tm.event(T.EV_BURN_START, s + 1, self._st.attempts[s])
 
     def _end_burn(self, why):
@@ -229,8 +229,8 @@ class Sequencer:
         if self.slot >= 0 and self._st.slots[self.slot] == T.SLOT_FIRING:
             self._st.set_slot(self.slot, T.STOWED)  # its switch still reads stowed
         if self._rid:
+            self._st.end(self._rid, T.ABORTED, True)
             self._tm.verify(COMPLETE, self._rid, self._ack, T.ABORTED, why)
-            self._st.end(self._rid, T.ABORTED)
         self.state = T.SAFE
         self.slot = self._sw.busy = -1
         self._pending = self._rid = 0

@@ -5,15 +5,18 @@ Every TC from the link or the schedule goes through ``execute``::
     unknown id / bad length / argument out of range -> ACCEPT_FAILED, REFUSED
     request id already recorded                      -> ACCEPT_FAILED DUPLICATE, data = its outcome
     from the link, sequence count too old (State)    -> ACCEPT_FAILED STALE, data = newest count
-    accepted                                         -> ACCEPTED, handler runs
+    persisted, not SAFE, while an actuator is on     -> ACCEPT_FAILED BUSY
+    accepted: recorded EXECUTING (State)             -> ACCEPTED, handler runs
       handler refused (an inhibit, a slot, ...)      -> START_FAILED code, REFUSED
       handler done                                   -> STARTED, COMPLETED
       handler started a burn (FIRE, FIRE_SEQUENCE)   -> STARTED; the sequencer reports
                                                         PROGRESS per burn and the completion
 
-Success reports follow the TC's ack flags; failures are always sent. The outcome
-of every TC that passed acceptance is recorded in the state record, so a TC sent
-again (a ground retry, a resend after a reset) is never executed twice.
+Success reports follow the TC's ack flags; failures are always sent. Every TC that
+passes acceptance is recorded before it acts and its outcome when it ends (the
+exactly-once rule is stated in firmware/state.py), so a TC sent again (a ground
+retry, a resend after a reset) is never executed twice. A time-tagged TC waits
+while an actuator is on: releasing it writes the schedule to flash.
 Unpacking a TC's arguments allocates a small tuple; nothing else here does.
 """
 
@@ -60,9 +63,9 @@ class Services:
         return True
 
     def tick(self):
-        """Release at most one due time-tagged command."""
+        """Release at most one due time-tagged command (none while an actuator is on)."""
         sch = self._a.schedule
-        i = sch.due(self._a.clock)
+        i = sch.due(self._a.clock) if self._a.board.burning() < 0 else -1
         if i < 0:
             return
         rid = sch.entry(i)[3]
@@ -79,11 +82,15 @@ class Services:
             self._refuse(ACCEPT, tc, code)
             return
         self.accepted += 1
+        state = self._a.state
+        durable = T.CMD_PERSISTED[i]
         if from_link:
-            self._a.state.admit(tc.seq)
+            state.admit(tc.seq)
+        state.record(tc.request_id, T.EXECUTING, durable)
         self._a.tm.verify(ACCEPT, tc.request_id, tc.ack)
         code = self._run(i, buf, tc, self._args)
-        self._a.state.record(tc.request_id, T.EXECUTING if code == _RUNNING else code)
+        if code != _RUNNING:
+            state.end(tc.request_id, code, durable)
         if code > 0:
             self._refuse(START, tc, code)
             return
@@ -104,7 +111,8 @@ class Services:
         return -1
 
     def _check(self, buf, tc, i, from_link):
-        """0, or why command ``i`` is refused: length, an argument (data = its number), a duplicate."""
+        """0, or why command ``i`` is refused: length, an argument (data = its number), a duplicate,
+        a persisted command while an actuator is on."""
         need = T.CMD_LEN[i]
         if T.CMD_TAIL[i]:  # a whole TC follows the arguments
             ok = need + _MIN_TC <= tc.data_len <= T.MAX_TC_DATA
@@ -126,6 +134,8 @@ class Services:
         if from_link and state.stale(tc.seq):
             self._data = state.newest()  # where the ground's counter must go on from
             return T.STALE
+        if T.CMD_PERSISTED[i] and i != T.CMD_SAFE and self._a.board.burning() >= 0:
+            return T.BUSY  # its record must reach flash before it acts: not while a burn runs
         return 0
 
     def _refuse(self, stage, tc, code):

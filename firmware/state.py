@@ -4,24 +4,48 @@ Layout, big-endian; the record buffer is the state itself (``slots`` and
 ``attempts`` are views into it), so saving it is one write::
 
     boot_count u16 | slot state u8 x4 | attempts u8 x4 | next u8 | used u8
-    | request id u32 x16 | outcome u16 x16 | newest seq u16 | window u16
-    | (CRC-16 added by the store)
+    | request id, low half u16 x14 | outcome u8 x14 | newest seq u16 | window u16
+    | (generation and CRC-16 added by the store)
 
-Slot states and burn counts are saved before every burn and after every change,
-so the burns of a slot stay bounded across resets. The last 16 request ids and
-their outcomes (0 success, a failure code, or EXECUTING) make a telecommand
-repeated after a reset still a duplicate. At boot a slot found FIRING becomes
-UNKNOWN and an outcome found EXECUTING becomes ABORTED: the reset ended it.
-Without a valid record every slot starts UNKNOWN, resolved by its switch.
+58 bytes: with the store's 6 the file fits in its littlefs directory entry (64 bytes
+inline at most), so a flash save rewrites one sector, not two. A request id's high
+half (version, type, APID) is the same for every TC accepted, so its low half
+(sequence flags and count) names it. Slot states and burn counts go to flash
+before every burn and after every change, so the burns of a slot stay bounded
+across resets and power losses. The last 14 request ids and their outcomes (0
+success, a failure code, or EXECUTING) make a telecommand repeated after a reset
+still a duplicate. At boot a slot found FIRING becomes UNKNOWN and an outcome
+found EXECUTING becomes ABORTED: the reset ended it. Without a valid record every
+slot starts UNKNOWN, resolved by its switch.
 
-The ring alone forgets a request id after 16 newer ones, so telecommands from the
+The ring alone forgets a request id after 14 newer ones, so telecommands from the
 link also pass an anti-replay window on their 14-bit sequence count (as IPsec's):
 "newest seq" is the newest count accepted (0xFFFF: none yet) and bit i of
 "window" says whether count newest - i was accepted. A count newer than newest
 runs; one in the window runs if its bit is clear (a retry of a command lost on
 the way up); anything older is STALE: it may have run, so it never runs again.
-Every count accepted in the window is still in the ring, whose 16 entries can
+Every count accepted in the window is still in the ring, whose 14 entries can
 hold the whole window, so a repeat there gets its recorded outcome.
+
+Exactly once. A telecommand's request id is recorded, EXECUTING, before it acts,
+and its outcome when it ends. Every record goes to the backup SRAM, which survives
+every reset (watchdog, brown-out, reset button, software) and, with VBAT supplied,
+a power loss: no telecommand runs twice across resets. The record of a persisted
+command (dictionary.persisted: the hazardous ones and those that change what is
+kept on flash) also reaches flash before the command acts: a persisted command
+runs at most once across a power loss as well. After a power loss without VBAT
+any other command may run again if it arrives again; none of them changes
+anything that outlives a reset (TIME_SET's correlation included). A command cut
+short by a reset is answered DUPLICATE with outcome ABORTED when repeated, even
+if it had acted; one refused at acceptance did nothing and may be sent again.
+While an actuator is on, a persisted command other than SAFE is refused BUSY at
+acceptance: its record cannot reach flash before it acts, as no flash write may
+happen during a burn. One power loss defeats the flash: without VBAT, inside a
+sector write-back (the board's flash erases a whole sector before writing it
+back), it takes every record with it; the next boot reports RECORD_MISSING (or
+RECORD_CORRUPT), the slots are resolved by their switches and any request id may
+run again. A flight board has VBAT supplied (docs/ARCHITECTURE.md, "What the
+board's flash does").
 """
 
 import struct
@@ -30,13 +54,15 @@ from micropython import const
 
 from firmware.tables import ABORTED, EV_SLOT_UNKNOWN, EXECUTING, N_SLOTS, REC_STATE, SLOT_FIRING, UNKNOWN
 
-N_RECENT = const(16)
+N_RECENT = const(14)
 _NEXT = const(10)
 _USED = const(11)
 _RIDS = const(12)
-_OUTCOMES = const(76)  # _RIDS + 4 * N_RECENT
-_NEWEST = const(108)  # _OUTCOMES + 2 * N_RECENT; then the window u16
-_SIZE = const(112)
+_OUTCOMES = const(40)  # _RIDS + 2 * N_RECENT
+_NEWEST = const(54)  # _OUTCOMES + N_RECENT; then the window u16
+_SIZE = const(58)
+_WINDOW = const(0x3FFF)  # (1 << N_RECENT) - 1
+_RID_LOW = const(0xFFFF)
 _NONE = const(0xFFFF)  # no sequence count accepted yet
 _SEQ_MASK = const(0x3FFF)
 _HALF = const(0x2000)  # counts up to half the 14-bit space ahead are newer, the rest older
@@ -66,33 +92,36 @@ class State:
         b[_NEXT] %= N_RECENT
         b[_USED] = min(b[_USED], N_RECENT)
         for i in range(b[_USED]):
-            if struct.unpack_from(">H", b, _OUTCOMES + 2 * i)[0] == EXECUTING:
-                struct.pack_into(">H", b, _OUTCOMES + 2 * i, ABORTED)
+            if b[_OUTCOMES + i] == EXECUTING:
+                b[_OUTCOMES + i] = ABORTED
         for s in range(N_SLOTS):
             if self.slots[s] > UNKNOWN:
                 self.slots[s] = UNKNOWN
             elif self.slots[s] == SLOT_FIRING:
                 self.slots[s] = UNKNOWN
                 self._tm.event(EV_SLOT_UNKNOWN, s + 1)
-        self.save()
+        self.save(True)
 
-    def save(self):
-        return self._store.save(REC_STATE, self._buf)
+    def save(self, durable):
+        """Save the record: backup SRAM, and flash if ``durable``; False if the flash refused."""
+        return self._store.save(REC_STATE, self._buf, durable)
 
     def set_slot(self, s, state):
         self.slots[s] = state
-        self.save()
+        self.save(True)
 
     def _find(self, rid):
-        for i in range(self._buf[_USED]):
-            if struct.unpack_from(">I", self._buf, _RIDS + 4 * i)[0] == rid:
+        low = rid & _RID_LOW
+        b = self._buf
+        for i in range(b[_USED]):
+            if b[_RIDS + 2 * i] << 8 | b[_RIDS + 2 * i + 1] == low:
                 return i
         return -1
 
     def outcome(self, rid):
         """The recorded outcome of request id ``rid``, or -1 if it was not seen."""
         i = self._find(rid)
-        return struct.unpack_from(">H", self._buf, _OUTCOMES + 2 * i)[0] if i >= 0 else -1
+        return self._buf[_OUTCOMES + i] if i >= 0 else -1
 
     def newest(self):
         """The newest sequence count accepted from the link, or 0xFFFF if none yet."""
@@ -110,33 +139,33 @@ class State:
         return behind >= N_RECENT or bool(window >> behind & 1)
 
     def admit(self, seq):
-        """Mark link count ``seq`` accepted (saved with the outcome ``record`` writes next)."""
+        """Mark link count ``seq`` accepted (saved with the record ``record`` writes next)."""
         newest, window = struct.unpack_from(">HH", self._buf, _NEWEST)
         behind = (newest - seq) & _SEQ_MASK
         if newest == _NONE or behind >= _HALF:  # a new newest: slide the window
             ahead = (seq - newest) & _SEQ_MASK
-            window = ((window << ahead) & 0xFFFF | 1) if newest != _NONE and ahead < N_RECENT else 1
+            window = ((window << ahead) & _WINDOW | 1) if newest != _NONE and ahead < N_RECENT else 1
             newest = seq
         else:
             window |= 1 << behind
         struct.pack_into(">HH", self._buf, _NEWEST, newest, window)
 
-    def record(self, rid, code):
-        """Record the outcome of a new ``rid``: 0, a failure code, or EXECUTING."""
+    def record(self, rid, code, durable):
+        """Record the outcome of a new ``rid`` (0, a failure code, or EXECUTING); saved."""
         b = self._buf
         i = b[_NEXT]
-        struct.pack_into(">I", b, _RIDS + 4 * i, rid)
+        struct.pack_into(">H", b, _RIDS + 2 * i, rid & _RID_LOW)
         b[_NEXT] = (i + 1) % N_RECENT
         b[_USED] = min(b[_USED] + 1, N_RECENT)
-        self.end(rid, code)
+        self.end(rid, code, durable)
 
-    def end(self, rid, code):
-        """The outcome of ``rid`` is now known (0 or a failure code); saved.
+    def end(self, rid, code, durable):
+        """The outcome of ``rid`` is now known (0 or a failure code); saved, to flash if ``durable``.
 
-        A long FIRE_SEQUENCE may outlive its entry (16 newer commands): then
+        A long FIRE_SEQUENCE may outlive its entry (14 newer commands): then
         there is nothing left to update.
         """
         i = self._find(rid)
         if i >= 0:
-            struct.pack_into(">H", self._buf, _OUTCOMES + 2 * i, code)
-            self.save()
+            self._buf[_OUTCOMES + i] = code
+            self.save(durable)

@@ -89,7 +89,8 @@ UNKNOWN_PARAMETER = const(18)
 
 # Commands by index (CMD_*), one column each: PUS service, subtype, function id (PUS 8,
 # else 0), data length (function id and arguments), 1 when a whole TC follows the
-# arguments, the arguments' struct format, their lower and upper limits (None: the wire type's).
+# arguments, the arguments' struct format, their lower and upper limits (None: the wire type's),
+# 1 when the command is persisted (dictionary.persisted: on flash before it acts).
 #    0 PING           17   1 0 '>'
 #    1 HK_ENABLE       3   5 0 '>H'
 #    2 HK_DISABLE      3   6 0 '>H'
@@ -119,6 +120,7 @@ CMD_TAIL = b'\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x0
 CMD_FORMAT = ('>', '>H', '>H', '>H', '>HI', '>', '>', '>B', '>BH', '>', '>', '>HI', '>', '>', '>', '>', '>HI', '>I', '>', '>H', '>HI')
 CMD_LO = ((), (1,), (1,), (1,), (1, 0), (), (), (1,), (1, 0), (), (), (0, 0), (), (), (), (), (0, 0), (0,), (), (1,), (1, 0))
 CMD_HI = ((), (1,), (1,), (1,), (1, 60000), (), (), (4,), (15, 600), (), (), (None, 86399999), (), (), (), (), (None, 86399999), (None,), (), (7,), (7, None))
+CMD_PERSISTED = b'\x00\x01\x01\x00\x01\x01\x00\x01\x01\x00\x01\x00\x00\x01\x01\x01\x01\x01\x00\x00\x01'
 CMD_PING = const(0)
 CMD_HK_ENABLE = const(1)
 CMD_HK_DISABLE = const(2)

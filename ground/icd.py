@@ -6,7 +6,7 @@ command and telemetry tables as aligned text.
 """
 
 from firmware import dictionary as d
-from firmware import framing, packet
+from firmware import framing, packet, state
 from ground import codec
 
 
@@ -122,6 +122,13 @@ def names_line(n):
     return ", ".join("%d %s" % vn for vn in ((0, n.zero),) * bool(n.zero) + n.pairs())
 
 
+def _exactly_once():
+    """The rule as firmware/state.py states it, and the persisted commands by name."""
+    rule = next(p for p in state.__doc__.split("\n\n") if p.startswith("Exactly once."))
+    names = ", ".join(c.name for c in d.COMMANDS if d.persisted(c))
+    return " ".join(rule.split()[2:]) + "\n\nPersisted commands: " + names + "."
+
+
 def _enumerations():
     return "\n\n".join("%s (%s): %s" % (n.title, n.kind, names_line(n)) for n in d.NAME_TABLES)
 
@@ -144,6 +151,7 @@ def document():
         _section("Telecommands", _commands()),
         _section("Telemetry", _telemetry()),
         _section("Events", _events()),
+        _section("Exactly once", _exactly_once()),
         _section("Failure codes", markdown_table(("code", "name", "meaning"),
                                                  [(f.code, f.name, f.description) for f in d.FAILURES])),
         _section("Parameters", markdown_table(PARAMETER_HEADERS, parameter_rows()) + "\n\n"

@@ -51,7 +51,8 @@ def _commands():
     fixed = [tuple(a for a in c.args if a.code != "tc") for c in d.COMMANDS]
     yield "# Commands by index (CMD_*), one column each: PUS service, subtype, function id (PUS 8,"
     yield "# else 0), data length (function id and arguments), 1 when a whole TC follows the"
-    yield "# arguments, the arguments' struct format, their lower and upper limits (None: the wire type's)."
+    yield "# arguments, the arguments' struct format, their lower and upper limits (None: the wire type's),"
+    yield "# 1 when the command is persisted (dictionary.persisted: on flash before it acts)."
     for i, (c, f) in enumerate(zip(d.COMMANDS, fixed, strict=True)):
         yield "#   %2d %-14s %2d %3d %d %r" % (i, c.name, c.service, c.subtype, c.function, d.fmt(f))
     yield "CMD_SERVICE = %r" % bytes(c.service for c in d.COMMANDS)
@@ -63,6 +64,7 @@ def _commands():
     yield "CMD_FORMAT = %r" % (tuple(d.fmt(f) for f in fixed),)
     yield "CMD_LO = %r" % (tuple(tuple(a.lo for a in f) for f in fixed),)
     yield "CMD_HI = %r" % (tuple(tuple(_limit(a, a.hi) for a in f) for f in fixed),)
+    yield "CMD_PERSISTED = %r" % bytes(d.persisted(c) for c in d.COMMANDS)
     for i, c in enumerate(d.COMMANDS):
         yield "CMD_%s = const(%d)" % (c.name, i)
 

@@ -31,6 +31,10 @@ def parse_args(argv):
     p.add_argument("--burn-time", type=float, default=1.0, metavar="S", help="mean burn time to release")
     p.add_argument("--burn-spread", type=float, default=0.05, metavar="S", help="std deviation of the burn time")
     p.add_argument("--bounce-ms", type=float, default=20, help="separation switch chatter after release")
+    p.add_argument("--vbat", action="store_true",
+                   help="VBAT is supplied: the backup SRAM survives a power cycle (default: lost, as on a NUCLEO)")
+    p.add_argument("--flash-timing", choices=("typical", "max"), default="typical",
+                   help="flash erase and write-back stalls: datasheet typical (default) or maximum")
     p.add_argument("--console", action="store_true",
                    help="run a ground server on the link and the console on it in the foreground")
     opts = p.parse_args(argv)

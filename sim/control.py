@@ -50,7 +50,8 @@ class Control:
         return {
             "time": round(t, 4),
             "board": {"running": hw.running, "starts": hw.starts, "last_reset": hw.last_reset,
-                      "watchdog": hw.watchdog},
+                      "watchdog": hw.watchdog, "longest_unfed_ms": hw.longest_unfed_ms, "vbat": hw.vbat},
+            "flash": hw.flash_state(),
             "outputs": {"arm": plant.arm, "actuators": [s.actuator for s in plant.slots], "led": plant.led},
             "inputs": dict(plant.inputs),
             "slots": plant.snapshot(t),
@@ -61,14 +62,17 @@ class Control:
     async def set(self, req):
         if not isinstance(req.get("value"), bool):
             raise ControlError('"value" must be true or false')
-        self.hw.plant.set_input(req.get("input"), req["value"], self.hw.now())
+        if req.get("input") == "vbat":  # a supply, not a pin: the firmware never reads it
+            self.hw.vbat = req["value"]
+        else:
+            self.hw.plant.set_input(req.get("input"), req["value"], self.hw.now())
 
     async def inject(self, req):
         name = req.get("fault")
         if name == "brownout":
             self.hw.arm_brownout(req.get("after_ms"), req.get("at"))
         elif name == "powercut":
-            self.hw.arm_powercut(req.get("write", 1), req.get("bytes", 256))
+            self.hw.arm_powercut(req)
         elif name == "noise":
             self._set_noise(req)
         elif name in SLOT_FAULTS or name == "early_release":

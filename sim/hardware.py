@@ -25,12 +25,15 @@ from sim.link import Line, Noise
 from sim.plant import Plant
 
 ROOT = Path(__file__).resolve().parent.parent
-WATCHDOG_S = 2.0
+WATCHDOG_S = 16.0  # firmware/board_nucleo.py _WDT_MS: above the longest flash freeze of a record write
 TICK_S = 0.002  # plant and watchdog resolution
 START_TIMEOUT_S = 10.0  # from process start to both sockets connected
-FLASH_SIZE = 512 * 256  # sim/board.py: _BLOCK * _FLASH_BLOCKS
+FLASH_SIZE = 512 * 224  # sim/board.py: _BLOCK * _BLOCKS (MicroPython's /flash on the F429)
+FLASH_SECTORS = (1, 2, 3, 4)  # the internal-flash sectors /flash occupies
+BACKUP_SIZE = 4096  # sim/board.py BACKUP_SIZE: the backup SRAM
 POWER_CUT_OFF_S = 0.1
 _TAKEN_GRACE_S = 0.3  # a second link client waits this long for the first to leave, then is closed
+POWERCUT_KINDS = ("write", "erase", "program", "backup")  # sim/board.py _Cut, in its io letters
 
 
 class SimError(Exception):
@@ -68,7 +71,7 @@ class Process:
     async def spawn(self, io_port, uart_port, reset_cause, flash):
         argv = [self.micropython, "-X", "heapsize=" + self._opts.heap, str(ROOT / "sim" / "boot.py"),
                 ":".join(map(str, self.path)), str(io_port), str(uart_port), str(reset_cause), str(flash),
-                str(self._opts.baud), self.app]
+                str(self._opts.baud), self._opts.flash_timing, self.app]
         return await asyncio.create_subprocess_exec(
             *argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
@@ -82,8 +85,17 @@ class Hardware:
         self.plant = Plant(seed, opts.burn_time, opts.burn_spread, opts.bounce_ms)
         self.noise = Noise()
         self.flash = workdir / "flash.img"
-        if not self.flash.exists():
+        if not self.flash.exists() or self.flash.stat().st_size != FLASH_SIZE:
             self.flash.write_bytes(b"\xff" * FLASH_SIZE)
+        self.backup = workdir / "backup.img"
+        self._backup_rng = random.Random("%s:backup" % seed)
+        self.vbat = opts.vbat
+        self.erases = [0] * len(FLASH_SECTORS)  # since the sim started, per sector
+        self.stalls = {"count": 0, "total_ms": 0, "longest_ms": 0, "during_burn": 0}
+        self.sectors_lost = 0  # power lost, without VBAT, between a sector's erase and the end of its write-back
+        self._write_back = workdir / "flash.img.wb"  # sim/board.py: there while a sector is being rewritten
+        self.longest_unfed_ms = 0  # the watchdog's headroom: longest time the firmware went unfed
+        self._stall_until = 0.0
         self.process = Process(opts, workdir)
         self.up = Line(opts.baud, opts.latency, self.noise, random.Random("%s:up" % seed), self._to_board)
         self.down = Line(opts.baud, opts.latency, self.noise, random.Random("%s:down" % seed), self._to_ground)
@@ -93,7 +105,7 @@ class Hardware:
         self.last_reset = None
         self.watchdog = False
         self.brownout = None  # {"after_ms": N} or {"at": "burn_start"}, while pending
-        self.powercut = None  # {"write": N, "bytes": B}, while pending
+        self.powercut = None  # {KIND: N, "bytes": B}, while pending
         self._t0 = time.monotonic()
         self._proc = None
         self._io = self._uart = self._client = None
@@ -128,6 +140,7 @@ class Hardware:
         if self.opts.pty:
             lines.append("pty: " + self._open_pty())
         self._tasks = [asyncio.create_task(c) for c in (self.up.run(), self.down.run(), self._tick())]
+        self._write_back.unlink(missing_ok=True)  # left by a sim stopped mid-write: not this session's loss
         await self._boot(cause("POWER_ON"))
         return lines
 
@@ -164,8 +177,16 @@ class Hardware:
     async def restart(self, reset_cause, off_s=0.0):
         async with self._restart_lock:
             await self._kill()
+            if self._write_back.exists():  # the sector is gone from flash; without VBAT, its copies too
+                self._write_back.unlink()
+                self.sectors_lost += reset_cause == cause("POWER_ON") and not self.vbat
             await asyncio.sleep(off_s)
             await self._boot(reset_cause)
+
+    def _power_up(self):
+        """The backup SRAM after the supply came back: kept with VBAT, else random."""
+        if not self.vbat or not self.backup.exists():
+            self.backup.write_bytes(self._backup_rng.randbytes(BACKUP_SIZE))
 
     def restart_soon(self, reset_cause, off_s=0.0):
         """Restart from a callback (watchdog, brown-out, power cut, firmware request)."""
@@ -173,6 +194,8 @@ class Hardware:
             self._tasks.append(asyncio.create_task(self.restart(reset_cause, off_s)))
 
     async def _boot(self, reset_cause):
+        if reset_cause == cause("POWER_ON"):
+            self._power_up()
         self._ready = asyncio.get_running_loop().create_future()  # the board connects io, then uart
         self._inputs_sent = None
         self.watchdog = False
@@ -199,6 +222,7 @@ class Hardware:
                 w.close()
         self._io = self._uart = None
         self.powercut = None  # armed inside the process that dies
+        self._stall_until = 0.0
         if proc and proc.returncode is None:
             proc.kill()
             await proc.wait()
@@ -220,13 +244,17 @@ class Hardware:
     def running(self):
         return self._proc is not None and self._ready.done()
 
+    def flash_state(self):
+        return {"sectors": list(FLASH_SECTORS), "erases": list(self.erases), "stalls": dict(self.stalls),
+                "sectors_lost": self.sectors_lost}
+
     def link_state(self):
         return {"client": self._client is not None, "to_board": self.up.delivered,
                 "to_ground": self.down.delivered, **self.noise.counts}
 
     # --- the board's io channel ---------------------------------------------------------
     async def _on_io(self, reader, writer):
-        line = "P%(write)d %(bytes)d\n" % self.powercut if self.powercut else ""
+        line = _powercut_line(self.powercut) if self.powercut else ""
         writer.write((line + "I%d\n" % self._input_bits()).encode())
         self._inputs_sent = self._input_bits()
         self._io = writer
@@ -250,8 +278,16 @@ class Hardware:
             self._cancel_cutoff()
             self.plant.cut(t, "firmware")
         elif kind == "F":
+            now = time.monotonic()
+            if self.watchdog:
+                self.longest_unfed_ms = max(self.longest_unfed_ms, round((now - self._fed) * 1000))
             self.watchdog = True
-            self._fed = time.monotonic()
+            self._fed = now
+        elif kind in ("E", "S"):
+            ms = int(args[-1])
+            self._stall(ms)
+            if kind == "E":
+                self.erases[FLASH_SECTORS.index(int(args[0]))] += 1
         elif kind == "W":
             self.restart_soon(cause("POWER_ON"), POWER_CUT_OFF_S)
         elif kind == "R":
@@ -265,7 +301,19 @@ class Hardware:
             self.brownout = None
             self.restart_soon(cause("BROWN_OUT"))
 
+    def _stall(self, ms):
+        """The firmware froze for a flash operation: so does every interrupt handler in flash."""
+        self._stall_until = max(self._stall_until, time.monotonic() + ms / 1000)
+        self.stalls["count"] += 1
+        self.stalls["total_ms"] += ms
+        self.stalls["longest_ms"] = max(self.stalls["longest_ms"], ms)
+        self.stalls["during_burn"] += any(s.actuator for s in self.plant.slots)
+
     def _hardware_cutoff(self):
+        wait = self._stall_until - time.monotonic()
+        if wait > 0:  # TIM2's interrupt handler runs from the flash being erased or written
+            self._cutoff = asyncio.get_running_loop().call_later(wait, self._hardware_cutoff)
+            return
         self._cutoff = None
         self.plant.cut(self.now(), "cutoff")
         if self._io:
@@ -315,17 +363,22 @@ class Hardware:
             self._brownout_timer.cancel()
         self.brownout = self._brownout_timer = None
 
-    def arm_powercut(self, write, nbytes):
-        if not (isinstance(write, int) and write >= 1 and isinstance(nbytes, int) and 0 <= nbytes <= 512):
-            raise ControlError('powercut needs "write" >= 1 and 0 <= "bytes" <= 512')
-        self.powercut = {"write": write, "bytes": nbytes}
+    def arm_powercut(self, req):
+        """``req``: one of POWERCUT_KINDS (default "write") = n >= 1, and "bytes" (default 256)."""
+        kinds = [k for k in POWERCUT_KINDS if k in req] or ["write"]
+        kind, n, nbytes = kinds[0], req.get(kinds[0], 1), req.get("bytes", 256)
+        limit = BACKUP_SIZE if kind == "backup" else 64 * 1024 if kind == "program" else 512
+        if len(kinds) > 1 or not (isinstance(n, int) and n >= 1 and isinstance(nbytes, int) and 0 <= nbytes <= limit):
+            raise ControlError('powercut needs one of %s >= 1, and 0 <= "bytes" <= %d for %s'
+                               % (", ".join('"%s"' % k for k in POWERCUT_KINDS), limit, kind))
+        self.powercut = {kind: n, "bytes": nbytes}
         if self._io:
-            self._io.write(b"P%d %d\n" % (write, nbytes))
+            self._io.write(_powercut_line(self.powercut).encode())
 
     def disarm_powercut(self):
         self.powercut = None
         if self._io:
-            self._io.write(b"P0 0\n")
+            self._io.write(b"P- 0 0\n")
 
     # --- the link ---------------------------------------------------------------------------
     async def _on_link(self, reader, writer):
@@ -386,6 +439,12 @@ class Hardware:
 
 def _port(server):
     return server.sockets[0].getsockname()[1]
+
+
+def _powercut_line(cut):
+    kind = next(k for k in POWERCUT_KINDS if k in cut)
+    return "P%s %d %d\n" % (kind[0], cut[kind], cut["bytes"])
+
 
 def workdir(state_dir):
     """The state dir (created), or a temporary one removed at exit."""

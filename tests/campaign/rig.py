@@ -1,10 +1,13 @@
 """One simulated board running the real firmware, a ground Client on its link, and the
 control channel shared by threads (the campaigns inject faults from the link thread).
 
-Short plant and parameter settings keep one full four-slot release to a few seconds.
+Short plant and parameter settings keep one full four-slot release to a few seconds. A
+board can start from a copy of a prepared state dir (``prepare``: PARAMS set, every slot
+resolved STOWED), so that each run does not pay the sector erases of a blank flash.
 """
 
 import os
+import shutil
 import threading
 import time
 
@@ -34,8 +37,12 @@ class Board:
     """A sim with the firmware, its control channel behind a lock, and a poller that notes
     the sim time each satellite physically separated (``released_at``, slot 1..4)."""
 
-    def __init__(self, seed, *args, baud=115200):
-        self.sim = Sim(*PLANT, "--baud", str(baud), "--heap", HEAP, *args, app="firmware.app", seed=seed)
+    def __init__(self, seed, *args, baud=115200, state_dir=None, vbat=False):
+        more = (("--state-dir", str(state_dir)) if state_dir else ()) + (("--vbat",) if vbat else ())
+        # The ground's sequence count goes with the board's state: a board started from a copy
+        # must not see a request id its records already hold.
+        self.seq_file = os.path.join(str(state_dir), "tc_seq") if state_dir else None
+        self.sim = Sim(*PLANT, "--baud", str(baud), "--heap", HEAP, *more, *args, app="firmware.app", seed=seed)
         self._lock = threading.Lock()
         self.released_at = {}
         self._stop = threading.Event()
@@ -59,8 +66,8 @@ class Board:
                 if s["released"] and s["slot"] not in self.released_at:
                     self.released_at[s["slot"]] = st["time"]
 
-    def client(self, **kw):
-        c = Client(self.sim.ports["link"], timeout=5, retries=2, **kw)
+    def client(self, timeout=5, **kw):
+        c = Client(self.sim.ports["link"], timeout=timeout, retries=2, seq_file=self.seq_file, **kw)
         try:
             c.send("PING", timeout=2, retries=5)  # the first bytes may reach a board still booting
         except GroundError:
@@ -86,6 +93,20 @@ class Board:
 def set_params(c):
     for name, value in PARAMS.items():
         c.send("PARAM_SET", param_id(name), value)
+
+
+def prepare(path):
+    """A state dir (flash and backup SRAM) with PARAMS set and every slot resolved STOWED."""
+    with Board(0, state_dir=path) as board, board.client() as c:
+        set_params(c)
+        end = time.monotonic() + 10
+        while d.UNKNOWN in [fresh_hk(c).values["slot%d" % (s + 1)] for s in range(d.N_SLOTS)]:
+            assert time.monotonic() < end, "slots still UNKNOWN after 10 s"
+            time.sleep(0.1)
+
+
+def copy_state(template, path):
+    shutil.copytree(template, path, dirs_exist_ok=True)
 
 
 def read_params(c):

@@ -71,11 +71,14 @@ def soak(minutes, seed=11, log=print):
         link = c.link
         received, lost, crc = link.rx_packets, link.tm_lost, link.deframer.crc_errors
         alive = board.alive()
+        flash = board.do("state")["flash"]
     rate = "continuous HK" if HK_PERIOD_MS == 0 else "HK period %d ms" % HK_PERIOD_MS
     lines = ["  %g min at %s with a PING every %.1f s: TM frames sent %d (by sequence count), "
              "received %d, lost %d; ground CRC errors %d; TCs sent %d, completed %d; firmware %s"
              % (minutes, rate, COMMAND_S, received + lost, received, lost, crc, sent, completed,
                 "running" if alive else "DIED")]
+    lines += ["  flash erases per sector (1-4) over the soak, boot included: %s; firmware frozen %d ms in all"
+              % (flash["erases"], flash["stalls"]["total_ms"])]
     lines += [_window(w, meter.windows[0]) for w in meter.windows if w.intervals]
     return lines, lost + (sent - completed) + (not alive)
 

@@ -5,7 +5,9 @@ the plant: a burn on a slot whose ``release_after`` is set flips its switch
 after that many ms of current; the one-shot hardware cutoff ends a burn at
 exactly ``max_ms``. Every burn is logged with the inhibits seen when it began,
 so tests can check the safety rules on what the hardware did, not on what the
-firmware says.
+firmware says. The flash filesystem is a directory of the host; the backup SRAM
+is a bytearray that a reset keeps and a power loss without VBAT fills with
+garbage, as the real SRAM comes up.
 """
 
 import gc
@@ -20,6 +22,7 @@ from firmware.tables import CMD_FORMAT, CMD_FUNCTION, CMD_SERVICE, CMD_SUBTYPE, 
 
 _PERIOD = 1 << 30  # MicroPython's ticks_ms wraps here
 _HALF = _PERIOD // 2
+BACKUP_SIZE = 4096  # the STM32F4's backup SRAM
 MP = sys.implementation.name == "micropython"
 
 
@@ -46,11 +49,30 @@ class FakeUart:
             self.tx.extend(buf[:n])
 
 
+def garbage(mem, seed=1):
+    """Fill ``mem`` with xorshift noise: what an SRAM holds when it powers up."""
+    x = seed
+    for i in range(len(mem)):
+        x ^= (x << 13) & 0xFFFFFFFF
+        x ^= x >> 17
+        x ^= (x << 5) & 0xFFFFFFFF
+        mem[i] = x & 0xFF
+
+
+# The board's one backup SRAM, allocated at import so that heap figures taken on a
+# fake board (tests/bench) count it with the harness, not with the application.
+_SRAM = bytearray(BACKUP_SIZE)
+
+
 class FakeBoard:
+    fs_atomic = True  # as littlefs: records are rewritten in place
+
     def __init__(self, root, t0=1000):
         self.t = t0
         self.uart = FakeUart()
         self.fs_root = root
+        self.backup = _SRAM  # one board at a time: a new one powers up with garbage
+        garbage(self.backup)
         self.rbf = self.perm = True
         self.arm_out = False
         self.arm_fault = False  # True: the arm line never reads back on
@@ -138,12 +160,15 @@ class FakeBoard:
                 self.cut()
         self.t = end
 
-    def power_cycle(self, cause):
-        """A reset: outputs drop, the flash and the satellites stay as they are."""
+    def power_cycle(self, cause, keep_backup=True):
+        """A reset: outputs drop, the flash and the satellites stay as they are; the backup
+        SRAM too, unless the supply went without VBAT (``keep_backup`` False)."""
         self.cut()
         self.arm_out = False
         self.uart.rx = bytearray()
         self.cause = cause
+        if not keep_backup:
+            garbage(self.backup, self.t & 0xFFFF | 1)
 
 
 def fresh_dir(name):
@@ -219,6 +244,12 @@ class Rig:
 
     def reset(self, cause=1):
         self.board.power_cycle(cause)
+        self.app = App(self.board)
+        return self.collect()
+
+    def power_loss(self, vbat=False):
+        """Power off and on (cause POWER_ON): the backup SRAM survives only with ``vbat``."""
+        self.board.power_cycle(0, vbat)
         self.app = App(self.board)
         return self.collect()
 

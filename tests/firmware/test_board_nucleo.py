@@ -1,5 +1,6 @@
-"""firmware/board_nucleo.py over stand-ins for MicroPython's ``machine`` and ``pyb``: the
-temperature conversion, the cutoff timer's programming, and pins nobody else drives."""
+"""firmware/board_nucleo.py over stand-ins for MicroPython's ``machine``, ``pyb``, ``stm``,
+``uctypes`` and ``vfs``: the temperature conversion, the cutoff timer's programming, pins
+nobody else drives, and the backup SRAM's setup."""
 
 import sys
 
@@ -54,6 +55,39 @@ class Stub:
     pass
 
 
+RCC, PWR = 0x40023800, 0x40007000  # stm.RCC, stm.PWR on the STM32F429
+
+
+class Registers:
+    """``stm.mem32``: every write logged as (address, value); PWR_CSR's BRR follows BRE, as on
+    the chip once the regulator is ready (``brr`` False: it never is)."""
+
+    brr = True
+
+    def __init__(self):
+        self.regs = {}
+        self.writes = []
+
+    def __getitem__(self, addr):
+        v = self.regs.get(addr, 0)
+        if addr == PWR + 4 and Registers.brr and v >> 9 & 1:
+            v |= 1 << 3
+        return v
+
+    def __setitem__(self, addr, value):
+        self.writes.append((addr, value))
+        self.regs[addr] = value
+
+
+mapped = []  # (address, size) of every uctypes.bytearray_at
+made = {}  # the last stand-ins made: "mem32"
+
+
+def bytearray_at(addr, size):
+    mapped.append((addr, size))
+    return bytearray(size)
+
+
 def fake_modules():
     machine = Stub()
     machine.Pin = Pin
@@ -64,12 +98,20 @@ def fake_modules():
     pyb = Stub()
     pyb.Timer = Timer
     pyb.ADCAll = ADCAll
-    return {"machine": machine, "pyb": pyb}
+    stm = Stub()
+    stm.mem32 = made["mem32"] = Registers()
+    stm.RCC, stm.PWR = RCC, PWR
+    stm.RCC_AHB1ENR, stm.RCC_APB1ENR, stm.PWR_CR, stm.PWR_CSR = 0x30, 0x40, 0, 4
+    uctypes = Stub()
+    uctypes.bytearray_at = bytearray_at
+    vfs = Stub()
+    vfs.mount = lambda: []
+    return {"machine": machine, "pyb": pyb, "stm": stm, "uctypes": uctypes, "vfs": vfs}
 
 
 def board():
     """A Board built over the stand-ins (sys.modules restored afterwards)."""
-    saved = {n: sys.modules.get(n) for n in ("machine", "pyb", "firmware.board_nucleo")}
+    saved = {n: sys.modules.get(n) for n in ("machine", "pyb", "stm", "uctypes", "vfs", "firmware.board_nucleo")}
     sys.modules.update(fake_modules())
     sys.modules.pop("firmware.board_nucleo", None)
     try:
@@ -120,3 +162,18 @@ def test_every_output_starts_off_and_none_is_a_led_micropython_drives():
     outputs = {n: p for n, p in Pin.made.items() if p.mode == Pin.OUT}
     assert {n: p.v for n, p in outputs.items()} == dict.fromkeys(outputs, 0)
     assert set(outputs).isdisjoint({"PB0", "PB7", "PB14"})  # NUCLEO_F429ZI's LED1-LED3
+
+
+def test_the_backup_sram_is_enabled_as_rm0090_asks_then_mapped_at_its_address():
+    del mapped[:]
+    b = board()
+    assert made["mem32"].writes == [(RCC + 0x40, 1 << 28), (PWR, 1 << 8), (RCC + 0x30, 1 << 18), (PWR + 4, 1 << 9)]
+    assert mapped == [(0x40024000, 4096)] and len(b.backup) == 4096
+
+
+def test_a_backup_regulator_that_never_reports_ready_does_not_stop_the_boot():
+    Registers.brr = False
+    try:
+        assert len(board().backup) == 4096
+    finally:
+        Registers.brr = True

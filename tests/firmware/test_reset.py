@@ -20,6 +20,7 @@ from firmware.tables import (
     STOWED,
     UNKNOWN,
 )
+from firmware.telemetry import COMPLETE
 from tests.firmware.fakes import Rig, events, failure
 
 BURN_MAX = 3000
@@ -169,7 +170,7 @@ def test_corrupt_state_record_gives_safe_defaults_and_an_event_never_a_crash():
         return d
 
     corrupt(r, "state", flip)
-    tms = r.reset()
+    tms = r.power_loss()  # no VBAT: the backup SRAM's copy is gone too
     assert events(tms, EV_RECORD_CORRUPT) == [(EV_RECORD_CORRUPT, (1,))]
     assert list(r.app.state.slots) == [UNKNOWN] * 4
     r.run(100)
@@ -184,7 +185,7 @@ def test_truncated_params_record_falls_back_to_defaults_with_an_event():
     r.send(CMD_PARAM_SET, P_BURN_MAX, 500)
     r.run()
     corrupt(r, "params", lambda d: d[:5])
-    tms = r.reset()
+    tms = r.power_loss()
     assert events(tms, EV_RECORD_CORRUPT) == [(EV_RECORD_CORRUPT, (2,))]
     assert r.app.params.get(P_BURN_MAX) == 3000
 
@@ -193,7 +194,7 @@ def test_garbage_schedule_record_gives_an_empty_enabled_schedule():
     r = Rig("corrupt_sched")
     r.run()
     corrupt(r, "schedule", lambda d: bytes(len(d)))
-    tms = r.reset()
+    tms = r.power_loss()
     assert events(tms, EV_RECORD_CORRUPT) == [(EV_RECORD_CORRUPT, (3,))]
     assert r.app.schedule.count() == 0 and r.app.schedule.enabled
 
@@ -202,8 +203,8 @@ def test_interrupted_save_leaves_the_previous_record():
     r = Rig("torn_write")
     r.run(100)
     with open(r.board.fs_root + "/state.tmp", "wb") as f:
-        f.write(b"half a rec")  # power cut before the rename
-    tms = r.reset()
+        f.write(b"half a rec")  # power cut before the rename (FAT)
+    tms = r.power_loss()
     assert events(tms, EV_RECORD_CORRUPT) == []
     assert r.app.state.boot_count == 2
 
@@ -213,7 +214,7 @@ def test_record_whose_rename_was_cut_short_is_recovered_from_its_temp_file():
     r.run(100)
     root = r.board.fs_root
     os.rename(root + "/state.rec", root + "/state.tmp")  # FAT: removed, then the power went
-    tms = r.reset()
+    tms = r.power_loss()
     assert events(tms, EV_RECORD_CORRUPT) == []
     assert r.app.state.boot_count == 2
 
@@ -229,3 +230,109 @@ def test_fire_before_the_switches_are_read_after_boot_is_refused():
     tms = r.run()  # one iteration: DEBOUNCE has not passed yet
     assert failure(tms, rid)[1:] == (SWITCH_SETTLING, 1)
     assert r.board.burns == []
+
+
+def test_a_flash_record_lost_to_a_reset_comes_back_from_the_backup_sram_and_is_rewritten():
+    r = armed_rig("restore_backup")
+    r.board.release_after[0] = 100
+    r.send(CMD_FIRE, 1)
+    r.run(1000)
+    os.remove(r.board.fs_root + "/state.rec")  # a reset inside its sector's write-back
+    tms = r.reset()
+    assert events(tms, EV_RECORD_MISSING) == [] and events(tms, EV_RECORD_CORRUPT) == []
+    assert r.app.state.slots[0] == RELEASED and r.app.state.boot_count == 2
+    r.run()
+    tms = r.power_loss()  # the flash copy was written again
+    assert r.app.state.slots[0] == RELEASED and r.app.state.boot_count == 3
+
+
+def sent_param_set_then_ping(name):
+    """A Rig that ran a PARAM_SET (persisted) then a PING (not); returns (rig, both packets)."""
+    from firmware.tables import CMD_PARAM_SET, P_ARM_WINDOW
+
+    r = Rig(name)
+    r.run(100)
+    packets = [r.tc(CMD_PARAM_SET, P_ARM_WINDOW, 90), r.tc(CMD_PING)]
+    for p in packets:
+        r.send_raw(p)
+    r.run()
+    return r, packets
+
+
+def repeat(r, packets):
+    """Send ``packets`` again; the failure (code, data) of each, None if it ran."""
+    rids = [r.send_raw(p) for p in packets]
+    tms = r.run(100)
+    return [failure(tms, rid) and failure(tms, rid)[1:] for rid in rids]
+
+
+def test_across_a_power_loss_without_vbat_a_persisted_command_stays_a_duplicate_and_a_ping_may_run_again():
+    r, packets = sent_param_set_then_ping("exactly_once_power")
+    r.power_loss(vbat=False)
+    assert repeat(r, packets) == [(DUPLICATE, 0), None]
+
+
+def test_across_a_reset_or_a_power_loss_with_vbat_every_command_stays_a_duplicate():
+    r, packets = sent_param_set_then_ping("exactly_once_vbat")
+    r.reset(2)
+    assert repeat(r, packets) == [(DUPLICATE, 0), (DUPLICATE, 0)]
+    r.power_loss(vbat=True)
+    assert repeat(r, packets) == [(DUPLICATE, 0), (DUPLICATE, 0)]
+
+
+def test_a_fire_cut_short_by_a_power_loss_without_vbat_never_fires_again():
+    r = armed_rig("fire_on_flash")
+    packet = r.tc(CMD_FIRE, 1)
+    rid = r.send_raw(packet)
+    r.app.step()  # accepted, recorded on flash, burning
+    assert r.board.on == 0
+    r.power_loss(vbat=False)
+    r.run(100)
+    r.send(CMD_ARM)
+    r.send_raw(packet)
+    tms = r.run(1000)
+    assert failure(tms, rid) == (2, DUPLICATE, ABORTED)
+    assert len(r.board.burns) == 1 and r.board.on == -1
+
+
+def storage(r):
+    """The backup SRAM and every flash file, as they are now."""
+    root = r.board.fs_root
+    files = {}
+    for name in os.listdir(root):
+        with open(root + "/" + name, "rb") as f:
+            files[name] = f.read()
+    return bytes(r.board.backup), files
+
+
+def put_back(r, saved):
+    mem, files = saved
+    root = r.board.fs_root
+    r.board.backup[:] = mem
+    for name in os.listdir(root):
+        os.remove(root + "/" + name)
+    for name, data in files.items():
+        with open(root + "/" + name, "wb") as f:
+            f.write(data)
+
+
+def test_a_reset_as_a_fire_is_reported_complete_keeps_the_outcome_reported():
+    r = armed_rig("recorded_before_reported")
+    r.board.release_after[0] = 500
+    packet = r.tc(CMD_FIRE, 1)
+    rid = r.send_raw(packet)
+    at_report = []
+    verify = r.app.tm.verify
+
+    def spy(stage, req, *args, **kw):
+        if stage == COMPLETE and req == rid:
+            at_report.append(storage(r))  # what a reset at this instant would find
+        return verify(stage, req, *args, **kw)
+
+    r.app.tm.verify = spy
+    r.run(2000)
+    assert r.app.state.slots[0] == RELEASED and len(at_report) == 1
+    put_back(r, at_report[0])
+    r.reset()
+    r.send_raw(packet)
+    assert failure(r.run(), rid) == (2, DUPLICATE, 0)

@@ -154,11 +154,11 @@ def test_duplicate_of_a_running_fire_reports_executing_and_burns_once():
     assert len(r.board.burns) == 1
 
 
-def test_request_ids_are_remembered_for_the_last_sixteen_commands():
+def test_request_ids_are_remembered_for_the_last_n_recent_commands():
     r = Rig("dup_window")
     first = r.tc(CMD_PING)
     r.send_raw(first)
-    for _ in range(15):
+    for _ in range(N_RECENT - 1):
         r.send(CMD_PING)
     r.run()
     r.send_raw(first)

@@ -146,17 +146,19 @@ def rig_pass():
     r.run()
     r.board.advance(5000)  # the loop stalls past BURN_MAX: HW_CUTOFF
     r.run(1000)
-    os.mkdir(r.board.fs_root + "/params.tmp")  # the record cannot be written: STORAGE_ERROR
+    rec = r.board.fs_root + "/params.rec"
+    os.remove(rec)
+    os.mkdir(rec)  # the record cannot be written: STORAGE_ERROR
     try:
         r.send(CMD_PARAM_SET, P_BURN_MAX, 600)
         r.run()
     finally:
-        os.rmdir(r.board.fs_root + "/params.tmp")  # Rig's fresh_dir removes files only
-    with open(r.board.fs_root + "/params.rec", "r+b") as f:
-        f.truncate(5)  # RECORD_CORRUPT at the next boot
+        os.rmdir(rec)  # Rig's fresh_dir removes files only
+    with open(rec, "wb") as f:
+        f.write(b"short")  # RECORD_CORRUPT at the next boot, once the backup SRAM's copy is gone too
     r.board.temperature = lambda: 900  # 90.0 C, and too little free heap
     r.board.heap_free = lambda: 4096
-    r.reset()
+    r.power_loss()
     r.send(CMD_HK_ONE_SHOT, d.HK_SID)
     r.run()
     r.board.temperature = lambda: -300

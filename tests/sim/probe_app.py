@@ -7,6 +7,8 @@ one answer line back. At boot it sends ``boot <reset cause>``.
     arm 0|1, led 0|1 -> ok          burn <slot 0..3> <max_ms> -> ok     cut -> ok
     burning          -> burning <slot or -1>
     save <text>      -> saved (temp file + rename on the flash)     load -> rec <text>
+    open <bytes>     -> ok (appends that many bytes to the file "open" and leaves it open)
+    peek <off> <n>   -> mem <hex> (backup SRAM)                      poke <off> <hex> -> ok
     alloc <bytes>    -> ok (kept: the heap only grows)               starve -> stops feeding
     reset            -> (the board resets)                           anything else -> echoed
 """
@@ -46,6 +48,16 @@ def _answer(board, words, kept):
         return "saved"
     elif cmd == "load":
         return "rec " + _load(board.fs_root)
+    elif cmd == "open":
+        f = open(board.fs_root + "/open", "ab")  # noqa: SIM115  (left open: no sync)
+        f.write(bytes(int(words[1])))
+        kept.append(f)
+    elif cmd == "peek":
+        off = int(words[1])
+        return "mem " + board.backup[off:off + int(words[2])].hex()
+    elif cmd == "poke":
+        data = bytes.fromhex(words[2])
+        board.backup[int(words[1]):int(words[1]) + len(data)] = data
     elif cmd == "alloc":
         kept.append(bytearray(int(words[1])))
     elif cmd == "reset":

@@ -1,15 +1,20 @@
 """The simulated hardware as the firmware meets it (through a probe app on the board)
 and as tests and the HIL suite drive it (the link and the control channel only)."""
 
+import time
+
 import pytest
 
 from firmware.dictionary import RESET_CAUSES
 from sim import BOARD_HEAP
+from sim.hardware import WATCHDOG_S
 from tests.sim.simproc import Sim, wait_for
 
 CAUSE = {name: "boot %d" % i for i, name in enumerate(RESET_CAUSES)}  # the probe's boot line
-WATCHDOG_S = 2.0  # sim/hardware.py
 CUTOFF_MS = 300
+SECTOR_16K_ERASE_MS = 250  # sim/board.py _TIMING, typical
+IDLE_FLUSH_S = 5  # flashbdev.c: write-back 5 s after the last write
+STALLED_CUTOFF_MS = 100
 
 
 @pytest.fixture
@@ -27,7 +32,8 @@ def slot(s, n):
 def test_board_boots_with_every_output_off_and_the_watchdog_running(sim):
     s, _ = sim
     state = s.do("state")
-    assert state["board"] == {"running": True, "starts": 1, "last_reset": "POWER_ON", "watchdog": True}
+    assert state["board"] == {"running": True, "starts": 1, "last_reset": "POWER_ON", "watchdog": True,
+                              "longest_unfed_ms": state["board"]["longest_unfed_ms"], "vbat": False}
     assert state["outputs"] == {"arm": False, "actuators": [False] * 4, "led": False}
     assert state["inputs"] == {"rbf_removed": True, "permit": True}
 
@@ -140,6 +146,97 @@ def test_power_cut_during_a_flash_write_keeps_a_whole_record(sim, write, survivo
     assert link.ask("save again") == "saved"  # littlefs still mounts and writes
 
 
+def erases(s):
+    return s.do("state")["flash"]["erases"]
+
+
+def test_a_record_save_erases_its_sector_and_freezes_the_firmware_for_the_erase(sim):
+    s, link = sim
+    before = erases(s)
+    t0 = time.monotonic()
+    assert link.ask("save kept") == "saved"
+    took = time.monotonic() - t0
+    flash = s.do("state")["flash"]
+    assert sum(flash["erases"]) > sum(before)
+    assert flash["stalls"]["total_ms"] >= SECTOR_16K_ERASE_MS
+    assert took >= SECTOR_16K_ERASE_MS / 1000  # the probe answered only after the stall
+
+
+def erased_sector(s, before):
+    """The one sector (0..3 as in "erases") erased since ``before``, once there is one."""
+    now = wait_for(lambda: (e := erases(s)) != before and e, 1.5, "the storage tick's erase")
+    assert sum(now) == sum(before) + 1, now
+    return next(i for i, (a, b) in enumerate(zip(before, now, strict=True)) if a != b)
+
+
+def sector_bytes(state_dir, i):
+    blocks = (0, 32, 64, 96, 224)  # sim/board.py _SECTOR_END: /flash's sectors 1..4
+    return (state_dir / "flash.img").read_bytes()[blocks[i] * 512:blocks[i + 1] * 512]
+
+
+def test_a_sector_left_dirty_is_erased_on_the_storage_tick_and_only_rewritten_5_s_later(tmp_path):
+    with Sim("--state-dir", str(tmp_path)) as s:
+        link = s.probe_link()
+        assert link.ask("open 0") == "ok"  # the file exists: appending to it commits nothing
+        before = erases(s)
+        assert link.ask("open 384") == "ok"  # one block, in the sector cache: never synced
+        i = erased_sector(s, before)
+        size = len(sector_bytes(tmp_path, i))
+        assert sector_bytes(tmp_path, i) == b"\xff" * size  # its blocks, every file's, are in RAM only
+        wait_for(lambda: sector_bytes(tmp_path, i) != b"\xff" * size, IDLE_FLUSH_S + 2, "the write-back")
+        link.close()
+
+
+@pytest.mark.parametrize("cut", [{"erase": 1}, {"program": 1, "bytes": 0}, {"program": 1, "bytes": 512}])
+def test_power_cut_inside_a_sector_write_back_loses_the_sector_it_was_writing(sim, cut):
+    s, link = sim
+    assert link.ask("save old") == "saved"
+    s.do("inject", fault="powercut", **cut)
+    link.send(b"save new\n")
+    assert link.line() == CAUSE["POWER_ON"], "the power cut did not happen"
+    assert link.ask("load") == "rec -"  # the directory of a fresh filesystem sits in sector 1
+    assert link.ask("save again") == "saved"  # the board formats its flash and goes on
+    assert s.do("state")["flash"]["sectors_lost"] == 1
+
+
+def test_a_flash_stall_holds_off_the_hardware_cutoff_whose_handler_is_in_flash(sim):
+    s, link = sim
+    link.ask("arm 1")
+    assert link.ask("burn 1 %d" % STALLED_CUTOFF_MS) == "ok"
+    assert link.ask("save x") == "saved"  # erase + write-back: longer than the cutoff
+    wait_for(lambda: link.ask("burning") == "burning -1", 2, "the cutoff")
+    burn = s.do("burns")["burns"][0]
+    assert burn["end_by"] == "cutoff"
+    assert burn["end"] - burn["start"] > SECTOR_16K_ERASE_MS / 1000
+    assert s.do("state")["flash"]["stalls"]["during_burn"] >= 1
+
+
+def test_backup_sram_survives_resets_but_a_power_cycle_only_with_vbat(sim):
+    s, link = sim
+    assert link.ask("poke 100 c0ffee") == "ok"
+    s.do("reset")
+    assert link.line() == CAUSE["HARD"]
+    assert link.ask("peek 100 3") == "mem c0ffee"
+    s.do("power_cycle", off_ms=0)
+    assert link.line() == CAUSE["POWER_ON"]
+    assert link.ask("peek 100 3") != "mem c0ffee"
+    s.do("set", input="vbat", value=True)
+    assert link.ask("poke 100 c0ffee") == "ok"
+    s.do("power_cycle", off_ms=0)
+    assert link.line() == CAUSE["POWER_ON"]
+    assert link.ask("peek 100 3") == "mem c0ffee"
+
+
+def test_power_cut_during_a_backup_write_leaves_the_bytes_written_so_far(sim):
+    s, link = sim
+    s.do("set", input="vbat", value=True)
+    assert link.ask("poke 0 00000000") == "ok"
+    s.do("inject", fault="powercut", backup=1, bytes=2)
+    link.send(b"poke 0 11223344\n")
+    assert link.line() == CAUSE["POWER_ON"]
+    assert link.ask("peek 0 4") == "mem 11220000"
+
+
 def test_link_noise_applies_to_every_byte_until_cleared(sim):
     s, link = sim
     s.do("inject", fault="noise", drop=1.0)
@@ -170,6 +267,7 @@ def test_early_release_and_stuck_switches_show_in_slot_state(sim):
     ({"cmd": "set", "input": "permit", "value": 1}, '"value" must be true or false'),
     ({"cmd": "inject", "fault": "noise", "flip": 2}, "noise rates are probabilities"),
     ({"cmd": "inject", "fault": "brownout"}, "brownout needs"),
+    ({"cmd": "inject", "fault": "powercut", "erase": 1, "backup": 2}, "powercut needs one of"),
     ({"cmd": "config", "bounce": 3}, "unknown setting 'bounce'"),
 ])
 def test_bad_control_requests_are_answered_with_the_reason(sim, request_, error):

@@ -11,7 +11,7 @@ from tests.sim.simproc import PusLink, Sim, pty_link
 BURN_S = 0.2  # plant burn time: short, so a full release takes about a second
 FAST = {d.P_BURN_MAX: 500, d.P_COOLDOWN: 500}  # ms; the retry path in ~2.5 s
 SLOT_STATE_AT = struct.calcsize(d.fmt(d.HK_FIELDS[:[f.name for f in d.HK_FIELDS].index("slot1")]))  # slots 1-4
-BOOT_S = 5.0
+BOOT_S = 10.0  # a blank flash: formatting and the first records take about 6 s of sector erases
 _ENDS = {t.subtype: t for t in d.TELEMETRY  # PUS 1 subtype -> the reports that end a command
          if t.name in ("ACCEPT_FAILED", "START_FAILED", "COMPLETED", "COMPLETION_FAILED")}
 
@@ -163,6 +163,32 @@ def test_power_cut_during_a_parameter_write_keeps_the_previous_value(fw):
     g.send("PARAM_GET", d.P_ARM_WINDOW)
     param = g.pus.wait(is_tm("PARAM"), 3, "PARAM")
     assert struct.unpack(">HI", param.data) == (d.P_ARM_WINDOW, 120)
+
+
+def test_a_burn_gets_its_full_time_after_the_flash_write_that_freezes_the_board_before_it():
+    # The FIRING state goes to flash before current flows: a sector erase, the board frozen
+    # for it. The burn's time must start with the current, not with the loop's clock.
+    with start("--burn-time", "0.6") as s:
+        link = s.link()
+        g = Ground(link).booted()
+        assert g.run("PARAM_SET", d.P_BURN_MAX, 800) == ("COMPLETED", None)
+        assert g.run("ARM") == ("COMPLETED", None)
+        assert g.run("FIRE", 1, timeout=10) == ("COMPLETED", None)
+        burns = s.do("burns")["burns"]
+        assert len(burns) == 1 and burns[0]["end"] - burns[0]["start"] >= 0.6
+        link.close()
+
+
+def test_a_long_session_of_pings_and_housekeeping_erases_no_flash_sector(fw):
+    s, g = fw
+    before = s.do("state")["flash"]["erases"]
+    for i in range(200):
+        g.send(("PING", "HK_ONE_SHOT", "TIME_REPORT", "PARAM_GET", "SCHED_LIST")[i % 5],
+               *((d.HK_SID,) if i % 5 == 1 else (d.P_ARM_WINDOW,) if i % 5 == 3 else ()))
+        if i % 20 == 19:
+            g.pus.wait(is_tm("PONG"), 3, "PONG")  # keep the link's pace
+            g.pus.tms.clear()
+    assert s.do("state")["flash"]["erases"] == before
 
 
 def test_permit_lost_while_armed_disarms_and_says_so(fw):
