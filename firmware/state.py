@@ -12,7 +12,10 @@ inline at most), so a flash save rewrites one sector, not two. A request id's hi
 half (version, type, APID) is the same for every TC accepted, so its low half
 (sequence flags and count) names it. Slot states and burn counts go to flash
 before every burn and after every change, so the burns of a slot stay bounded
-across resets and power losses. The last 14 request ids and their outcomes (0
+across resets and power losses. A change seen while an actuator is on (another
+slot's satellite leaving) reaches flash once it is off: a power loss without
+VBAT before then takes it back, and after the boot the slot's switch sets it
+again (EARLY_RELEASE). The last 14 request ids and their outcomes (0
 success, a failure code, or EXECUTING) make a telecommand repeated after a reset
 still a duplicate. At boot a slot found FIRING becomes UNKNOWN and an outcome
 found EXECUTING becomes ABORTED: the reset ended it. Without a valid record every

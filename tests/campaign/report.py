@@ -90,7 +90,8 @@ a violation, as is any exception out of `App.step` or free heap below the floor.
 
 **Soak** (`make soak MINUTES=...`). The sim at the fastest housekeeping period with commanding;
 frames sent, received and lost, heap over time and the drift of the housekeeping period, and
-the flash erases per sector it cost (the boot's only: PING and HK write nothing to flash).
+the flash erases per sector it cost: those of the first boot (records created, slots resolved)
+and of the PARAM_SET of the housekeeping period; PING and HK write nothing to flash.
 
 **Wear** (`make wear`). The operations profile stated in the section, run on the sim with the
 datasheet's maximum flash timing: one mission day of routine commands, every one sent, and

@@ -43,7 +43,7 @@ from firmware.schedule import _ENTRY
 from firmware.sequencer import _MARGIN
 from firmware.services import _RUNNING
 from firmware.state import N_RECENT, State
-from tests.firmware.fakes import FakeBoard, Rig
+from tests.firmware.fakes import FakeBoard, Rig, garbage
 
 SETTLE_MS = T.SWITCH_SETTLE_MS  # the deployer's specification: a switch chatters at most this long after a release
 EPOCH_MS = 24800 * 86400000  # ground time at board time 0 (CDS days since 1958: 2025-11)
@@ -56,6 +56,8 @@ MEMORY = ("ARM", "FIRE", "SCHED_INSERT")  # telecommands the explorer keeps to s
 BACKUP_SIZE = 2048  # the backup SRAM the board contract promises at least (the board has 4 KiB)
 _REC_GEN = 4  # a record file: generation u32 | payload | CRC-16 (firmware/store.py)
 _RECORDS = ("state", "params", "schedule")  # their files, by record number - 1
+_NOISE = bytearray(BACKUP_SIZE)  # what the backup SRAM holds after a power loss: one draw serves every cut
+garbage(_NOISE)
 
 # Deadline codes (their order in ``key`` is the abstract time)
 _D_BURN, _D_COOL, _D_WINDOW, _D_CUTOFF, _D_LOOP = 1, 2, 3, 4, 5
@@ -181,6 +183,11 @@ class Board(FakeBoard):
     def set_arm(self, on):
         super().set_arm(on)
         self.world.current()
+
+    def power_cycle(self, cause, keep_backup=True):
+        super().power_cycle(cause)
+        if not keep_backup:
+            self.backup[:] = _NOISE
 
     def advance(self, ms):
         end = self.t + ms
