@@ -520,4 +520,4 @@ def test_serve_stopped_by_a_signal_ends_its_session_and_exits_0(fw, tmp_path, si
     sessions, rows = archive.sessions(), archive.rows()
     archive.close()
     assert len(sessions) == 1 and sessions[0].end is not None
-    assert [r.text for r in rows if r.kind == "CLIENT"] == ["#1 alice joined", "#1 alice left"]
+    assert [r.text for r in rows if r.kind == "CLIENT"] == ["#1 alice joined from 127.0.0.1", "#1 alice left"]
