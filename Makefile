@@ -10,15 +10,18 @@ TYPINGS_STAMP := typings/.installed
 PORT   ?= /dev/ttyACM0
 N      ?= 1000000
 MINUTES ?= 60
+CHROMIUM := /usr/bin/chromium
 
 .PHONY: help venv test lint typecheck mpy-compile pytest mptest icd icd-check hil hil-renode \
-        bench bench-server run flash flash-micropython faults fuzz soak clean
+        bench bench-server bench-web docs-screens run flash flash-micropython faults fuzz soak clean
 
 help:
-	@echo "make run      start the simulated board, a ground server on it and the console on the server"
+	@echo "make run      start the simulated board, a ground server on it (with the web console) and the console"
 	@echo "make test     install everything into .venv and run the whole suite (what CI runs)"
 	@echo "make bench    print benchmark figures and write docs/PERFORMANCE.md"
 	@echo "make bench-server   the ground server's figures only (latency added, fan-out, archive rate)"
+	@echo "make bench-web      the web console's figure only (HK at the server to the value painted in a browser)"
+	@echo "make docs-screens   the screenshots of the web console in docs/ (headless Chromium)"
 	@echo "make hil      HIL scenarios (Robot Framework) against the simulated board"
 	@echo "make hil-renode FIRMWARE=path   the same scenarios inside Renode"
 	@echo "make flash PORT=/dev/ttyACM0    install the application on a board running MicroPython"
@@ -31,6 +34,12 @@ $(STAMP): requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
 	touch $@
+
+# The web console's tests drive Debian's Chromium (Playwright, no browser download): installed if missing.
+$(CHROMIUM):
+	@[ "$$(id -u)" = 0 ] || { echo "$(CHROMIUM) is missing: apt-get install chromium (as root)"; exit 2; }
+	DEBIAN_FRONTEND=noninteractive apt-get update -q
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium
 
 $(TYPINGS_STAMP): requirements-stubs.txt $(STAMP)
 	rm -rf typings
@@ -49,7 +58,7 @@ typecheck: $(TYPINGS_STAMP)
 mpy-compile: $(STAMP)
 	@$(PY) -m ground.build build/mpy/firmware
 
-pytest: $(STAMP)
+pytest: $(STAMP) $(CHROMIUM)
 	$(BIN)/pytest
 
 mptest: $(STAMP)
@@ -82,13 +91,21 @@ hil-renode:
 	cd hil/out && renode-test --variable TARGET:renode --variable FIRMWARE:$(abspath $(FIRMWARE)) \
 	  -r $(abspath hil/out) $(abspath $(wildcard hil/suites/*.robot))
 
-bench: $(STAMP)
+bench: $(STAMP) $(CHROMIUM)
 	$(PY) -m tests.bench
 
 bench-server: $(STAMP)
 	$(PY) -m tests.bench server
 
-# The simulated board, a ground server on it, and the console on the server (more join at the URL it prints).
+bench-web: $(STAMP) $(CHROMIUM)
+	$(PY) -m tests.bench web
+
+# Screenshots for the docs (never made by make test): the web console on the simulated board.
+docs-screens: $(STAMP) $(CHROMIUM)
+	$(PY) -m tests.screens
+
+# The simulated board, a ground server on it with the web console, and the console on the server
+# (more consoles, tools and browsers join at the addresses it prints).
 run: $(STAMP)
 	$(PY) -m sim --console
 

@@ -6,7 +6,7 @@ import * as command from "./command.js";
 import * as live from "./live.js";
 import * as plots from "./plots.js";
 import {Stream} from "./stream.js";
-import {$, api} from "./util.js";
+import {$, api, setClass, setText} from "./util.js";
 
 const PAGES = {live, command, plots, archive};
 const STALE_MIN_S = 3; // housekeeping older than this (or than STALE_PERIODS report periods) is stale
@@ -136,28 +136,28 @@ function staleness() {
 function header() {
   const s = state.status;
   const link = $("#link");
-  link.textContent = "LINK " + (state.connected && s ? s.link : "?");
-  link.className = "badge " + (state.connected && s && s.link === "UP" ? "ok" : "bad");
-  $("#age").textContent = state.hk ? "HK " + ((performance.now() - state.hkAt) / 1000).toFixed(1) + " s ago"
-    : "no housekeeping yet";
+  setText(link, "LINK " + (state.connected && s ? s.link : "?"));
+  setClass(link, "badge " + (state.connected && s && s.link === "UP" ? "ok" : "bad"));
+  setText($("#age"), state.hk ? "HK " + ((performance.now() - state.hkAt) / 1000).toFixed(1) + " s ago"
+    : "no housekeeping yet");
   const holder = state.holder();
   const authority = $("#authority");
-  authority.textContent = "AUTHORITY " + (!holder ? "nobody" : holder === state.me() ? "this browser" : holder);
-  authority.className = "badge " + (!holder ? "" : holder === state.me() ? "mine" : "other");
+  setText(authority, "AUTHORITY " + (!holder ? "nobody" : holder === state.me() ? "this browser" : holder));
+  setClass(authority, "badge " + (!holder ? "" : holder === state.me() ? "mine" : "other"));
   if (s) {
     const c = s.counters;
-    $("#counters").textContent = "rx " + c.rx_packets + "  bad frames " + (c.crc_errors + c.oversize + c.undecodable) +
+    setText($("#counters"), "rx " + c.rx_packets + "  bad frames " + (c.crc_errors + c.oversize + c.undecodable) +
       "  TM gaps " + c.tm_gaps + "  reconnects " + c.reconnects + "  dropped " + s.dropped +
-      (s.archive && s.archive.errors ? "  ARCHIVE FAILING: " + s.archive.last_error : "");
+      (s.archive && s.archive.errors ? "  ARCHIVE FAILING: " + s.archive.last_error : ""));
   }
   const w = state.welcome;
-  $("#whoami").textContent = state.connected && w ? "you are " + w.client + " on " + w.link + " (server " + w.server + ")"
-    : "connecting to the ground server...";
+  setText($("#whoami"), state.connected && w ? "you are " + w.client + " on " + w.link + " (server " + w.server + ")"
+    : "connecting to the ground server...");
   const stale = staleness();
   document.body.classList.toggle("stale", stale !== null);
   const banner = $("#stale-banner");
   banner.hidden = stale === null;
-  banner.textContent = stale ? "STALE: " + stale + " (the values shown are the last received)" : "";
+  setText(banner, stale ? "STALE: " + stale + " (the values shown are the last received)" : "");
 }
 
 // --- pages ----------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 // with limits, events by severity, and the verification timeline of every client's commands.
 // Values are shown by the names the server rendered them with (rec.text): nothing is decoded here.
 
-import {$, clock, el, requestId} from "./util.js";
+import {$, clock, el, requestId, setClass, setText} from "./util.js";
 
 const SEVERITY_RANK = {INFO: 1, LOW: 2, MEDIUM: 3, HIGH: 4, MALFORMED: 4, GROUND: 1};
 const ARMED_STATES = ["ARMED", "FIRING"]; // the software inhibit: deployment needs the controller armed
@@ -20,6 +20,9 @@ export function init(state) {
                    el("td", {class: "value"}, "-"), el("td", {class: "muted"}, limits === ".." ? "" : limits +
                    (f.unit ? " " + f.unit : ""))));
   }
+  $("#inhibits").append(el("span", {class: "muted"}, "inhibits (green: allows deployment)"),
+    ...[...state.dictionary.inputs, "ARMED", "ARM_WINDOW"].map((name) => el("span", {class: "inhibit", id: "inhibit-" + name},
+                                                                             name + " -")));
   const slots = $("#slots");
   for (let i = 1; i <= state.dictionary.slots; i++) {
     slots.append(el("div", {class: "slot", id: "slot" + i}, el("span", {class: "title"}, "SLOT " + i),
@@ -43,28 +46,30 @@ function renderHk(state) {
   const text = rec.text;
   for (const row of document.querySelectorAll("#hk tbody tr")) {
     const name = row.dataset.field;
-    row.children[1].textContent = text[name];
-    row.classList.toggle("limit", rec.violations.includes(name));
+    setText(row.children[1], text[name]);
+    setClass(row, rec.violations.includes(name) ? "limit" : "");
   }
-  $("#state").textContent = text.state;
-  $("#arm-left").textContent = text.arm_left;
-  $("#obt").textContent = rec.obt;
+  setText($("#state"), text.state);
+  setText($("#arm-left"), text.arm_left);
+  setText($("#obt"), rec.obt);
   const inputs = text.inputs.split(",");
   const inhibits = state.dictionary.inputs.map((name) => [name, inputs.includes(name)]);
   inhibits.push(["ARMED", ARMED_STATES.includes(text.state)], ["ARM_WINDOW", rec.values.arm_left > 0]);
-  $("#inhibits").replaceChildren(el("span", {class: "muted"}, "inhibits (green: allows deployment)"),
-    ...inhibits.map(([name, on]) => el("span", {class: "inhibit " + (on ? "on" : "off"), id: "inhibit-" + name},
-                                       name + " " + (on ? "on" : "off"))));
+  for (const [name, on] of inhibits) {
+    const node = $("#inhibit-" + name);
+    setText(node, name + " " + (on ? "on" : "off"));
+    setClass(node, "inhibit " + (on ? "on" : "off"));
+  }
   const burns = Object.fromEntries(text.attempts.split(",").map((x) => x.split(":")));
   for (let i = 1; i <= state.dictionary.slots; i++) {
     const slot = $("#slot" + i);
-    slot.className = "slot " + text["slot" + i];
-    slot.querySelector(".state").textContent = text["slot" + i];
-    slot.querySelector(".burns").textContent = "burns " + burns[i];
+    setClass(slot, "slot " + text["slot" + i]);
+    setText(slot.querySelector(".state"), text["slot" + i]);
+    setText(slot.querySelector(".burns"), "burns " + burns[i]);
   }
-  if (paintLog) { // painted: after the next frame is drawn
+  if (paintLog) { // render runs in an animation frame: a task queued now runs once that frame is painted
     const t = rec.ground_time;
-    requestAnimationFrame(() => setTimeout(() => paintLog.push(Date.now() / 1000 - t), 0));
+    setTimeout(() => paintLog.push(Date.now() / 1000 - t), 0);
   }
 }
 

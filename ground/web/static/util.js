@@ -24,6 +24,16 @@ export function isoTime(t) {
   return t === null || t === undefined ? "-" : new Date(t * 1000).toISOString();
 }
 
+// Text and class set only when they change: a page painted for every telemetry frame lays out
+// only what moved.
+export function setText(node, text) {
+  if (node.textContent !== text) node.textContent = text;
+}
+
+export function setClass(node, name) {
+  if (node.className !== name) node.className = name;
+}
+
 export function message(node, text, kind = "") {
   node.textContent = text;
   node.className = "message " + kind;
