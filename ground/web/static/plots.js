@@ -172,11 +172,12 @@ function yRange(f, values) {
   const pad = Math.max(hi - lo, 1) * 0.08;
   lo -= pad;
   hi += pad;
-  const ticks = [0, 1, 2, 3].map((i) => {
-    const v = lo + pad + (hi - lo - 2 * pad) * i / 3;
-    return [v, v.toFixed(f.decimals)];
-  });
-  return [lo, hi, ticks];
+  const ticks = new Map(); // by label: a count's ticks are whole numbers, each once
+  for (let i = 0; i <= 3; i++) {
+    const v = Number((lo + pad + (hi - lo - 2 * pad) * i / 3).toFixed(f.decimals));
+    ticks.set(v.toFixed(f.decimals), v);
+  }
+  return [lo, hi, [...ticks].map(([label, v]) => [v, label])];
 }
 
 function axes(g, width, t0, t1, ticks, x, y) {
