@@ -63,6 +63,7 @@ class Web:
         self.url = None
         self._runner = None
         self._listen = None
+        self._names = ()  # the names of this machine a request's Host may give (beyond loopback)
         self._sockets = set()  # _WebSocketTransport of every browser connected
 
     async def start(self, host, port):
@@ -87,6 +88,8 @@ class Web:
             raise UsageError("--http: cannot listen on %s:%s: %s" % (host, port, e.strerror or e))
         bound = self._runner.addresses[0][1]
         self._listen = host
+        if not loopback(host):
+            self._names = {host.lower(), socket.gethostname().lower(), socket.getfqdn().lower()}
         self.url = "http://%s:%d/" % (host if ":" not in host else "[%s]" % host, bound)
         return self.url
 
@@ -113,9 +116,7 @@ class Web:
         """True if ``name`` (a request's Host, without its port) names this server."""
         if loopback(name) or loopback(self._listen):  # a loopback server is reached by loopback names only
             return loopback(name)
-        if _ip_literal(name):
-            return True
-        return name in (self._listen.lower(), socket.gethostname().lower(), socket.getfqdn().lower())
+        return _ip_literal(name) or name in self._names
 
     # --- pages and the live stream ---------------------------------------------------
 
@@ -140,8 +141,9 @@ class Web:
                     break
         finally:
             transport.close()
-            await asyncio.wait([pump], timeout=_SHUTDOWN)
+            await asyncio.wait([pump], timeout=_SHUTDOWN)  # what was queued, then the close
             transport.abort()
+            pump.cancel()
             self._sockets.discard(transport)
             peer.connection_lost(None)
         return ws
@@ -214,6 +216,7 @@ async def _headers(request, response):
 
 def _hostname(host):
     """The name in a Host header, without its port: ``[::1]:7011`` is ``::1``."""
+    host = host.lower()
     if host.startswith("["):
         return host[1:].partition("]")[0]
     return host.rpartition(":")[0] if host.count(":") == 1 else host

@@ -13,7 +13,8 @@ import aiohttp
 import pytest
 
 from firmware import dictionary as d
-from ground import codec, hazard, protocol
+from ground import codec, hazard, protocol, server
+from ground.__main__ import main
 from ground.archive import Archive
 from ground.client import Client
 from ground.server import HARD_LIMIT, QUEUE_BYTES, Background, Peer, Server
@@ -250,3 +251,25 @@ def test_a_browser_that_does_not_keep_up_is_paused_loses_telemetry_and_is_droppe
         pump.cancel()
 
     asyncio.run(scenario())
+
+
+def test_serve_with_a_malformed_http_address_says_so_in_one_line(fw, capsys):
+    assert main(["serve", fw.url, "--http", "nonsense", "--db", "unused.sqlite"]) == 2
+    assert capsys.readouterr().err == "ground: --http: 'nonsense' is not HOST:PORT (like 127.0.0.1:7011)\n"
+
+
+@pytest.mark.parametrize("argv, generated", [(["--http"], False), (["--http", "0.0.0.0:7011"], True),
+                                             (["--http", "0.0.0.0:7011", "--token", "given"], False)])
+def test_a_web_console_beyond_loopback_without_a_token_gets_one_made_at_start_and_printed_once(
+        fw, tmp_path, monkeypatch, capsys, argv, generated):
+    served = []
+    monkeypatch.setattr(server, "run", lambda s, host, port, console, http: served.append((s, http)))
+    assert main(["serve", fw.url, "--db", str(tmp_path / "a.sqlite"), *argv]) == 0
+    (s, http), = served
+    assert http == (("0.0.0.0", 7011) if len(argv) > 1 else ("127.0.0.1", 7011))
+    token = s.authority.remote_token
+    assert (token is not None and len(token) >= 16) == generated
+    s.web_url = "http://0.0.0.0:7011/"
+    server._announce_web(s)
+    line = capsys.readouterr().out
+    assert line.startswith("web: http://0.0.0.0:7011/") and (token in line if generated else "token" not in line)
