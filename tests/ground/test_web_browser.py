@@ -9,10 +9,11 @@ import time
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from ground import codec, hazard
+from ground import codec, hazard, plot
 from ground.archive import Archive
 from ground.client import Client
 from ground.server import Background, Server
+from ground.web import data
 from tests.ground.browser import launch, operator_page
 from tests.sim.simproc import Sim
 
@@ -188,6 +189,34 @@ def test_a_second_browser_sees_the_same_pass_without_authority_and_cannot_comman
     assert not reply["ok"] and reply["kind"] == "authority" and "does not hold command authority" in reply["error"]
     time.sleep(0.5)
     assert len(sim.do("burns")["burns"]) == burns
+
+
+def test_the_plots_page_draws_housekeeping_live_and_from_the_archived_session(board, bob):
+    session = board[1].archive.session
+    _page(bob, "plots")
+    temperature = bob.locator("#plots canvas[data-field=temperature]")
+    expect(temperature).to_have_count(1)
+    assert int(temperature.get_attribute("data-points")) > 0
+    expect(bob.locator("#plots canvas")).to_have_count(len(plot.DEFAULT_FIELDS))
+    bob.select_option("#plot-source", str(session))
+    message = bob.locator("#plot-message")
+    expect(message).to_have_text(re.compile(r"^\d+ housekeeping reports of session %d, " % session))
+    archived = int(message.inner_text().split()[0])
+    assert int(temperature.get_attribute("data-points")) == archived  # the session's, as the archive has them
+    assert 0 < archived <= len(data.hk_series(board[1].archive.rows(session=session))["t"])
+
+
+def test_the_archive_page_filters_rows_by_command_and_exports_the_same_selection(board, bob, fired):
+    _page(bob, "archive")
+    expect(bob.locator("#sessions tr[data-session='%d']" % board[1].archive.session)).to_contain_text("running")
+    bob.select_option("#archive-command", "FIRE")
+    bob.click("#archive-form button[type=submit]")
+    expect(bob.locator("#archive-message")).to_have_text(re.compile(r"^\d+ rows$"))
+    types = bob.locator("#rows tbody td:nth-child(2)").all_inner_texts()
+    assert types[0] == "TC" and set(types) == {"TC", "TM", "COMMAND"}
+    expect(bob.locator("#rows tbody tr").first).to_contain_text("FIRE 2")
+    assert bob.get_attribute("#export-csv", "href") == "/api/rows?format=csv&command=FIRE"
+    assert bob.get_attribute("#export-jsonl", "href") == "/api/rows?format=jsonl&command=FIRE"
 
 
 _RAW_COMMAND = """words => new Promise((resolve) => {
