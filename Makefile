@@ -13,7 +13,7 @@ MINUTES ?= 60
 CHROMIUM := /usr/bin/chromium
 
 .PHONY: help venv test lint typecheck mpy-compile pytest mptest icd icd-check hil hil-renode \
-        bench bench-server bench-web docs-screens run flash flash-micropython faults fuzz soak clean
+        bench bench-server bench-web docs-screens run flash flash-micropython faults fuzz soak explore clean
 
 help:
 	@echo "make run      start the simulated board, a ground server on it (with the web console) and the console"
@@ -27,6 +27,7 @@ help:
 	@echo "make flash PORT=/dev/ttyACM0    install the application on a board running MicroPython"
 	@echo "make flash-micropython FIRMWARE=path   write a MicroPython image (.dfu: dfu-util; build folder: st-flash)"
 	@echo "make faults | fuzz N=... | soak MINUTES=...   evidence campaigns"
+	@echo "make explore  exhaustive exploration of the controller (figures to docs/RELIABILITY.md)"
 
 venv: $(STAMP)
 
@@ -124,6 +125,9 @@ fuzz: $(STAMP)
 
 soak: $(STAMP)
 	$(PY) -m tests.campaign soak --minutes $(MINUTES)
+
+explore: $(STAMP)
+	$(PY) -m tests.explore --report
 
 clean:
 	rm -rf build hil/out .pytest_cache .ruff_cache
