@@ -12,11 +12,7 @@ from pathlib import Path
 
 from playwright.sync_api import expect, sync_playwright
 
-from firmware import dictionary as d
-from ground.client import Client
-from tests.bench.server import _Server
-from tests.ground.browser import launch, operator_page
-from tests.sim.simproc import Sim
+from tests.ground.browser import launch, operator_page, send, served_board, show, take
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 HK_PERIOD_MS = 250  # denser housekeeping than the default second: the plots show a shape in seconds
@@ -24,44 +20,24 @@ PLOTTED_S = 20  # housekeeping before and after the pass
 WAIT_MS = 15000
 
 
-def _send(page, command, typed, **args):
-    page.click("nav a[data-page=command]")
-    page.select_option("#command", command)
-    for name, value in args.items():
-        page.fill("#arg-" + name, str(value))
-    page.click("#send")
-    page.fill("#confirm-typed", typed)
-    page.click("#confirm-send")
-
-
 def web_console(tmp):
-    with Sim(app="firmware.app") as board:
-        server = _Server(board.ports["link"], tmp, "--http", "127.0.0.1:0")
-        try:
-            with Client(server.url, name="setup", timeout=10) as c:
-                c.take()
-                c.send("PING")  # waits for the boot
-                c.send("HK_PERIOD", d.HK_SID, HK_PERIOD_MS)
-            with sync_playwright() as p:
-                browser = launch(p)
-                page = operator_page(browser, server.web, "alice")
-                time.sleep(PLOTTED_S / 2)
-                page.click("nav a[data-page=command]")
-                page.click("#take")
-                _send(page, "ARM", "ARM")
-                expect(page.locator("#timeline-command .command.COMPLETED")).to_have_count(1, timeout=WAIT_MS)
-                _send(page, "FIRE", "2", slot=2)
-                expect(page.locator("#timeline-command .command.COMPLETED")).to_have_count(2, timeout=WAIT_MS)
-                time.sleep(PLOTTED_S / 2)
-                page.click("nav a[data-page=live]")
-                page.wait_for_timeout(500)
-                page.screenshot(path=str(DOCS / "web-live.png"))
-                page.click("nav a[data-page=plots]")
-                page.wait_for_timeout(1000)
-                page.screenshot(path=str(DOCS / "web-plots.png"), full_page=True)
-                browser.close()
-        finally:
-            server.stop()
+    with served_board(tmp, HK_PERIOD_MS) as server, sync_playwright() as p:
+        browser = launch(p)
+        page = operator_page(browser, server.web, "alice")
+        time.sleep(PLOTTED_S / 2)
+        take(page)
+        send(page, "ARM", "ARM")
+        expect(page.locator("#timeline-command .command.COMPLETED")).to_have_count(1, timeout=WAIT_MS)
+        send(page, "FIRE", "2", slot=2)
+        expect(page.locator("#timeline-command .command.COMPLETED")).to_have_count(2, timeout=WAIT_MS)
+        time.sleep(PLOTTED_S / 2)
+        show(page, "live")
+        page.wait_for_timeout(500)
+        page.screenshot(path=str(DOCS / "web-live.png"))
+        show(page, "plots")
+        page.wait_for_timeout(1000)
+        page.screenshot(path=str(DOCS / "web-plots.png"), full_page=True)
+        browser.close()
     return ["docs/web-live.png", "docs/web-plots.png"]
 
 

@@ -19,14 +19,10 @@ import time
 
 from playwright.sync_api import sync_playwright
 
-from firmware import dictionary as d
 from ground import codec
 from ground.archive import open_existing
-from ground.client import Client
 from tests.bench.roundtrip import _percentile
-from tests.bench.server import _Server
-from tests.ground.browser import launch, operator_page
-from tests.sim.simproc import Sim
+from tests.ground.browser import launch, operator_page, served_board
 
 MINUTE = 60.0  # s of continuous HK measured
 WARMUP = 3.0  # s before: the page loaded, the backlog of the first reports painted
@@ -34,27 +30,19 @@ TARGET_P99_MS = 100.0
 
 
 def run():
-    with tempfile.TemporaryDirectory() as tmp, Sim(app="firmware.app") as board:
-        server = _Server(board.ports["link"], tmp, "--http", "127.0.0.1:0")
-        try:
-            with Client(server.url, name="bench", timeout=10) as c:  # gone before the measure: the page alone
-                c.take()
-                c.send("PING")  # waits for the boot
-                c.send("HK_PERIOD", d.HK_SID, 0)
-            with sync_playwright() as p:
-                browser = launch(p)
-                version = browser.version
-                page = operator_page(browser, server.web + "?bench", "bench")
-                page.wait_for_function("() => window.paintLog && window.paintLog.length > 0")
-                time.sleep(WARMUP)
-                page.evaluate("window.paintLog.length = 0")
-                t0 = time.time()
-                time.sleep(MINUTE)
-                latencies = page.evaluate("window.paintLog.splice(0)")
-                t1 = time.time()
-                browser.close()
-        finally:
-            server.stop()
+    with tempfile.TemporaryDirectory() as tmp:
+        with served_board(tmp, hk_period_ms=0) as server, sync_playwright() as p:
+            browser = launch(p)
+            version = browser.version
+            page = operator_page(browser, server.web + "?bench", "bench")
+            page.wait_for_function("() => window.paintLog && window.paintLog.length > 0")
+            time.sleep(WARMUP)
+            page.evaluate("window.paintLog.length = 0")
+            t0 = time.time()
+            time.sleep(MINUTE)
+            latencies = page.evaluate("window.paintLog.splice(0)")
+            t1 = time.time()
+            browser.close()
         archive = open_existing(os.path.join(tmp, "server.sqlite"))
         received = sum(codec.decode(r.packet).name == "HK" for r in archive.rows(t0, t1) if r.direction == "TM")
         archive.close()

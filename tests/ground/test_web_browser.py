@@ -14,7 +14,7 @@ from ground.archive import Archive
 from ground.client import Client
 from ground.server import Background, Server
 from ground.web import data
-from tests.ground.browser import launch, operator_page
+from tests.ground.browser import launch, operator_page, send, show, take
 from tests.sim.simproc import Sim
 
 TOKEN = "s3cret-token"
@@ -64,35 +64,6 @@ def bob(board, browser):
     return operator_page(browser, board[1].web_url, "bob")
 
 
-def _page(page, name):
-    page.click("nav a[data-page=%s]" % name)
-    expect(page.locator("#page-" + name)).to_be_visible()
-
-
-def _take(page, token=None):
-    _page(page, "command")
-    if token is not None:
-        page.fill("#token", token)
-    page.click("#take")
-
-
-def _send(page, command, typed=None, **args):
-    """Fill the form with ``command`` and ``args`` and send it; ``typed``: the confirmation typed.
-    Returns the confirmation the page showed (None for a harmless command)."""
-    _page(page, "command")
-    page.select_option("#command", command)
-    for name, value in args.items():
-        page.fill("#arg-" + name, str(value))
-    page.click("#send")
-    if typed is None:
-        return None
-    expect(page.locator("#confirm")).to_be_visible()
-    shown = page.inner_text("#confirm-text")
-    page.fill("#confirm-typed", typed)
-    page.click("#confirm-send")
-    return shown
-
-
 def _command(page, text):
     """The timeline entry of the newest command shown as ``text``."""
     return page.locator("#timeline li.command", has=page.locator(".what", has_text=re.compile("^%s$" % text))).first
@@ -103,7 +74,7 @@ def _stages(entry):
 
 
 def test_the_live_page_shows_safe_and_every_slot_stowed_on_a_fresh_board(alice):
-    _page(alice, "live")
+    show(alice, "live")
     expect(alice.locator("#state")).to_have_text("SAFE", timeout=WAIT_MS)
     for slot in range(1, 5):
         expect(alice.locator("#slot%d .state" % slot)).to_have_text("STOWED")
@@ -114,10 +85,10 @@ def test_the_live_page_shows_safe_and_every_slot_stowed_on_a_fresh_board(alice):
 
 
 def test_a_wrong_token_is_refused_and_the_right_one_gives_command_authority(alice):
-    _take(alice, "guess")
+    take(alice, "guess")
     expect(alice.locator("#authority-message")).to_have_text(re.compile("needs this server's token .*wrong"))
     expect(alice.locator("#authority")).to_have_text("AUTHORITY nobody")
-    _take(alice, TOKEN)
+    take(alice, TOKEN)
     expect(alice.locator("#authority")).to_have_text("AUTHORITY this browser")
     expect(alice.locator("#send")).to_be_enabled()
 
@@ -129,12 +100,12 @@ def fired(board, alice, bob):
     sim, _server = board
     expect(bob.locator("#state")).to_have_text("SAFE", timeout=WAIT_MS)  # bob is watching before the pass
     if alice.inner_text("#authority") != "AUTHORITY this browser":
-        _take(alice, TOKEN)
+        take(alice, TOKEN)
         expect(alice.locator("#authority")).to_have_text("AUTHORITY this browser")
     before = sim.do("burns")["burns"]
-    shown = {"ARM": _send(alice, "ARM", "ARM")}
+    shown = {"ARM": send(alice, "ARM", "ARM")}
     expect(_command(alice, "ARM").locator(".status")).to_have_text("COMPLETED", timeout=WAIT_MS)
-    shown["FIRE 2"] = _send(alice, "FIRE", "2", slot=2)
+    shown["FIRE 2"] = send(alice, "FIRE", "2", slot=2)
     expect(_command(alice, "FIRE 2").locator(".status")).to_have_text("COMPLETED", timeout=WAIT_MS)
     return shown, before
 
@@ -142,9 +113,9 @@ def fired(board, alice, bob):
 def test_a_wrong_confirmation_cancels_a_hazardous_command_and_nothing_is_sent(board, alice):
     sim, _server = board
     if alice.inner_text("#authority") != "AUTHORITY this browser":
-        _take(alice, TOKEN)
+        take(alice, TOKEN)
     before = sim.do("state")
-    _send(alice, "FIRE", "1", slot=3)
+    send(alice, "FIRE", "1", slot=3)
     expect(alice.locator("#send-result")).to_have_text("FIRE 3 cancelled: the confirmation did not match")
     expect(alice.locator("#confirm")).to_be_hidden()
     time.sleep(0.5)
@@ -161,7 +132,7 @@ def test_arm_then_fire_2_through_the_form_releases_slot_2_and_the_timeline_shows
     burns = sim.do("burns")["burns"][len(before):]
     assert [(b["slot"], b["powered"], b["end_by"]) for b in burns] == [(2, True, "firmware")]
     assert [s["released"] for s in sim.do("state")["slots"]] == [False, True, False, False]
-    _page(alice, "live")
+    show(alice, "live")
     expect(alice.locator("#slot2 .state")).to_have_text("RELEASED", timeout=WAIT_MS)
     fire = _command(alice, "FIRE 2")
     assert _stages(fire) == STAGES
@@ -173,7 +144,7 @@ def test_arm_then_fire_2_through_the_form_releases_slot_2_and_the_timeline_shows
 
 def test_a_second_browser_sees_the_same_pass_without_authority_and_cannot_command(board, alice, bob, fired):
     sim, _server = board
-    _page(bob, "live")
+    show(bob, "live")
     expect(bob.locator("#slot2 .state")).to_have_text("RELEASED", timeout=WAIT_MS)
     fire = _command(bob, "FIRE 2")
     expect(fire.locator(".status")).to_have_text("COMPLETED")
@@ -181,7 +152,7 @@ def test_a_second_browser_sees_the_same_pass_without_authority_and_cannot_comman
     alice_name = alice.inner_text("#whoami").split()[2:5]  # you are #N web alice on ...
     expect(fire.locator(".owner")).to_have_text("by " + " ".join(alice_name))
     expect(bob.locator("#authority")).to_have_text("AUTHORITY " + " ".join(alice_name))
-    _page(bob, "command")
+    show(bob, "command")
     expect(bob.locator("#send")).to_be_disabled()
     expect(bob.locator("#send-why")).to_have_text(re.compile("held by #\\d+ web alice: take it first"))
     burns = len(sim.do("burns")["burns"])
@@ -193,7 +164,7 @@ def test_a_second_browser_sees_the_same_pass_without_authority_and_cannot_comman
 
 def test_the_plots_page_draws_housekeeping_live_and_from_the_archived_session(board, bob):
     session = board[1].archive.session
-    _page(bob, "plots")
+    show(bob, "plots")
     temperature = bob.locator("#plots canvas[data-field=temperature]")
     expect(temperature).to_have_count(1)
     assert int(temperature.get_attribute("data-points")) > 0
@@ -207,7 +178,7 @@ def test_the_plots_page_draws_housekeeping_live_and_from_the_archived_session(bo
 
 
 def test_the_archive_page_filters_rows_by_command_and_exports_the_same_selection(board, bob, fired):
-    _page(bob, "archive")
+    show(bob, "archive")
     expect(bob.locator("#sessions tr[data-session='%d']" % board[1].archive.session)).to_contain_text("running")
     bob.select_option("#archive-command", "FIRE")
     bob.click("#archive-form button[type=submit]")
@@ -312,11 +283,11 @@ def test_housekeeping_that_stops_and_then_the_link_going_down_grey_the_page(fw, 
 def test_two_person_rule_a_second_browser_approves_by_typing_the_same_answer(fw, fake_web, browser):
     url = fake_web(two_person=True)
     alice, bob = operator_page(browser, url, "alice"), operator_page(browser, url, "bob")
-    _take(alice)
+    take(alice)
     expect(alice.locator("#authority")).to_have_text("AUTHORITY this browser", timeout=WAIT_MS)
-    _send(alice, "FIRE", "2", slot=2)
+    send(alice, "FIRE", "2", slot=2)
     expect(alice.locator("#send-result")).to_have_text("held: approval 1 waits for a second operator")
-    _page(bob, "command")
+    show(bob, "command")
     asked = bob.locator("#approvals li[data-approval='1']")
     expect(asked).to_contain_text(re.compile(r"asked by #\d web alice: HAZARDOUS FIRE 2: release slot 2"))
     assert fw.received == []
