@@ -6,6 +6,7 @@ import asyncio
 import csv
 import io
 import json
+import socket
 import urllib.error
 import urllib.request
 
@@ -162,6 +163,36 @@ def test_a_request_naming_another_host_is_refused_so_a_rebound_name_cannot_reach
     assert _get(url.replace("127.0.0.1", "localhost") + "api/dictionary")[0] == 200
 
 
+def test_a_web_console_beyond_loopback_answers_only_requests_naming_this_machine(fw, archive):
+    background = Background(Server(fw.url, archive, remote_token="printed"), http=("0.0.0.0", 0))
+    try:
+        port = background.server.web_url.rsplit(":", 1)[1].strip("/")
+        local = "http://127.0.0.1:%s/api/dictionary" % port
+
+        def status(host):
+            return _get(local, {"Host": "%s:%s" % (host, port)})[0]
+
+        assert status(socket.gethostname()) == 200  # the machine's name
+        assert status("192.0.2.7") == 200  # an address: no name was made to resolve here
+        assert status("localhost") == 200
+        assert status("evil.example") == 403  # a name rebound to this machine
+    finally:
+        background.stop()
+
+
+def test_a_binary_message_on_the_stream_is_refused_with_the_reason_and_the_connection_closed(web):
+    async def scenario():
+        async with aiohttp.ClientSession() as session, session.ws_connect(web[1].replace("http", "ws") + "ws") as ws:
+            await ws.send_bytes(b"\x00\x01")
+            error = await asyncio.wait_for(ws.receive(), 10)  # told first, then closed
+            closed = await asyncio.wait_for(ws.receive(), 10)
+            return json.loads(error.data), closed.type
+
+    error, closed = asyncio.run(scenario())
+    assert error == {"type": "error", "message": "text messages only: each a protocol %d message" % protocol.VERSION}
+    assert closed in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+
+
 def test_archive_rows_are_filtered_by_type_time_and_command_and_exported_as_csv_and_json_lines(web, fw):
     background, url = web
     with Client(background.url, name="alice", timeout=FAST) as alice:
@@ -188,6 +219,40 @@ def test_archive_rows_are_filtered_by_type_time_and_command_and_exported_as_csv_
     assert [json.loads(line)["text"] for line in text.splitlines()] == ["PING", "FIRE 2"]
     status, _type, text = _get(url + "api/rows?type=NOPE")
     assert status == 400 and "--type: unknown NOPE" in text
+
+
+def test_the_command_filter_finds_a_command_scheduled_inside_sched_insert_with_its_reports(web, fw):
+    background, url = web
+    with Client(background.url, name="alice", timeout=FAST) as alice:
+        alice.take()
+        alice.send("FIRE_SEQUENCE", [1, 3], 0, confirm=True)
+        alice.send("SCHED_INSERT", 30000, 0, "FIRE", 4, confirm=True)
+        alice.send("PING")
+    rows = _json(url + "api/rows?command=fire")["rows"]  # a name as typed: any case
+    assert [r["text"] for r in rows if r["type"] == "TC"] == ["SCHED_INSERT 30000 0 [FIRE 4]"]
+    assert [r["name"] for r in rows if r["type"] != "TC"] == ["ACCEPTED", "STARTED", "COMPLETED", "COMMAND"]
+
+
+def test_an_archive_query_a_server_cannot_answer_is_told_in_one_line(web, fw):
+    _background, url = web
+    for query, why in (("rows?session=last", "session: 'last' is not a session number"),
+                       ("rows?since=yesterday", "since: 'yesterday' is not a time like"),
+                       ("rows?command=LAUNCH", "unknown command 'LAUNCH'"),
+                       ("rows?format=xml", "format: json, csv or jsonl")):
+        status, _type, text = _get(url + "api/" + query)
+        assert status == 400 and why in text and text.count("\n") == 1, (query, text)
+    status, _type, text = _get(url + "api/check", body=["FIRE", "2"])
+    assert status == 400 and text == "a JSON object\n"
+
+
+def test_a_server_without_an_archive_serves_the_live_pages_and_says_it_keeps_no_archive(fw):
+    background = Background(Server(fw.url, None, timeout=FAST), http=("127.0.0.1", 0))
+    try:
+        url = background.server.web_url
+        assert _get(url)[0] == 200 and _json(url + "api/dictionary")["slots"] == d.N_SLOTS
+        assert _get(url + "api/sessions")[:3:2] == (404, "this server keeps no archive\n")
+    finally:
+        background.stop()
 
 
 def test_housekeeping_over_time_comes_in_engineering_units_with_an_invalid_reading_as_none(web, fw):
