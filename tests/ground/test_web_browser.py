@@ -2,6 +2,7 @@
 board (the real firmware) and one server for the pass, a fake payload where the link must drop."""
 
 import http.server
+import math
 import re
 import threading
 import time
@@ -162,13 +163,26 @@ def test_a_second_browser_sees_the_same_pass_without_authority_and_cannot_comman
     assert len(sim.do("burns")["burns"]) == burns
 
 
-def test_the_plots_page_draws_housekeeping_live_and_from_the_archived_session(board, bob):
+def _step(labels):
+    """The one step between a plot's value ticks."""
+    values = [float(x) for x in labels.split()]
+    steps = {round(b - a, 9) for a, b in zip(values, values[1:], strict=False)}
+    assert len(steps) == 1, "ticks not evenly spaced: %s" % labels
+    return steps.pop()
+
+
+def test_the_plots_page_draws_housekeeping_live_and_from_the_archived_session(board, bob, fired):
     session = board[1].archive.session
     show(bob, "plots")
     temperature = bob.locator("#plots canvas[data-field=temperature]")
     expect(temperature).to_have_count(1)
     assert int(temperature.get_attribute("data-points")) > 0
     expect(bob.locator("#plots canvas")).to_have_count(len(plot.DEFAULT_FIELDS))
+    for field in ("tc_accepted", "heap_free"):  # a count's values over the pass: round, evenly spaced ticks
+        labels = bob.get_attribute("#plots canvas[data-field=%s]" % field, "data-ticks")
+        step = _step(labels)
+        assert step >= 1 and "." not in labels, labels
+        assert step / 10 ** math.floor(math.log10(step)) in (1, 2, 5), labels
     bob.select_option("#plot-source", str(session))
     message = bob.locator("#plot-message")
     expect(message).to_have_text(re.compile(r"^\d+ housekeeping reports of session %d, " % session))

@@ -8,6 +8,7 @@ const LIVE_WINDOW_S = 600;
 const LIVE_STEP_S = 0.2; // one point per this at most: continuous HK is hundreds of reports a second
 const REDRAW_MS = 500;
 const HEIGHT = 150; // css px of one plot
+const TICKS = 4; // value ticks on a plot, about
 const MARGIN = {left: 70, right: 12, top: 22, bottom: 20};
 const COLORS = {line: "#7fb2ff", limit: "#e05555", axis: "#8a95a3", grid: "#2c343f", text: "#d8dee6"};
 
@@ -114,6 +115,7 @@ function plot(canvas, f, ts, values, [t0, t1]) {
   g.clearRect(0, 0, width, HEIGHT);
   g.font = "12px system-ui, sans-serif";
   const [lo, hi, ticks] = yRange(f, values);
+  canvas.dataset.ticks = ticks.map(([, label]) => label).join(" ");
   const x = (t) => MARGIN.left + (t - t0) / Math.max(t1 - t0, 1e-9) * (width - MARGIN.left - MARGIN.right);
   const y = (v) => HEIGHT - MARGIN.bottom - (v - lo) / (hi - lo) * (HEIGHT - MARGIN.top - MARGIN.bottom);
   axes(g, width, t0, t1, ticks, x, y);
@@ -170,14 +172,18 @@ function yRange(f, values) {
     }
   }
   const pad = Math.max(hi - lo, 1) * 0.08;
-  lo -= pad;
-  hi += pad;
-  const ticks = new Map(); // by label: a count's ticks are whole numbers, each once
-  for (let i = 0; i <= 3; i++) {
-    const v = Number((lo + pad + (hi - lo - 2 * pad) * i / 3).toFixed(f.decimals));
-    ticks.set(v.toFixed(f.decimals), v);
-  }
-  return [lo, hi, [...ticks].map(([label, v]) => [v, label])];
+  return [lo - pad, hi + pad, valueTicks(lo - pad, hi + pad, f.decimals)];
+}
+
+// About TICKS steps over lo..hi, each 1, 2 or 5 times a power of ten and no finer than the field's
+// decimals (a count's are whole numbers): 0, 10000, 20000 B; never 2048, 11595 B.
+function valueTicks(lo, hi, decimals) {
+  const raw = (hi - lo) / TICKS;
+  const power = 10 ** Math.floor(Math.log10(raw));
+  const step = Math.max([1, 2, 5, 10].map((m) => m * power).find((x) => x >= raw), 10 ** -decimals);
+  const out = [];
+  for (let i = Math.ceil(lo / step); i * step <= hi; i++) out.push([i * step, (i * step).toFixed(decimals)]);
+  return out;
 }
 
 function axes(g, width, t0, t1, ticks, x, y) {
