@@ -12,6 +12,7 @@ import argparse
 import json
 import os
 import queue
+import secrets
 import sys
 import threading
 import time
@@ -39,6 +40,7 @@ _MEANING = {
 _URL_HELP = ("URL: any pyserial URL: /dev/ttyACM0, socket://host:port, rfc2217://host:port, loop://;\n"
              "     or a ground server's: ground://host:port (see: ground serve --help)")
 DEFAULT_DB = "ground-archive.sqlite"
+DEFAULT_HTTP_PORT = 7011  # the web console's (the clients' is protocol.DEFAULT_PORT)
 _lock = threading.Lock()
 _gone = threading.Event()  # stdout's reader went away
 
@@ -194,11 +196,14 @@ def cmd_serve(a):
     host, port = server.parse_listen(a.listen)
     token = a.token or os.environ.get("GROUND_TOKEN")
     server.check_token(host, token)
+    http = server.parse_listen(a.http, "--http", DEFAULT_HTTP_PORT) if a.http else None
+    # a browser beyond loopback takes command authority with a token: this one, unless --token gives one
+    remote_token = secrets.token_urlsafe(12) if http and token is None and not server.loopback(http[0]) else None
     archive = Archive(a.db)
     try:
-        s = server.Server(a.url, archive, two_person=a.two_person, token=token, baudrate=a.baud,
-                          timeout=a.timeout, retries=a.retries, seq_file=default_seq_file())
-        server.run(s, host, port, (lambda url: console(url, take=True, token=token)) if a.console else None)
+        s = server.Server(a.url, archive, two_person=a.two_person, token=token, remote_token=remote_token,
+                          baudrate=a.baud, timeout=a.timeout, retries=a.retries, seq_file=default_seq_file())
+        server.run(s, host, port, (lambda url: console(url, take=True, token=token)) if a.console else None, http)
     finally:
         archive.close()
 
@@ -299,6 +304,10 @@ def _specific_args(name, p):
                                        "$GROUND_TOKEN; required when --listen is not loopback)")
         p.add_argument("--console", action="store_true",
                        help="also run the console on this server, with command authority; quitting it stops all")
+        p.add_argument("--http", nargs="?", const="127.0.0.1:%d" % DEFAULT_HTTP_PORT, metavar="HOST:PORT",
+                       help="also serve the web console there (alone: 127.0.0.1:%d; port 0: any free one); beyond "
+                            "loopback, command authority needs a token: --token, or one printed at start"
+                            % DEFAULT_HTTP_PORT)
 
 
 def _authority_args(p):

@@ -57,6 +57,18 @@ def ground_text(t):
     return datetime.datetime.fromtimestamp(t, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
+def row_types(row, rec=None):
+    """The ``--type`` names a row answers to (``rec``: a TM row's decoded record)."""
+    if row.direction == "TM":
+        return ("TM", rec.name, rec.event, "EVENT" if rec.event else None)
+    return (row.direction if row.direction == "TC" else row.kind,)
+
+
+def wanted(types, row, rec=None):
+    """True if ``row`` is of one of ``types`` (parse_types; None: every row)."""
+    return types is None or any(t in types for t in row_types(row, rec) if t)
+
+
 def _by(row):
     who = " by %s" % row.client if row.client else ""
     return who + (", approved by %s" % row.approver if row.approver else "")
@@ -89,27 +101,24 @@ class Replay:
         end = ground_text(s.end) if s.end is not None else "cut short"
         return "=== session %d: %s .. %s, %s, %s" % (s.id, ground_text(s.start), end, s.link, s.version)
 
-    def _wanted(self, *types):
-        return self.types is None or any(t in self.types for t in types if t)
-
     def _row(self, row):
         if row.direction == "TM":
             rec = codec.decode(row.packet, row.t)
             if rec is None:
                 return
             marker = None if rec.foreign or rec.time_error else self._jump(rec, row.t)  # the payload's clock only
-            if self._wanted("TM", rec.name, rec.event, "EVENT" if rec.event else None):
+            if wanted(self.types, row, rec):
                 if marker:
                     yield json.dumps({"obt_jump": marker}) if self.as_json else "--- " + marker
                 yield json.dumps(rec.to_json()) if self.as_json else "%s %s" % (ground_text(row.t), rec)
-        elif row.direction == "TC" and self._wanted("TC"):
+        elif row.direction == "TC" and wanted(self.types, row):
             text, rid = codec.describe_tc(row.packet), int.from_bytes(row.packet[:4], "big")
             if self.as_json:
                 yield json.dumps({"tc": text, "request_id": rid, "ground_time": row.t, "client": row.client,
                                   "approver": row.approver})
             else:
                 yield "%s TC %s [0x%08X]%s" % (ground_text(row.t), text, rid, _by(row))
-        elif row.direction == "LOG" and self._wanted(row.kind):
+        elif row.direction == "LOG" and wanted(self.types, row):
             if self.as_json:
                 yield json.dumps({"log": row.kind, "text": row.text, "ground_time": row.t, "client": row.client})
             else:

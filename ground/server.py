@@ -9,8 +9,8 @@
                     Server, on asyncio ── authority and two-person approvals (ground/authority.py)
                     │ each event encoded once (ground/protocol.py), written to every peer
                     ▼
-                    Peer, Peer, ... (the client protocol over TCP; a web console's WebSocket
-                                     would be one more kind of peer on the same loop)
+                    Peer, Peer, ... (the client protocol over TCP; or over a browser's WebSocket,
+                                     through ground/web: the same Peer on another transport)
 
 Every peer has a bounded queue: its transport's write buffer. Past ``QUEUE_BYTES`` the
 peer is paused and loses ``tm`` and ``status`` messages (counted, and told to it in the
@@ -67,7 +67,7 @@ class _Command:
 class Server:
     """One link, one archive, one request-id sequence; peers join and leave."""
 
-    def __init__(self, link_url, archive=None, *, two_person=False, token=None, baudrate=115200,
+    def __init__(self, link_url, archive=None, *, two_person=False, token=None, remote_token=None, baudrate=115200,
                  timeout=DEFAULT_TIMEOUT, retries=DEFAULT_RETRIES, seq_file=None,
                  approval_timeout=authority.APPROVAL_TIMEOUT):
         if protocol.is_server_url(link_url):
@@ -75,10 +75,11 @@ class Server:
                              % link_url)
         self.link_url = link_url
         self.archive = archive
-        self.authority = authority.Authority(token)
+        self.authority = authority.Authority(token, remote_token)
         self.approvals = authority.Approvals(approval_timeout) if two_person else None
         self.peers = []
         self.url = None
+        self.web_url = None  # the web console's, when it serves one
         self._core_args = dict(baudrate=baudrate, timeout=timeout, retries=retries, seq_file=seq_file)
         self.core = None
         self._commands = {}  # ref -> _Command, until it ends
@@ -91,14 +92,16 @@ class Server:
         self._outbox_bytes = 0
         self._loop = None
         self._tcp = None
+        self._web = None
         self._tasks = set()  # the status ticker, queries under way
         self._handlers = {"command": self._command, "take": self._take, "release": self._release,
                           "approve": self._approve, "sessions": self._sessions}
 
     # --- life cycle -------------------------------------------------------------------
 
-    async def start(self, host="127.0.0.1", port=protocol.DEFAULT_PORT):
-        """Open the link (LinkError if it cannot be) and listen; returns the server's URL."""
+    async def start(self, host="127.0.0.1", port=protocol.DEFAULT_PORT, http=None):
+        """Open the link (LinkError if it cannot be) and listen (``http``: (host, port) of the web
+        console too, ``web_url`` then); returns the server's URL."""
         self._loop = asyncio.get_running_loop()
         later = self._from_thread
         self.core = Client(self.link_url, archive=self.archive, name="server",
@@ -114,6 +117,15 @@ class Server:
         bound = self._tcp.sockets[0].getsockname()
         self.url = "%s%s:%d" % (protocol.SCHEME, host if ":" not in host else "[%s]" % host, bound[1])
         self.core.link.describe("the ground server at %s (pid %d)" % (self.url, os.getpid()))  # a tool refused joins it
+        if http is not None:
+            from ground.web import Web  # aiohttp loads only here
+
+            self._web = Web(self)
+            try:
+                self.web_url = await self._web.start(*http)
+            except UsageError:
+                await self.stop()
+                raise
         self._task(self._tick())
         return self.url
 
@@ -137,6 +149,8 @@ class Server:
         for peer in list(self.peers):
             peer.close()
         await asyncio.sleep(0)  # let the peers see their end
+        if self._web:
+            await self._web.stop()
         if self.core:
             await self._loop.run_in_executor(None, self.core.close)
 
@@ -265,12 +279,12 @@ class Server:
         peer.send_now(protocol.encode({
             "type": "welcome", "protocol": protocol.VERSION, "server": software_version(), "client": peer.name,
             "link": self.link_url, "session": self.archive.session if self.archive else None,
-            "two_person": self.approvals is not None, "token": self.authority.token is not None}))
+            "two_person": self.approvals is not None, "token": self.authority.needed(peer) is not None}))
         snapshot = [self._status_line(peer), self._latest_hk, *self._recent]
         snapshot += [self._command_line(c) for c in self._commands.values()]
         snapshot += [self._approval_line(a) for a in (self.approvals.waiting.values() if self.approvals else ())]
         peer.send_now(b"".join(line for line in snapshot if line) + protocol.encode({"type": "ready"}))
-        self._log("CLIENT", "%s joined" % peer.name, peer)
+        self._log("CLIENT", "%s joined from %s" % (peer.name, peer.address), peer)
         self._status(droppable=False)
 
     def detach(self, peer):
@@ -356,7 +370,7 @@ class Server:
     def _approve(self, peer, msg):
         if self.approvals is None:
             raise UsageError("this server does not apply the two-person rule: nothing to approve")
-        self.authority.check_token(msg.get("token"), "approving a command")
+        self.authority.check_token(peer, msg.get("token"), "approving a command")
         a = self.approvals.approve(int(msg["approval"]), peer, time.monotonic())
         cmd = a.command
         cmd.approver = peer
@@ -408,6 +422,8 @@ class Peer(asyncio.Protocol):
         self.server = server
         self.name = None  # set by hello: "#3 console alice@desk", unique
         self.operator = None  # the name it gave: "console alice@desk"
+        self.address = None  # where it connects from: "127.0.0.1"
+        self.remote = False  # not on loopback: command authority may need a token (ground/authority.py)
         self.transport = None
         self.paused = False
         self.dropped = 0  # tm and status messages this client lost
@@ -419,6 +435,8 @@ class Peer(asyncio.Protocol):
 
     def connection_made(self, transport):
         self.transport = transport
+        self.address = transport.get_extra_info("peername")[0]
+        self.remote = not loopback(self.address)
         transport.set_write_buffer_limits(high=QUEUE_BYTES, low=QUEUE_BYTES // 4)
         sock = transport.get_extra_info("socket")
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # a report is due now, not in 40 ms
@@ -502,25 +520,27 @@ class Peer(asyncio.Protocol):
         self.transport.close()
 
 
-def _loopback(host):
+def loopback(host):
+    """True for an address (or ``localhost``) on this machine's loopback."""
     try:
-        return ipaddress.ip_address(host).is_loopback
+        ip = ipaddress.ip_address(host)
     except ValueError:
         return host == "localhost"
+    return (getattr(ip, "ipv4_mapped", None) or ip).is_loopback  # ::ffff:127.0.0.1 is loopback too
 
 
-def parse_listen(text):
+def parse_listen(text, option="--listen", example=protocol.DEFAULT_PORT):
     """``HOST:PORT`` (port 0: any free one) as (host, port); UsageError if malformed."""
     host, _, port = str(text).rpartition(":")
     host = host.strip("[]")
     if not host or not port.isdigit() or int(port) > 65535:
-        raise UsageError("--listen: %r is not HOST:PORT (like 127.0.0.1:%d)" % (text, protocol.DEFAULT_PORT))
+        raise UsageError("%s: %r is not HOST:PORT (like 127.0.0.1:%d)" % (option, text, example))
     return host, int(port)
 
 
 def check_token(host, token):
     """Command authority beyond loopback needs a token."""
-    if token is None and not _loopback(host):
+    if token is None and not loopback(host):
         raise UsageError("listening on %s (not loopback) needs a token for command authority: --token or "
                          "GROUND_TOKEN" % host)
 
@@ -528,13 +548,13 @@ def check_token(host, token):
 class Background:
     """A Server on an event loop of its own, in a thread (the console of ``serve --console``, tests)."""
 
-    def __init__(self, server, host="127.0.0.1", port=0):
+    def __init__(self, server, host="127.0.0.1", port=0, http=None):
         self.server = server
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="ground-server", daemon=True)
         self._thread.start()
         try:
-            self.url = asyncio.run_coroutine_threadsafe(server.start(host, port), self._loop).result()
+            self.url = asyncio.run_coroutine_threadsafe(server.start(host, port, http), self._loop).result()
         except BaseException:
             self._end()
             raise
@@ -555,22 +575,33 @@ class Background:
         self.stop()
 
 
-def run(server, host, port, console=None):
-    """``ground serve``: serve until SIGINT, SIGTERM or SIGHUP, or until ``console(url)`` returns."""
+def run(server, host, port, console=None, http=None):
+    """``ground serve``: serve until SIGINT, SIGTERM or SIGHUP, or until ``console(url)`` returns;
+    ``http``: (host, port) of the web console."""
     if console is None:
-        asyncio.run(_serve(server, host, port))
+        asyncio.run(_serve(server, host, port, http))
         return
-    with Background(server, host, port) as background:
+    with Background(server, host, port, http) as background:
         print("server: %s (more consoles: ground console %s; or ground monitor %s)" % ((background.url,) * 3),
               flush=True)
+        _announce_web(server)
         console(background.url)
 
 
-async def _serve(server, host, port):
+def _announce_web(server):
+    """The web console's address, and the token a browser on another machine needs (printed once)."""
+    if server.web_url:
+        token = server.authority.remote_token
+        print("web: %s%s" % (server.web_url, " (command authority from another machine needs the token %s: it is "
+                                             "shown only now)" % token if token else ""), flush=True)
+
+
+async def _serve(server, host, port, http):
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # Ctrl-C, kill, terminal gone: a clean stop
         asyncio.get_running_loop().add_signal_handler(sig, stop.set)
-    print("server: %s" % await server.start(host, port), flush=True)
+    print("server: %s" % await server.start(host, port, http), flush=True)
+    _announce_web(server)
     try:
         await stop.wait()
     finally:

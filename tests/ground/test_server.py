@@ -448,6 +448,14 @@ def test_serving_beyond_loopback_without_a_token_is_refused_in_one_line(capsys, 
                                        "authority: --token or GROUND_TOKEN\n")
 
 
+@pytest.mark.parametrize("address, on_loopback", [
+    ("127.0.0.1", True), ("127.3.2.1", True), ("::1", True), ("localhost", True),
+    ("::ffff:127.0.0.1", True),  # an IPv4 client of a dual-stack listener
+    ("192.0.2.7", False), ("::ffff:192.0.2.7", False), ("fd00::2", False), ("desk.example", False)])
+def test_only_a_loopback_address_counts_as_this_machine_for_the_token_beyond_loopback(address, on_loopback):
+    assert server.loopback(address) is on_loopback
+
+
 def test_serve_refuses_a_servers_url_as_its_link(capsys):
     assert main(["serve", "ground://127.0.0.1:1", "--listen", "127.0.0.1:0"]) == 2
     assert "give its pyserial URL, not a server's" in capsys.readouterr().err
@@ -554,4 +562,4 @@ def test_serve_stopped_by_a_signal_ends_its_session_and_exits_0(fw, tmp_path, si
     sessions, rows = archive.sessions(), archive.rows()
     archive.close()
     assert len(sessions) == 1 and sessions[0].end is not None
-    assert [r.text for r in rows if r.kind == "CLIENT"] == ["#1 alice joined", "#1 alice left"]
+    assert [r.text for r in rows if r.kind == "CLIENT"] == ["#1 alice joined from 127.0.0.1", "#1 alice left"]

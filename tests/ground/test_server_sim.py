@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 
 import pexpect
 import pytest
@@ -200,6 +201,9 @@ def test_make_run_starts_board_server_and_console_others_join_and_ctrl_q_stops_t
     try:
         run.expect(r"server: (ground://127\.0\.0\.1:\d+)")
         url = run.match.group(1)
+        run.expect(r"web: (http://127\.0\.0\.1:\d+/)")
+        with urllib.request.urlopen(run.match.group(1), timeout=10) as page:
+            assert b"web console" in page.read()
         run.expect("AUTHORITY")  # the console is up, with command authority
         joined = subprocess.run([sys.executable, "-m", "ground", "monitor", url, "--count", "1", "--duration", "10"],
                                 cwd=ROOT, capture_output=True, text=True, timeout=30)
