@@ -6,16 +6,17 @@ operator mistake is a ``GroundError`` caught once in ``main``, printed as
 """
 
 import argparse
+import contextlib
 import json
 import queue
 import sys
 import threading
 import time
 
-from ground import codec, hazard, icd, xtce
+from ground import codec, hazard, icd, procedure, runner, xtce
 from ground.archive import Archive, open_existing
 from ground.client import DEFAULT_RETRIES, DEFAULT_TIMEOUT, Client, default_seq_file
-from ground.errors import GroundError, UsageError
+from ground.errors import CommandFailed, GroundError, UsageError
 from ground.link import CLOSED
 from ground.plot import DEFAULT_FIELDS
 
@@ -118,9 +119,10 @@ def cmd_replay(a):
         archive.close()
     show = _show(a)
     for _t, direction, raw in frames:
-        if direction == "TC":
-            text, rid = codec.describe_tc(raw), int.from_bytes(raw[:4], "big")
-            print(json.dumps({"tc": text, "request_id": rid}) if a.json else "TC %s [0x%08X]" % (text, rid))
+        if direction == "TC" and a.json:
+            print(json.dumps({"tc": codec.describe_tc(raw), "request_id": int.from_bytes(raw[:4], "big")}))
+        elif direction == "TC":
+            print("TC " + _tc_text(raw))
         else:
             rec = codec.decode(raw)
             if rec is not None:
@@ -148,8 +150,88 @@ def cmd_console(a):
     run(a.url, db=None if a.no_record else a.db, baudrate=a.baud, timeout=a.timeout, retries=a.retries)
 
 
-def _link_args(p):
-    p.add_argument("url", help="pyserial URL of the payload link")
+def cmd_proc(a):
+    {"check": _proc_check, "run": _proc_run, "replay": _proc_replay}[a.action](a)
+
+
+def _proc_check(a):
+    mistakes = [m for path in a.files for m in procedure.check(procedure.read(path), path)]
+    for m in mistakes:
+        print(m)
+    if mistakes:
+        raise UsageError("%d mistake%s: fix them before the procedure is flown" % (
+            len(mistakes), "" if len(mistakes) == 1 else "s"))
+    print("%d procedure%s checked: fit to run" % (len(a.files), "" if len(a.files) == 1 else "s"))
+
+
+def _proc_values(words):
+    """{NAME: VALUE} of -p NAME=VALUE options."""
+    pairs = [w.partition("=") for w in words]
+    bad = [w for w, (_n, eq, _v) in zip(words, pairs, strict=True) if not eq]
+    if bad:
+        raise UsageError("-p takes NAME=VALUE, got %r" % bad[0])
+    return {n: v for n, _eq, v in pairs}
+
+
+def _proc_run(a):
+    text = procedure.read(a.file)
+    mistakes = procedure.check(text, a.file)
+    if mistakes:
+        raise UsageError("%s does not check, so it is not flown:\n%s" % (a.file, "\n".join(mistakes)))
+    proc = procedure.parse(text, a.file, _proc_values(a.param))
+    if (a.url is None) != a.dry_run:
+        raise UsageError("give the payload's URL, or --dry-run to rehearse on a fresh simulated board (not both)")
+    archive = None if a.no_record else Archive(a.db)
+    try:
+        with contextlib.ExitStack() as stack:
+            url = stack.enter_context(runner.rehearsal_board()) if a.dry_run else a.url
+            client = stack.enter_context(Client(url, baudrate=a.baud, timeout=a.timeout, retries=a.retries,
+                                                archive=archive, seq_file=default_seq_file()))
+            if a.dry_run:
+                runner.await_payload(client)
+            about = {"link": url + (" (dry run: a fresh simulated board)" if a.dry_run else "")}
+            outcome = runner.Runner(proc, client, runner.TerminalOperator(), yes=a.yes, archive=archive,
+                                    sinks=[lambda e: print(e, flush=True)], about=about).run()
+    finally:
+        if archive:
+            archive.close()
+    if outcome.status == runner.INTERRUPTED:
+        raise KeyboardInterrupt
+    if outcome.status != runner.PASSED:
+        raise CommandFailed("%s %s" % (proc.name, outcome))
+
+
+def _proc_replay(a):
+    archive = open_existing(a.db)
+    try:
+        if a.list:
+            for r in runner.runs(archive):
+                print("%s  %s  %s  sha256 %s  %s" % (r["run"], time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(r["t"])),
+                                                     r["procedure"], r["sha256"][:12], r["end"]))
+            return
+        first, entries = runner.replay(archive, a.run)
+        if a.source:
+            print(first["source"], end="")
+            return
+        if a.telemetry:  # each frame as an entry of its own, at its place in time
+            frames = [(t, direction, raw) for t, direction, raw in archive.frames()
+                      if entries[0].t <= t <= entries[-1].t]
+            entries += [runner.Entry(t, "TC", None, _tc_text(raw)) for t, direction, raw in frames
+                        if direction == "TC"]
+            entries += [runner.Entry(t, "TM", None, str(rec)) for t, direction, raw in frames
+                        if direction == "TM" and (rec := codec.decode(raw)) is not None]
+    finally:
+        archive.close()
+    for entry in sorted(entries, key=lambda e: e.t):
+        print(entry)
+
+
+def _tc_text(raw):
+    return "%s [0x%08X]" % (codec.describe_tc(raw), int.from_bytes(raw[:4], "big"))
+
+
+def _link_args(p, required=True):
+    p.add_argument("url", nargs=None if required else "?", help="pyserial URL of the payload link")
     p.add_argument("--baud", type=int, default=115200, help="baud rate for serial devices (default 115200)")
     p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
                    help="seconds without a verification report before giving up (default %(default)s)")
@@ -172,6 +254,7 @@ COMMANDS = {
     "plot": (cmd_plot, "draw housekeeping fields of an archive over time", ()),
     "dictionary": (cmd_dictionary, "print the commands, telemetry and events of this build", ()),
     "console": (cmd_console, "the operator console (terminal UI)", (_link_args,)),
+    "proc": (cmd_proc, "procedures: check a file, run it (or rehearse it on a simulated board), replay a run", ()),
     "xtce": (cmd_xtce, "print the dictionary as XTCE 1.2, for Yamcs or COSMOS (see docs/INTEROP.md)", ()),
 }
 
@@ -192,8 +275,35 @@ def _specific_args(name, p):
             p.add_argument("--fields", help="comma-separated HK fields (default: %s)" % ",".join(
                 DEFAULT_FIELDS))
     elif name == "console":
-        p.add_argument("--db", default=DEFAULT_DB, help="archive file (default %(default)s)")
-        p.add_argument("--no-record", action="store_true", help="do not archive")
+        _archive_args(p)
+    elif name == "proc":
+        _proc_args(p)
+
+
+def _archive_args(p):
+    p.add_argument("--db", default=DEFAULT_DB, help="archive file (default %(default)s)")
+    p.add_argument("--no-record", action="store_true", help="do not archive")
+
+
+def _proc_args(p):
+    sub = p.add_subparsers(dest="action", required=True, metavar="ACTION", parser_class=_Parser)
+    check = sub.add_parser("check", help="validate procedure files against the dictionary, without a link")
+    check.add_argument("files", nargs="+", metavar="FILE", help="procedure file")
+    run = sub.add_parser("run", help="fly a procedure step by step", epilog=EPILOG,
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
+    run.add_argument("file", help="procedure file")
+    _link_args(run, required=False)
+    run.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE", help="a param's value")
+    run.add_argument("--yes", action="store_true",
+                     help="confirm every hazardous command now, at launch (recorded); go/no-go steps still ask")
+    run.add_argument("--dry-run", action="store_true", help="rehearse on a fresh simulated board (no URL)")
+    _archive_args(run)
+    replay = sub.add_parser("replay", help="print a recorded run again, as it was shown")
+    replay.add_argument("db", help="archive file")
+    replay.add_argument("run", nargs="?", help="the run's id (default: the last run; --list shows them)")
+    replay.add_argument("--list", action="store_true", help="list the runs in the archive")
+    replay.add_argument("--telemetry", action="store_true", help="with the TCs and TM archived during the run")
+    replay.add_argument("--source", action="store_true", help="print the procedure text that was flown")
 
 
 def parser():
