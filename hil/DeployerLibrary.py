@@ -15,6 +15,7 @@ import datetime
 import os
 import sys
 
+from robot.api import logger
 from robot.api.deco import keyword, library
 from robot.libraries.BuiltIn import BuiltIn
 from robot.utils import timestr_to_secs as _seconds  # "5", "2.5", "500 ms" -> seconds
@@ -23,6 +24,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from firmware import dictionary as d  # noqa: E402  (the repository root is on sys.path first)
 from firmware import framing, packet  # noqa: E402
+from ground import procedure, runner  # noqa: E402
+from ground.archive import Archive  # noqa: E402
 from ground.client import Client  # noqa: E402
 from ground.errors import GroundError  # noqa: E402
 from hil.targets import RenodeTarget, SimTarget  # noqa: E402
@@ -40,6 +43,8 @@ _NOISE = b"\xff\x13\x37\x42\x00"  # COBS code 0xFF announces 254 bytes, 3 follow
 # so their waits are fixed here.
 _BURN_TIMEOUT = 5.0  # s from a FIRE (or a schedule release) to its actuator burning
 _OUTPUT_TIMEOUT = 2.0  # s for an output line to follow a command
+_PROCEDURES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "procedures")
+_PROCEDURE_ARCHIVE = "procedures.sqlite"  # in the output folder: every run, for ground proc replay
 
 
 @library(scope="SUITE", auto_keywords=False)
@@ -231,6 +236,51 @@ class DeployerLibrary:
             raise AssertionError("no TIME report after TIME_REPORT within %g s" % self.command_timeout)
         later = rec.values["days"] * _DAY_MS + rec.values["ms"] + int(_seconds(seconds) * 1000)
         return divmod(later, _DAY_MS)
+
+    # --- procedures (procedures/*.proc, as operators fly them) ------------------------
+
+    def _fly(self, name, params, answers):
+        """Run a shipped procedure as ``ground proc run --yes`` does; its Outcome.
+
+        Every go/no-go is answered GO, or by ``answers`` (comma-separated, in order; then GO).
+        The satellite of each FIRE is played by the target as the FIRE starts (Renode has no
+        plant). The run goes to the Robot log and to procedures.sqlite in the output folder.
+        """
+        path = os.path.join(_PROCEDURES, name)
+        text = procedure.read(path)
+        mistakes = procedure.check(text, path)
+        if mistakes:
+            raise AssertionError("%s does not check:\n%s" % (name, "\n".join(mistakes)))
+        values = dict(p.split("=", 1) for p in params)
+        operator = runner.ScriptedOperator(answers.split(",") if answers else (), rest=runner.GO)
+        archive = Archive(os.path.join(BuiltIn().get_variable_value("${OUTPUT DIR}"), _PROCEDURE_ARCHIVE))
+        self._mark = self._client().position()
+        try:
+            return runner.Runner(procedure.parse(text, path, values), self._client(), operator, yes=True,
+                                 sinks=[lambda e: logger.info(str(e)), self._play_fired_satellite],
+                                 archive=archive, about={"link": self._target().link_url, "hil": "Robot"}).run()
+        finally:
+            archive.close()
+
+    def _play_fired_satellite(self, entry):
+        if entry.kind == "STAGE" and entry.ref[1].name == "STARTED" and entry.ref[0].command.name == "FIRE":
+            self._target().play_satellite(entry.ref[0].command.args[0], _BURN_TIMEOUT)
+
+    @keyword
+    def procedure_should_pass(self, name, *params, answers=None):
+        """Fly procedures/``name`` with params ``NAME=VALUE``; it must pass every step."""
+        outcome = self._fly(name, params, answers)
+        if outcome.status != runner.PASSED:
+            raise AssertionError("%s should have passed: %s" % (name, outcome))
+
+    @keyword
+    def procedure_should_stop(self, name, *params, status, reason, answers=None):
+        """Fly procedures/``name``; it must stop with ``status`` (FAILED, ABORTED, NO-GO) for a
+        reason that says ``reason``, and its on-abort steps must complete."""
+        outcome = self._fly(name, params, answers)
+        if outcome.status != status or reason not in outcome.reason or outcome.safe is False:
+            raise AssertionError("%s should have stopped %s (%s) and made the payload safe: %s" % (
+                name, status, reason, outcome))
 
     # --- link noise ----------------------------------------------------------------
 
