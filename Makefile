@@ -11,7 +11,7 @@ PORT   ?= /dev/ttyACM0
 N      ?= 1000000
 MINUTES ?= 60
 
-.PHONY: help venv test lint typecheck mpy-compile pytest mptest icd icd-check hil hil-renode \
+.PHONY: help venv test lint typecheck mpy-compile pytest mptest icd icd-check proc-check hil hil-renode \
         bench run flash flash-micropython faults fuzz soak clean
 
 help:
@@ -36,7 +36,7 @@ $(TYPINGS_STAMP): requirements-stubs.txt $(STAMP)
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --target typings -r requirements-stubs.txt
 	touch $@
 
-test: lint typecheck mpy-compile icd-check pytest mptest hil
+test: lint typecheck mpy-compile icd-check proc-check pytest mptest hil
 	@echo "make test: all checks passed"
 
 lint: $(STAMP)
@@ -67,6 +67,10 @@ icd-check: $(STAMP)
 	  { echo "firmware/tables.py is stale: run 'make icd' and commit it"; exit 1; }
 	@$(PY) -m ground xtce | diff -u docs/payload.xtce.xml - > /dev/null || \
 	  { echo "docs/payload.xtce.xml is stale: run 'make icd' and commit it"; exit 1; }
+
+# Every shipped procedure, checked against the dictionary (ground proc check; docs/PROCEDURES.md).
+proc-check: $(STAMP)
+	@$(PY) -m ground proc check procedures/*.proc
 
 hil: $(STAMP)
 	$(BIN)/robot --variable TARGET:sim --exclude renode-only --outputdir hil/out hil/suites

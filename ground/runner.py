@@ -186,7 +186,7 @@ class Runner:
         self._mark = 0  # telemetry position when the last command was sent
         self._seen = 0  # telemetry position the abort-on checks have reached
         self._aborts = []  # (AbortOn step, the position from which it holds)
-        self._following = None  # (Verification, its step's line, stages shown)
+        self._following = []  # [Verification, its step's line, stages shown] of each command not yet ended
         self._link = None
         self._down_at = None  # monotonic time the link went down
         self._step_down = 0.0  # s the link has been down during this step
@@ -233,6 +233,7 @@ class Runner:
             self.emit("PLAN", line, text)
 
     def _end(self, outcome):
+        self._stages()
         self.emit("END", outcome.line, str(outcome))
         return outcome
 
@@ -272,7 +273,7 @@ class Runner:
             self._hazard(step, tc, confirmation)
         v = self.client.submit(tc, confirm=True, timeout=step.within)
         self._mark = v.mark
-        self._following = [v, step.line, 0]
+        self._following.append([v, step.line, 0])
         self.emit("SENT", step.line, "%s [0x%08X]" % (tc, tc.request_id), v)
         finished = self._watch(v.done.is_set, step.within)
         self._look()  # the stages that came with the last one
@@ -304,7 +305,7 @@ class Runner:
         if reply is None or not confirmation.accepts(reply):
             raise _Stop(NO_GO, step.line, "%s not sent: %s" % (
                 tc, "no answer" if reply is None else "%r does not confirm it" % reply))
-        self.emit("ANSWER", step.line, "typed %s: confirmed" % reply)
+        self.emit("ANSWER", step.line, "typed %r: confirmed" % reply)
 
     def _confirm(self, step):
         reply = self._ask(step, Question(step.text))
@@ -375,11 +376,7 @@ class Runner:
             for step, since in self._aborts:
                 if rec.position >= since and step.condition(rec):
                     raise _Stop(ABORTED, step.line, "abort-on %s: %s" % (step.condition, step.condition.shown(rec)))
-        if self._following is not None:
-            v, line, shown = self._following
-            for stage in v.stages[shown:]:
-                self.emit("STAGE", line, "%7.2f s %s" % (stage.t - v.sent_at, stage), (v, stage))
-            self._following[2] = len(v.stages)
+        self._stages()
         state = self.client.link.state
         if state != self._link:
             self._link = state
@@ -389,6 +386,17 @@ class Runner:
             elif state != UP and self._down_at is None:
                 self._down_at = time.monotonic()
             self.emit("LINK", self._line, "link %s" % state)
+
+    def _stages(self):
+        """Report the new verification stages of every command sent, until each has ended."""
+        for following in list(self._following):
+            v, line, shown = following
+            ended = v.done.is_set()
+            for stage in v.stages[shown:]:
+                self.emit("STAGE", line, "%7.2f s %s" % (stage.t - v.sent_at, stage), (v, stage))
+            following[2] = len(v.stages)
+            if ended:
+                self._following.remove(following)
 
     def _await(self, match, since, seconds):
         """The first record from position ``since`` on that ``match``es, within ``seconds``; or None."""
