@@ -1,31 +1,11 @@
-"""Procedures: the file format, its parser and ``ground proc check`` (docs/PROCEDURES.md).
+"""Procedures: the file format, its parser and ``ground proc check``.
 
-A procedure is a text file, one step per line, that an operator reviews and then
-flies step by step (ground/runner.py flies it). The grammar; ``#`` starts a comment,
-indentation is for the reader::
-
-    file       := header* step*
-    header     := 'title' TEXT
-                | 'param' NAME (LO..HI | 'in' VALUE+) ['default' VALUE]
-    step       := 'send' COMMAND ARG* ['within' DURATION] ['fails' FAILURE]
-                | 'expect' CONDITION 'within' DURATION
-                | 'wait' DURATION
-                | 'confirm' TEXT
-                | 'if' CONDITION  step*  ['else'  step*]  'end'
-                | 'abort' TEXT
-                | 'abort-on' CONDITION                       (top level)
-                | 'on-abort'  step*  'end'                   (top level, once)
-    CONDITION  := 'HK' COMPARISON+ | 'event' EVENT COMPARISON* | REPORT COMPARISON*
-    COMPARISON := FIELD OP VALUE | FIELD=VALUE               (optionally joined by 'and')
-    OP         := == | != | < | <= | > | >= | has | lacks
-    DURATION   := NUMBER ('s' | 'ms' | 'min')
-    TEXT       := "a quoted string"
-
-``$NAME`` anywhere is the value of param NAME; ``$NOW_DAYS $NOW_MS`` (send
-arguments only) are the ground's UTC as CDS days and ms of day when the step runs.
-Every name is the dictionary's: commands, events, reports, fields and their values
-as every tool shows them (``state == ARMED``, ``inputs has RBF_REMOVED,PERMIT``),
-numbers in the unit shown (``temperature < 60`` is in C).
+The grammar, the meaning of each step and what the checker refuses are in
+docs/PROCEDURES.md. In short: one step per line (``send``, ``expect ... within``,
+``wait``, ``confirm``, ``if/else/end``, ``abort``, ``abort-on``, ``on-abort/end``),
+``#`` comments, ``title`` and ``param`` headers, ``$NAME`` for a param's value;
+every name is the dictionary's, as every tool shows it (``state == ARMED``,
+``inputs has RBF_REMOVED,PERMIT``), numbers in the unit shown.
 
 ``parse`` gives a ``Procedure`` for one set of param values or raises
 ``ProcedureError`` listing every mistake with its line; ``check`` runs ``parse``
