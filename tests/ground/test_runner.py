@@ -171,21 +171,11 @@ class _Proxy:
             pass
 
 
-class _Tape:
-    """A Client archive that keeps the telecommands sent."""
-
-    def __init__(self):
-        self.tcs = []
-
-    def store(self, raw, t, direction="TM"):
-        if direction == "TC":
-            self.tcs.append(bytes(raw))
-
-
-def test_a_link_lost_mid_fire_is_an_unknown_outcome_never_a_resend_and_the_run_makes_safe_once_it_returns(sim):
+def test_a_link_lost_mid_fire_is_an_unknown_outcome_never_a_resend_and_the_run_makes_safe_once_it_returns(
+        sim, tmp_path):
     proc = _written(SAFE_AGAIN + 'confirm "GO?"\nsend ARM\nconfirm "GO?"\nsend FIRE 4 within 2 s\n')
     proxy = _Proxy(sim.ports["link"])
-    tape = _Tape()
+    archive = Archive(str(tmp_path / "link-loss.sqlite"))
 
     def cut_as_the_burn_starts_and_restore_once_the_step_failed(entry):
         if _fire_started(entry):
@@ -193,7 +183,7 @@ def test_a_link_lost_mid_fire_is_an_unknown_outcome_never_a_resend_and_the_run_m
         elif entry.kind == "FAIL":
             proxy.restore()
 
-    with Client(proxy.url, timeout=2.0, retries=2, archive=tape, seq_file=default_seq_file()) as c:
+    with Client(proxy.url, timeout=2.0, retries=2, archive=archive, seq_file=default_seq_file()) as c:
         runner.await_payload(c)
         outcome, r = _fly(c, proc, rest=runner.GO, yes=True,
                           sinks=[cut_as_the_burn_starts_and_restore_once_the_step_failed])
@@ -204,7 +194,9 @@ def test_a_link_lost_mid_fire_is_an_unknown_outcome_never_a_resend_and_the_run_m
     assert "the link was down for" in outcome.reason
     assert _kinds(r, "LINK")[:2] == ["link DOWN", "link UP"]
     fire = [e.ref for e in r.entries if e.kind == "SENT" and e.ref.command.name == "FIRE"][0]
-    assert tape.tcs.count(fire.command.packet) == 1  # acceptance had come: no retry of a FIRE
+    sent = [raw for _t, _direction, raw in archive.frames("TC")]
+    archive.close()
+    assert sent.count(fire.command.packet) == 1  # acceptance had come: no retry of a FIRE
 
 
 def test_an_operator_saying_no_go_stops_before_arming_and_makes_safe(client):
@@ -259,6 +251,21 @@ def test_an_inhibit_that_drops_while_the_operator_thinks_aborts_and_withdraws_th
     assert (outcome.status, outcome.line, outcome.safe) == (runner.ABORTED, 5, True)
     assert outcome.reason == "abort-on HK inputs lacks PERMIT: HK inputs=RBF_REMOVED"
     assert operator.asked[0].done.is_set() and operator.asked[0].reply is None
+
+
+def test_ctrl_c_mid_procedure_stops_it_and_makes_safe(client):
+    proc = _written(SAFE_AGAIN + "send PING\nwait 30 s\nsend PING\n")
+    pressed = []
+
+    def ctrl_c_as_the_wait_starts(entry):
+        if entry.kind == "STEP" and entry.line == 6 and not pressed:
+            pressed.append(entry)
+            raise KeyboardInterrupt
+
+    outcome, r = _fly(client, proc, sinks=[ctrl_c_as_the_wait_starts])
+    assert (outcome.status, outcome.line, outcome.safe) == (runner.INTERRUPTED, 6, True)
+    assert outcome.reason == "interrupted by the operator (Ctrl-C)"
+    assert [s.split(" [")[0] for s in _kinds(r, "SENT")] == ["PING", "SAFE"]
 
 
 def test_a_recorded_run_replays_line_for_line_with_the_procedure_it_flew(client, tmp_path, capsys):
