@@ -254,8 +254,8 @@ COMMANDS = {
     "plot": (cmd_plot, "draw housekeeping fields of an archive over time", ()),
     "dictionary": (cmd_dictionary, "print the commands, telemetry and events of this build", ()),
     "console": (cmd_console, "the operator console (terminal UI)", (_link_args,)),
-    "proc": (cmd_proc, "procedures: check a file, run it (or rehearse it on a simulated board), replay a run", ()),
     "xtce": (cmd_xtce, "print the dictionary as XTCE 1.2, for Yamcs or COSMOS (see docs/INTEROP.md)", ()),
+    "proc": (cmd_proc, "procedures: check a file, run it (or rehearse it on a simulated board), replay a run", ()),
 }
 
 

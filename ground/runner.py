@@ -202,6 +202,8 @@ class Runner:
             return self._stopped(stop)
         except KeyboardInterrupt:
             return self._stopped(_Stop(INTERRUPTED, self._line, "interrupted by the operator (Ctrl-C)"))
+        except GroundError as e:  # the link or the client gave up on the step
+            return self._stopped(_Stop(FAILED, self._line, str(e)))
         return self._end(Outcome(PASSED, None, "every step done"))
 
     # --- the record ----------------------------------------------------------------------
@@ -248,6 +250,9 @@ class Runner:
             safe = True
         except _Stop as failed:
             self.emit(_STOP_ENTRY[failed.status], failed.line, failed.reason)
+            safe = False
+        except GroundError as e:
+            self.emit("FAIL", self._line, str(e))
             safe = False
         except KeyboardInterrupt:
             self.emit("ABORT", self._line, "on-abort interrupted by the operator (Ctrl-C)")
