@@ -132,6 +132,8 @@ def _names_value(f, op, value):
     """The raw value (or text) that ``value`` names for a field shown by names."""
     names = f.names
     if names.kind == d.BITS:
+        if op not in ("==", "!=") + _SET_OPS:
+            raise ValueError("%s is a set: use has, lacks, == or !=" % f.name)
         if value == "-" and op in _OPS:
             return 0
         items = value.upper().split(",")

@@ -101,6 +101,7 @@ def test_every_mistake_is_reported_with_its_line():
         expect HK inputs has RBF_REMOVED,FOO within 2 s
         expect HK temperature < warm within 2 s
         expect HK state > SAFE within 2 s
+        expect HK inputs > PERMIT within 2 s
         wait soon
         confirm GO to arm?
         jump 3
@@ -119,12 +120,13 @@ def test_every_mistake_is_reported_with_its_line():
         (9, "inputs: 'FOO' is not one of RBF_REMOVED|PERMIT|ARM_LINE"),
         (10, "temperature is a number in C, got 'warm'"),
         (11, "state is compared by name: use == or !="),
-        (12, "expected a duration like 5 s, 500 ms or 2 min, got 'soon'"),
-        (13, 'confirm takes one quoted text: confirm "..."'),
-        (14, "unknown step 'jump': send, expect, wait, confirm, if/else/end, abort, abort-on, on-abort"),
-        (15, "fails takes one failure name (%s), last on the line" % "|".join(d.FAILURE_NAMES.names)),
-        (16, "a quote is not closed"),
-        (17, "end without if or on-abort"),
+        (12, "inputs is a set: use has, lacks, == or !="),
+        (13, "expected a duration like 5 s, 500 ms or 2 min, got 'soon'"),
+        (14, 'confirm takes one quoted text: confirm "..."'),
+        (15, "unknown step 'jump': send, expect, wait, confirm, if/else/end, abort, abort-on, on-abort"),
+        (16, "fails takes one failure name (%s), last on the line" % "|".join(d.FAILURE_NAMES.names)),
+        (17, "a quote is not closed"),
+        (18, "end without if or on-abort"),
     ]
 
 
