@@ -190,6 +190,13 @@ class Runner:
         self._link = None
         self._down_at = None  # monotonic time the link went down
         self._step_down = 0.0  # s the link has been down during this step
+        self._stop = threading.Event()  # stop() was called
+        self._cleaning = False  # the on-abort steps are running: nothing stops them
+
+    def stop(self):
+        """Stop the run from another thread (the console's stop key), as Ctrl-C does in the CLI:
+        the step waiting ends, the on-abort steps run."""
+        self._stop.set()
 
     def run(self):
         """Fly every step; the Outcome (the on-abort steps have run unless PASSED)."""
@@ -244,6 +251,7 @@ class Runner:
         if not self.proc.on_abort:
             return self._end(Outcome(stop.status, stop.line, stop.reason))
         self._aborts = []  # nothing stops the steps that make the payload safe
+        self._cleaning = True
         self.emit("ABORT", None, "on-abort: making the payload safe")
         try:
             self._block(self.proc.on_abort)
@@ -375,7 +383,9 @@ class Runner:
             time.sleep(POLL)
 
     def _look(self):
-        """Abort-on checks on every new record, new verification stages, link changes."""
+        """Abort-on checks on every new record, new verification stages, link changes, stop()."""
+        if self._stop.is_set() and not self._cleaning:
+            raise _Stop(INTERRUPTED, self._line, "stopped by the operator")
         for rec in self.client.records(self._seen):
             self._seen = rec.position + 1
             for step, since in self._aborts:

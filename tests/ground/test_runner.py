@@ -268,6 +268,16 @@ def test_ctrl_c_mid_procedure_stops_it_and_makes_safe(client):
     assert [s.split(" [")[0] for s in _kinds(r, "SENT")] == ["PING", "SAFE"]
 
 
+def test_stop_from_another_thread_ends_the_waiting_step_and_makes_safe(client):
+    proc = _written(SAFE_AGAIN + "send PING\nwait 30 s\nsend PING\n")
+    r = runner.Runner(proc, client, runner.ScriptedOperator())
+    r.sinks.append(lambda e: e.kind == "STEP" and e.line == 6 and threading.Timer(0.2, r.stop).start())
+    outcome = r.run()
+    assert (outcome.status, outcome.line, outcome.safe) == (runner.INTERRUPTED, 6, True)
+    assert outcome.reason == "stopped by the operator"
+    assert [s.split(" [")[0] for s in _kinds(r, "SENT")] == ["PING", "SAFE"]
+
+
 def test_a_recorded_run_replays_line_for_line_with_the_procedure_it_flew(client, tmp_path, capsys):
     db = str(tmp_path / "runs.sqlite")
     archive = Archive(db)
