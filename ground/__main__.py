@@ -28,6 +28,12 @@ EPILOG = """exit codes:
   4  verification timeout: no report in time, the command's outcome is unknown
 URL: any pyserial URL: /dev/ttyACM0, socket://host:port, rfc2217://host:port, loop://"""
 DEFAULT_DB = "ground-archive.sqlite"
+_PROC_RUN_EPILOG = """exit codes:
+  0    the procedure passed every step
+  1    it stopped FAILED, ABORTED or NO-GO (the END line says where and why), after its on-abort steps
+  2    usage: the file does not check, a param missing or out of its values, URL and --dry-run
+  3    link: the port cannot be opened
+  130  interrupted (Ctrl-C), after its on-abort steps"""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -289,7 +295,7 @@ def _proc_args(p):
     sub = p.add_subparsers(dest="action", required=True, metavar="ACTION", parser_class=_Parser)
     check = sub.add_parser("check", help="validate procedure files against the dictionary, without a link")
     check.add_argument("files", nargs="+", metavar="FILE", help="procedure file")
-    run = sub.add_parser("run", help="fly a procedure step by step", epilog=EPILOG,
+    run = sub.add_parser("run", help="fly a procedure step by step", epilog=_PROC_RUN_EPILOG,
                          formatter_class=argparse.RawDescriptionHelpFormatter)
     run.add_argument("file", help="procedure file")
     _link_args(run, required=False)
