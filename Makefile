@@ -12,12 +12,13 @@ N      ?= 1000000
 MINUTES ?= 60
 
 .PHONY: help venv test lint typecheck mpy-compile pytest mptest icd icd-check proc-check hil hil-renode \
-        bench run flash flash-micropython faults fuzz soak clean
+        bench bench-server run flash flash-micropython faults fuzz soak clean
 
 help:
-	@echo "make run      start the simulated board and open the ground console on it"
+	@echo "make run      start the simulated board, a ground server on it and the console on the server"
 	@echo "make test     install everything into .venv and run the whole suite (what CI runs)"
 	@echo "make bench    print benchmark figures and write docs/PERFORMANCE.md"
+	@echo "make bench-server   the ground server's figures only (latency added, fan-out, archive rate)"
 	@echo "make hil      HIL scenarios (Robot Framework) against the simulated board"
 	@echo "make hil-renode FIRMWARE=path   the same scenarios inside Renode"
 	@echo "make flash PORT=/dev/ttyACM0    install the application on a board running MicroPython"
@@ -88,6 +89,10 @@ hil-renode:
 bench: $(STAMP)
 	$(PY) -m tests.bench
 
+bench-server: $(STAMP)
+	$(PY) -m tests.bench server
+
+# The simulated board, a ground server on it, and the console on the server (more join at the URL it prints).
 run: $(STAMP)
 	$(PY) -m sim --console
 

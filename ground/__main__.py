@@ -8,15 +8,16 @@ operator mistake is a ``GroundError`` caught once in ``main``, printed as
 import argparse
 import contextlib
 import json
+import os
 import queue
 import sys
 import threading
 import time
 
-from ground import codec, hazard, icd, procedure, runner, xtce
+from ground import codec, hazard, icd, procedure, protocol, replay, runner, xtce
 from ground.archive import Archive, open_existing
-from ground.client import DEFAULT_RETRIES, DEFAULT_TIMEOUT, Client, default_seq_file
-from ground.errors import CommandFailed, GroundError, UsageError
+from ground.client import DEFAULT_RETRIES, DEFAULT_TIMEOUT, Client, default_name, default_seq_file
+from ground.errors import AuthorityError, CommandFailed, GroundError, UsageError
 from ground.link import CLOSED
 from ground.plot import DEFAULT_FIELDS
 
@@ -26,7 +27,8 @@ EPILOG = """exit codes:
   2  usage: wrong arguments, unknown command, hazardous command without --yes
   3  link: the port cannot be opened (or dropped for good)
   4  verification timeout: no report in time, the command's outcome is unknown
-URL: any pyserial URL: /dev/ttyACM0, socket://host:port, rfc2217://host:port, loop://"""
+URL: any pyserial URL: /dev/ttyACM0, socket://host:port, rfc2217://host:port, loop://;
+     or a ground server's: ground://host:port (see: ground serve --help)"""
 DEFAULT_DB = "ground-archive.sqlite"
 _PROC_RUN_EPILOG = """exit codes:
   0    the procedure passed every step
@@ -42,7 +44,8 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _client(a, **kw):
-    return Client(a.url, baudrate=a.baud, timeout=a.timeout, retries=a.retries, seq_file=default_seq_file(), **kw)
+    return Client(a.url, baudrate=a.baud, timeout=a.timeout, retries=a.retries, seq_file=default_seq_file(),
+                  name=default_name(a.subcommand), **kw)
 
 
 def _print_stage(v, stage):
@@ -63,8 +66,13 @@ def cmd_send(a):
             print("          %s" % rec, flush=True)
 
     with _client(a, on_stage=_print_stage, on_record=show_report) as c:
-        sent.set()
-        v = c.send(a.command, *a.args, confirm=a.yes)
+        try:
+            if a.take or a.force:
+                c.take(force=a.force)
+            sent.set()
+            v = c.send(a.command, *a.args, confirm=a.yes)
+        except AuthorityError as e:
+            raise AuthorityError("%s (--take takes command authority, --force takes it over)" % e)
         print(v)
 
 
@@ -118,21 +126,50 @@ def cmd_record(a):
 
 
 def cmd_replay(a):
-    archive = open_existing(a.file)
+    shown = replay.Replay(replay.parse_types(a.type), a.json)
+    since, until = replay.parse_time(a.since, "--since"), replay.parse_time(a.until, "--until")
+    server = protocol.is_server_url(a.file)
+    source = Client(a.file, name=default_name("replay")) if server else open_existing(a.file)
     try:
-        frames = archive.frames()
+        sessions = source.sessions()
+        if a.sessions:
+            for s in sessions:
+                print("%d %s .. %s %s %s" % (s.id, replay.ground_text(s.start),
+                                             replay.ground_text(s.end) if s.end else "cut-short", s.link, s.version))
+            return
+        rows = source.rows(since, until, _session(a.session, sessions))
+    finally:
+        source.close()
+    for line in shown.lines(rows, sessions):
+        print(line)
+
+
+def _session(text, sessions):
+    """``--session N`` or ``last`` as a session id (None: every session)."""
+    if text is None:
+        return None
+    ids = [s.id for s in sessions]
+    number = ids[-1] if text == "last" and ids else int(text) if text.isdigit() else None
+    if number not in ids:
+        raise UsageError("--session: %r is not a session of this archive (%s; see --sessions)" % (
+            text, "sessions %d..%d" % (ids[0], ids[-1]) if ids else "it has none"))
+    return number
+
+
+def cmd_serve(a):
+    from ground import server  # asyncio loads only here
+    from ground.console import run as console
+
+    host, port = server.parse_listen(a.listen)
+    token = a.token or os.environ.get("GROUND_TOKEN")
+    server.check_token(host, token)
+    archive = Archive(a.db)
+    try:
+        s = server.Server(a.url, archive, two_person=a.two_person, token=token, baudrate=a.baud,
+                          timeout=a.timeout, retries=a.retries, seq_file=default_seq_file())
+        server.run(s, host, port, (lambda url: console(url, take=True, token=token)) if a.console else None)
     finally:
         archive.close()
-    show = _show(a)
-    for _t, direction, raw in frames:
-        if direction == "TC" and a.json:
-            print(json.dumps({"tc": codec.describe_tc(raw), "request_id": int.from_bytes(raw[:4], "big")}))
-        elif direction == "TC":
-            print("TC " + _tc_text(raw))
-        else:
-            rec = codec.decode(raw)
-            if rec is not None:
-                show(rec)
 
 
 def cmd_plot(a):
@@ -153,7 +190,9 @@ def cmd_xtce(a):
 def cmd_console(a):
     from ground.console import run
 
-    run(a.url, db=None if a.no_record else a.db, baudrate=a.baud, timeout=a.timeout, retries=a.retries)
+    local = not protocol.is_server_url(a.url)  # through a server, the server's archive has it all
+    run(a.url, db=a.db if local and not a.no_record else None, take=a.take, baudrate=a.baud, timeout=a.timeout,
+        retries=a.retries)
 
 
 def cmd_proc(a):
@@ -192,9 +231,15 @@ def _proc_run(a):
         with contextlib.ExitStack() as stack:
             url = stack.enter_context(runner.rehearsal_board()) if a.dry_run else a.url
             client = stack.enter_context(Client(url, baudrate=a.baud, timeout=a.timeout, retries=a.retries,
-                                                archive=archive, seq_file=default_seq_file()))
+                                                archive=archive, seq_file=default_seq_file(),
+                                                name=default_name("proc")))
             if a.dry_run:
                 runner.await_payload(client)
+            if a.take or a.force:
+                client.take(force=a.force)
+            if client.authority != client.name:
+                raise AuthorityError("%s holds command authority on %s (--take takes it, --force takes it over)"
+                                     % (client.authority or "nobody", url))
             about = {"link": url + (" (dry run: a fresh simulated board)" if a.dry_run else "")}
             outcome = runner.Runner(proc, client, runner.TerminalOperator(), yes=a.yes, archive=archive,
                                     sinks=[lambda e: print(e, flush=True)], about=about).run()
@@ -212,32 +257,22 @@ def _proc_replay(a):
     try:
         if a.list:
             for r in runner.runs(archive):
-                print("%s  %s  %s  sha256 %s  %s" % (r["run"], time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(r["t"])),
-                                                     r["procedure"], r["sha256"][:12], r["end"]))
+                print("%s  %s  %s  sha256 %s  session %s  %s" % (
+                    r["run"], replay.ground_text(r["t"]), r["procedure"], r["sha256"][:12], r["session"], r["end"]))
             return
         first, entries = runner.replay(archive, a.run)
-        if a.source:
-            print(first["source"], end="")
-            return
-        if a.telemetry:  # each frame as an entry of its own, at its place in time
-            frames = [(t, direction, raw) for t, direction, raw in archive.frames()
-                      if entries[0].t <= t <= entries[-1].t]
-            entries += [runner.Entry(t, "TC", None, _tc_text(raw)) for t, direction, raw in frames
-                        if direction == "TC"]
-            entries += [runner.Entry(t, "TM", None, str(rec)) for t, direction, raw in frames
-                        if direction == "TM" and (rec := codec.decode(raw)) is not None]
     finally:
         archive.close()
-    for entry in sorted(entries, key=lambda e: e.t):
+    if a.source:
+        print(first["source"], end="")
+        return
+    for entry in entries:
         print(entry)
 
 
-def _tc_text(raw):
-    return "%s [0x%08X]" % (codec.describe_tc(raw), int.from_bytes(raw[:4], "big"))
-
-
 def _link_args(p, required=True):
-    p.add_argument("url", nargs=None if required else "?", help="pyserial URL of the payload link")
+    p.add_argument("url", nargs=None if required else "?",
+                   help="pyserial URL of the payload link, or ground://HOST:PORT of a ground server")
     p.add_argument("--baud", type=int, default=115200, help="baud rate for serial devices (default 115200)")
     p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
                    help="seconds without a verification report before giving up (default %(default)s)")
@@ -261,6 +296,8 @@ COMMANDS = {
     "dictionary": (cmd_dictionary, "print the commands, telemetry and events of this build", ()),
     "console": (cmd_console, "the operator console (terminal UI)", (_link_args,)),
     "xtce": (cmd_xtce, "print the dictionary as XTCE 1.2, for Yamcs or COSMOS (see docs/INTEROP.md)", ()),
+    "serve": (cmd_serve, "the ground server: the only process on the link; consoles and tools join it at "
+              "ground://HOST:PORT", (_link_args,)),
     "proc": (cmd_proc, "procedures: check a file, run it (or rehearse it on a simulated board), replay a run", ()),
 }
 
@@ -270,25 +307,35 @@ def _specific_args(name, p):
         p.add_argument("command", help="command name (see: ground dictionary)")
         p.add_argument("args", nargs="*", default=[], help="command arguments")
         p.add_argument("--yes", action="store_true", help="confirm a hazardous command (ARM, FIRE, ...)")
+        _authority_args(p)
     elif name in ("monitor", "record"):
         p.add_argument("--db", required=name == "record", help="SQLite archive file")
     elif name in ("replay", "plot"):
-        p.add_argument("file", help="SQLite archive file")
+        p.add_argument("file", help="SQLite archive file" + (", or ground://HOST:PORT: a server's" if name == "replay"
+                                                             else ""))
         if name == "replay":
-            p.add_argument("--json", action="store_true", help="one JSON object per line")
+            _replay_args(p)
         else:
             p.add_argument("--out", required=True, help="image file to write (.png, .svg, .pdf)")
             p.add_argument("--fields", help="comma-separated HK fields (default: %s)" % ",".join(
                 DEFAULT_FIELDS))
     elif name == "console":
-        _archive_args(p)
+        p.add_argument("--db", default=DEFAULT_DB, help="archive file (default %(default)s; through a server: the "
+                                                        "server's archive)")
+        p.add_argument("--no-record", action="store_true", help="do not archive")
+        p.add_argument("--take", action="store_true", help="through a server: take command authority at once")
+    elif name == "serve":
+        p.add_argument("--listen", default="127.0.0.1:%d" % protocol.DEFAULT_PORT,
+                       help="HOST:PORT for the clients (default %(default)s; port 0: any free one)")
+        p.add_argument("--db", default=DEFAULT_DB, help="archive file (default %(default)s)")
+        p.add_argument("--two-person", action="store_true",
+                       help="hold every hazardous command (ARM, FIRE, ...) until a second client approves it")
+        p.add_argument("--token", help="needed by clients to take command authority or approve (default: "
+                                       "$GROUND_TOKEN; required when --listen is not loopback)")
+        p.add_argument("--console", action="store_true",
+                       help="also run the console on this server, with command authority; quitting it stops all")
     elif name == "proc":
         _proc_args(p)
-
-
-def _archive_args(p):
-    p.add_argument("--db", default=DEFAULT_DB, help="archive file (default %(default)s)")
-    p.add_argument("--no-record", action="store_true", help="do not archive")
 
 
 def _proc_args(p):
@@ -303,13 +350,32 @@ def _proc_args(p):
     run.add_argument("--yes", action="store_true",
                      help="confirm every hazardous command now, at launch (recorded); go/no-go steps still ask")
     run.add_argument("--dry-run", action="store_true", help="rehearse on a fresh simulated board (no URL)")
-    _archive_args(run)
-    replay = sub.add_parser("replay", help="print a recorded run again, as it was shown")
-    replay.add_argument("db", help="archive file")
-    replay.add_argument("run", nargs="?", help="the run's id (default: the last run; --list shows them)")
-    replay.add_argument("--list", action="store_true", help="list the runs in the archive")
-    replay.add_argument("--telemetry", action="store_true", help="with the TCs and TM archived during the run")
-    replay.add_argument("--source", action="store_true", help="print the procedure text that was flown")
+    run.add_argument("--db", default=DEFAULT_DB, help="archive file for the run and the frames this client sees "
+                                                      "(default %(default)s, through a server too)")
+    run.add_argument("--no-record", action="store_true", help="do not archive")
+    _authority_args(run)
+    again = sub.add_parser("replay", help="print a recorded run again, as it was shown (with every frame: "
+                                          "ground replay FILE --session N)")
+    again.add_argument("db", help="archive file")
+    again.add_argument("run", nargs="?", help="the run's id (default: the last run; --list shows them)")
+    again.add_argument("--list", action="store_true", help="list the runs in the archive, with their sessions")
+    again.add_argument("--source", action="store_true", help="print the procedure text that was flown")
+
+
+def _authority_args(p):
+    p.add_argument("--take", action="store_true", help="through a server: take command authority first")
+    p.add_argument("--force", action="store_true",
+                   help="through a server: take command authority even from another client (logged)")
+
+
+def _replay_args(p):
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
+    p.add_argument("--since", help="from this ground time on (ISO 8601, UTC unless it says: 2026-06-13T10:00:00)")
+    p.add_argument("--until", help="up to this ground time (same form)")
+    p.add_argument("--type", help="only these rows, comma-separated: TC, TM, EVENT, LINK, CLIENT, AUTHORITY, "
+                                  "APPROVAL, COMMAND, PROCEDURE, or a telemetry or event name (HK, RELEASED)")
+    p.add_argument("--session", help="only this session (its number, or last)")
+    p.add_argument("--sessions", action="store_true", help="list the sessions (start, end, link, software) and stop")
 
 
 def parser():

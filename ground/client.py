@@ -5,6 +5,7 @@
     from ground.client import Client
 
     with Client("socket://127.0.0.1:5555") as c:       # LinkError if the port cannot open
+                                                      # (or "ground://127.0.0.1:7010": through the server)
         v = c.send("PING")                            # waits for COMPLETED
         v = c.send("FIRE", 2, confirm=True)           # hazardous: confirm=True or UsageError
         v = c.send("FIRE_SEQUENCE", [1, 2], 0, confirm=True)  # slots as a list (or "1,2" as typed)
@@ -28,17 +29,24 @@ sequence count persists in ``seq_file`` so that a new ground session does not
 reuse a request id the payload remembers. A session whose count is behind the
 payload's window gets STALE on a first attempt (it did not run): the command is
 sent again, once, after the payload's newest count.
+
+Given a ground server's URL (``ground://HOST:PORT``), ``Client`` is a
+``ground.remote.ServerClient``: the same API, but the server owns the link, the
+sequence count, the retries and this verification logic (it runs a Client of its
+own on the link); commanding needs command authority (``take``).
 """
 
 import collections
+import getpass
 import os
 import secrets
+import socket
 import threading
 import time
 from dataclasses import dataclass
 
 from firmware import dictionary as d
-from ground import codec, hazard
+from ground import codec, hazard, protocol
 from ground.errors import CommandFailed, GroundError, LinkError, UsageError, VerificationTimeout
 from ground.link import Link
 
@@ -74,7 +82,7 @@ class Stage:
 class Verification:
     """A sent command and what the payload said about it, as it arrives."""
 
-    def __init__(self, command, mark, timeout, retries, on_stage):
+    def __init__(self, command, mark, timeout, retries, on_stage, on_finish=None, owner=None, approver=None):
         self.command = command
         self.mark = mark  # telemetry position when sent: since= for the await_* helpers
         self.timeout = timeout
@@ -87,7 +95,11 @@ class Verification:
         self.resequenced = False  # refused STALE at once, so sent again under a new count
         self.sent_at = None
         self.done = threading.Event()
+        self.owner = owner  # the server's client that sent it (None: this process, alone on the link)
+        self.approver = approver  # its second person (two-person rule)
+        self.held = None  # the approval number while the server waits for the second person
         self._on_stage = on_stage
+        self._on_finish = on_finish or (lambda v: None)
 
     @property
     def request_id(self):
@@ -137,6 +149,7 @@ class Verification:
         self.status = status
         self.reason = reason
         self.done.set()
+        self._on_finish(self)
 
 
 def _outcome(code):
@@ -175,19 +188,43 @@ class Match:
 class Client:
     """A link to the payload with command verification and telemetry helpers.
 
-    ``archive``: an ``archive.Archive`` that gets every TM and TC. ``on_record(rec)``
-    and ``on_state(state)`` run on the link thread (the console forwards them);
-    ``on_stage(verification, stage)`` likewise for every verification report.
+    ``archive``: an ``archive.Archive`` that gets every TM and TC, in a session of its
+    own. ``on_record(rec)`` and ``on_state(state)`` run on the link thread (the console
+    forwards them); ``on_stage(verification, stage)`` likewise for every verification
+    report, and ``on_finish(verification)`` when a command ends (whatever ended it).
     """
 
+    def __new__(cls, url, *args, **kw):
+        if cls is Client and protocol.is_server_url(url):
+            from ground.remote import ServerClient  # it is a Client: imported here, not at the top
+
+            return super().__new__(ServerClient)
+        return super().__new__(cls)
+
     def __init__(self, url, *, baudrate=115200, timeout=DEFAULT_TIMEOUT, retries=DEFAULT_RETRIES,
-                 archive=None, seq_file=None, on_record=None, on_state=None, on_stage=None):
+                 archive=None, seq_file=None, on_record=None, on_state=None, on_stage=None, on_finish=None,
+                 name=None, token=None):
+        self._setup(name, timeout, retries, archive, on_record, on_stage, on_finish)
+        self._seq_file = seq_file
+        self._seq = _load_seq(seq_file)
+        if archive:
+            archive.start_session(url)
+        try:
+            self.link = Link(url, self._packet, self._logged(url, on_state), baudrate).open()
+        except GroundError:
+            if archive:
+                archive.end_session()
+            raise
+
+    def _setup(self, name, timeout, retries, archive, on_record, on_stage, on_finish):
+        """What every Client has, on a link or through a server."""
+        self.name = name or default_name()  # archived with the commands it sends
+        self.approvals = {}  # commands waiting for a second person, by number (a server's)
+        self.notices = []  # (ground time, text): what the server told every client (a server's)
         self.timeout = timeout
         self.retries = retries
         self.archive = archive
         self.latest_hk = None
-        self._seq_file = seq_file
-        self._seq = _load_seq(seq_file)
         self._pending = {}  # request id -> Verification
         self._history = collections.deque(maxlen=HISTORY)
         self._received = 0  # records ever received: positions for since=
@@ -195,7 +232,7 @@ class Client:
         self._cond = threading.Condition()
         self._on_record = on_record or (lambda rec: None)
         self._on_stage = on_stage or (lambda v, stage: None)
-        self.link = Link(url, self._packet, on_state, baudrate).open()
+        self._on_finish = on_finish or (lambda v: None)
 
     def __enter__(self):
         return self
@@ -205,6 +242,35 @@ class Client:
 
     def close(self):
         self.link.close()
+        if self.archive:
+            self.archive.end_session()
+
+    def _logged(self, url, on_state):
+        """``on_state``, after a line in the archive's log."""
+        def changed(state):
+            if self.archive:
+                self.archive.log(time.time(), "LINK", "link to %s %s" % (url, state))
+            if on_state:
+                on_state(state)
+        return changed
+
+    # --- command authority: a server's; alone on a link, this client holds it -----------
+
+    @property
+    def authority(self):
+        """The name of the client that holds command authority."""
+        return self.name
+
+    def take(self, force=False):
+        """Take command authority (a server's: alone on a link this client always holds it)."""
+
+    def release(self):
+        """Give command authority up (a server's)."""
+
+    def approve(self, number):
+        """Approve a command another client sent (a server's two-person rule)."""
+        raise UsageError("approvals are a ground server's (ground serve --two-person): this client is alone on %s"
+                         % self.link.url)
 
     # --- commanding ------------------------------------------------------------------
 
@@ -212,18 +278,27 @@ class Client:
         """The Telecommand for ``name`` and ``args`` (UsageError if wrong), with fresh sequence counts."""
         return codec.build(name, args, self._next_seq)
 
-    def submit(self, name, *args, confirm=False, timeout=None, retries=None):
-        """Send a command and return its Verification at once; a thread drives retries."""
-        tc = name if isinstance(name, codec.Telecommand) else self.build(name, *args)
-        if tc.hazardous and not confirm:
-            raise UsageError("%s (hazardous: confirm=True sends it, --yes on the command line)"
-                             % hazard.confirmation(tc).text)
+    def submit(self, name, *args, confirm=False, timeout=None, retries=None, owner=None, approver=None):
+        """Send a command and return its Verification at once; a thread drives retries.
+
+        ``owner`` and ``approver``: who sent it and who approved it, archived with it (the server's clients).
+        """
+        tc = self.telecommand(name, args, confirm)
         v = Verification(tc, self.position(), self.timeout if timeout is None else timeout,
-                         self.retries if retries is None else retries, self._on_stage)
+                         self.retries if retries is None else retries, self._on_stage, self._on_finish,
+                         owner or self.name, approver)
         with self._cond:
             self._pending[tc.request_id] = v
         threading.Thread(target=self._drive, args=(v,), name="ground-verify", daemon=True).start()
         return v
+
+    def telecommand(self, name, args, confirm):
+        """The Telecommand to send (built from ``name`` and ``args``); UsageError if hazardous and not confirmed."""
+        tc = name if isinstance(name, codec.Telecommand) else self.build(name, *args)
+        if tc.hazardous and not confirm:
+            raise UsageError("%s (hazardous: confirm=True sends it, --yes on the command line)"
+                             % hazard.confirmation(tc).text)
+        return tc
 
     def send(self, name, *args, confirm=False, timeout=None, retries=None, check=True):
         """Send a command and wait until it completes, fails or times out (see the module doc)."""
@@ -244,10 +319,8 @@ class Client:
             v.attempts += 1
             v.sent_at = time.time()
             try:
-                self.link.write(v.command.packet)
+                self._write(v, v.sent_at)
                 written += 1
-                if self.archive:
-                    self.archive.store(v.command.packet, v.sent_at, "TC")
             except LinkError as e:
                 v.reason = str(e)
             if self._await_stages(v) or v.stages:
@@ -260,6 +333,12 @@ class Client:
         if not v.done.is_set():
             last = v.stages[-1].name if v.stages else "sending (%s)" % attempts
             v._finish(TIMEOUT, "no report for %g s after %s: outcome unknown, check telemetry" % (v.timeout, last))
+
+    def _write(self, v, t):
+        """Send ``v``'s packet (LinkError if the link is down) and archive it as sent at ``t``."""
+        self.link.write(v.command.packet)
+        if self.archive:
+            self.archive.store(v.command.packet, t, "TC", v.owner, v.approver)
 
     def _await_stages(self, v):
         """Wait while stages keep coming; True once finished, False after ``timeout`` s of silence."""
@@ -281,18 +360,10 @@ class Client:
     def _packet(self, raw, t):
         if self.archive:
             self.archive.store(raw, t, "TM")
-        rec = codec.decode(raw)
+        rec = codec.decode(raw, t)
         if rec is None:
             return
-        rec.ground_time = t
-        with self._cond:
-            rec.position = self._received
-            self._history.append(rec)
-            self._received += 1
-            if rec.name == "HK" and not rec.error:
-                self.latest_hk = rec
-            v = self._pending.get(rec.request_id) if rec.service == 1 and not rec.error else None
-            self._cond.notify_all()
+        v = self._keep(rec)
         if v is not None:
             stage = Stage(rec.name, t, rec.values.get("step"), rec.values.get("code"), rec.values.get("data"))
             if stage.code == d.STALE and v.attempts == 1 and not v.resequenced:
@@ -300,6 +371,17 @@ class Client:
             else:
                 v._add(stage)
         self._on_record(rec)
+
+    def _keep(self, rec):
+        """Add a record to the history (and to latest_hk); the pending Verification it reports on, if any."""
+        with self._cond:
+            rec.position = self._received
+            self._history.append(rec)
+            self._received += 1
+            if rec.name == "HK" and not rec.error:
+                self.latest_hk = rec
+            self._cond.notify_all()
+            return self._pending.get(rec.request_id) if rec.service == 1 and not rec.error else None
 
     def _resequence(self, v, stage):
         """A first attempt refused STALE never ran: our count is behind the payload's (a new
@@ -313,7 +395,7 @@ class Client:
             v.command = codec.renumber(v.command, self._next_seq)
             self._pending[v.request_id] = v
         try:
-            self.link.write(v.command.packet)  # a lost write is resent by the driver's retries
+            self._write(v, time.time())  # a lost write is resent by the driver's retries
         except LinkError:
             pass
 
@@ -368,6 +450,15 @@ class Client:
 def _with(error, verification):
     error.verification = verification
     return error
+
+
+def default_name(tool="ground"):
+    """Who this client is, for the archive and the other clients: ``console alice@desk``."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "uid%d" % os.getuid()
+    return "%s %s@%s" % (tool, user, socket.gethostname())
 
 
 def default_seq_file():

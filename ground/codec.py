@@ -19,6 +19,7 @@ from ground.errors import UsageError
 
 COMMAND_NAMES = tuple(c.name for c in d.COMMANDS)
 _TM_BY_TYPE = {(t.service, t.subtype): t for t in d.TELEMETRY}
+_EVENT_FIELDS = {e.name: e.fields for e in d.EVENTS}
 _CDS_EPOCH = datetime.datetime(1958, 1, 1, tzinfo=datetime.UTC)
 _CORRELATED_DAYS = 20000  # on-board days past 2012: time was set from ground, else uptime
 _SEQ_MASK = 0x3FFF
@@ -303,6 +304,7 @@ class Record:
     error: str | None = None
     ground_time: float = 0.0  # s since the Unix epoch, when the ground received it
     position: int = -1  # index among the records a Client received
+    raw: bytes = b""  # the packet it was decoded from
 
     @property
     def obt(self):
@@ -344,22 +346,31 @@ class Record:
 
     def to_json(self):
         doc = {"name": self.name, "service": self.service, "subtype": self.subtype, "seq": self.seq,
-               "counter": self.counter, "obt": self.obt, "values": self.values}
-        doc["text"] = {n: t for n, t, _bad in self.rendered()}
-        doc["violations"] = self.violations()
+               "counter": self.counter, "obt": self.obt, "ground_time": self.ground_time, "values": self.values}
+        rendered = self.rendered()  # once: it is most of the cost (the ground server does it for every packet)
+        doc["text"] = {n: t for n, t, _bad in rendered}
+        doc["violations"] = [n for n, _t, bad in rendered if bad]
         doc.update({k: v for k, v in (("event", self.event), ("severity", self.severity),
                                       ("error", self.error)) if v})
         return doc
 
 
-def decode(raw):
+def layout(service, subtype, event=None):
+    """The fields of a telemetry packet's data (an event's after its id), () if not in the dictionary."""
+    if event is not None:
+        return _EVENT_FIELDS.get(event, ())
+    entry = _TM_BY_TYPE.get((service, subtype))
+    return entry.fields if entry else ()
+
+
+def decode(raw, ground_time=0.0):
     """The Record of a CRC-verified packet, or None if it is not PUS-C telemetry."""
     tm = packet.decode_tm(raw, len(raw))
     if tm is None:
         return None
     entry = _TM_BY_TYPE.get((tm.service, tm.subtype))
     rec = Record(entry.name if entry else "TM[%d,%d]" % (tm.service, tm.subtype),
-                 tm.service, tm.subtype, tm.seq, tm.counter, tm.days, tm.ms)
+                 tm.service, tm.subtype, tm.seq, tm.counter, tm.days, tm.ms, ground_time=ground_time, raw=bytes(raw))
     if entry is None:
         rec.error = "service/subtype not in this dictionary"
         return rec

@@ -12,6 +12,11 @@
 
 The link thread never touches a widget: the Client's callbacks put records and
 verification stages on a queue that a 10 Hz timer drains on the UI thread.
+Through a ground server (``ground://``) the link line also shows who holds command
+authority and how many messages the server dropped for this console; every
+client's commands are logged with their owner; ``take`` (``take force``),
+``release`` and ``approve N`` (two-person rule: the second person types the
+same confirmation answer) act on the server, not the payload.
 ARM, FIRE and every hazardous command are sent only after the operator types
 the answer its confirmation asks for (ground/hazard.py: the hint says what the
 command will do; the answer is the slot list itself, or the command's name).
@@ -27,10 +32,10 @@ from textual.suggester import SuggestFromList
 from textual.widgets import DataTable, Input, RichLog, Static
 
 from firmware import dictionary as d
-from ground import codec, hazard
+from ground import codec, hazard, protocol
 from ground.archive import Archive
-from ground.client import COMPLETED, PENDING, Client, default_seq_file
-from ground.errors import GroundError
+from ground.client import COMPLETED, PENDING, Client, default_name, default_seq_file
+from ground.errors import GroundError, UsageError
 from ground.link import UP
 
 _REFRESH = 0.1  # s between UI refreshes from the link queue
@@ -38,6 +43,7 @@ _SLOT_STYLE = {"STOWED": "bold white on dark_green", "FIRING": "bold black on ye
                "RELEASED": "bold white on blue", "FAILED": "bold white on red", "UNKNOWN": "bold white on magenta"}
 _SEVERITY_STYLE = {"INFO": "", "LOW": "yellow", "MEDIUM": "bold yellow", "HIGH": "bold red"}
 _STATUS_STYLE = {"COMPLETED": "green", "FAILED": "bold red", "TIMEOUT": "bold yellow"}
+_GROUND_ACTIONS = ("take", "release", "approve")  # typed like commands, done by the ground server
 
 
 class Console(App):
@@ -54,13 +60,17 @@ class Console(App):
     """
     BINDINGS = [("ctrl+q", "quit", "quit"), ("escape", "cancel", "cancel confirmation")]
 
-    def __init__(self, client, inbox):
+    def __init__(self, client, inbox, hint=""):
         super().__init__()
         self.client = client
         self.inbox = inbox  # records and (verification, stage) pairs from the link thread
-        self.pending_confirmation = None  # (Telecommand, hazard.Confirmation)
+        self.pending_confirmation = None  # (what, hazard.Confirmation, what to do once confirmed)
         self.active = []  # verifications still shown as running
+        self.shared = protocol.is_server_url(client.link.url)  # through a server, with other clients
         self._hk_shown = None
+        self._hint_first = hint
+        self._notices_shown = 0
+        self._approvals_shown = set()
 
     def compose(self) -> ComposeResult:
         yield Static(id="link")
@@ -90,6 +100,8 @@ class Console(App):
         self.set_interval(_REFRESH, self.refresh_from_link)
         self.refresh_from_link()
         self.w["cmd"].focus()
+        if self._hint_first:
+            self._hint(self._hint_first, "bold red")
 
     # --- from the link -----------------------------------------------------------------
 
@@ -109,6 +121,7 @@ class Console(App):
                     self._log_command(v, Text(str(v.status) + (": " + v.reason if v.reason else ""),
                                           _STATUS_STYLE.get(v.status, "")))
         self._link_line()
+        self._from_server()
         hk = self.client.latest_hk
         if hk is not None and hk is not self._hk_shown:
             self._hk_shown = hk
@@ -120,19 +133,47 @@ class Console(App):
             self.w["events"].write(Text(time.strftime("%H:%M:%S ") + str(rec), style))
 
     def _stage(self, v, stage):
+        if v not in self.active and v.owner != self.client.name and v.status == PENDING:
+            self.active.append(v)  # another client's command: its end is shown too
         self._log_command(v, Text(str(stage), "red" if stage.code else ""))
 
     def _log_command(self, v, text):
-        line = Text(time.strftime("%H:%M:%S ") + "%s [0x%08X] " % (v.command, v.request_id))
+        owner = "" if v.owner == self.client.name or not self.shared else "[%s] " % v.owner
+        line = Text(time.strftime("%H:%M:%S ") + owner + "%s [0x%08X] " % (v.command, v.request_id))
         self.w["commands"].write(line + text)
+
+    def _from_server(self):
+        """Notices (authority, link) and approvals asked for, as the server told every client."""
+        notices = self.client.notices
+        for _t, text in notices[self._notices_shown:]:
+            self.w["events"].write(Text(time.strftime("%H:%M:%S ") + "GROUND " + text, "bold cyan"))
+        self._notices_shown = len(notices)
+        for number, a in list(self.client.approvals.items()):
+            if number not in self._approvals_shown and a["owner"] != self.client.name:
+                self._approvals_shown.add(number)
+                self.w["commands"].write(Text(time.strftime("%H:%M:%S ") + "APPROVAL %d asked by %s: %s. Type "
+                                              "approve %d to approve it" % (number, a["owner"], a["text"], number),
+                                              "bold white on dark_red"))
 
     def _link_line(self):
         link = self.client.link
         c = link.counters()
         bad = c["crc_errors"] + c["oversize"] + c["undecodable"]
-        text = Text.assemble(("LINK %s" % link.state, "bold white on %s" % ("green" if link.state == UP else "red")),
-                             "  %s  rx %d  bad frames %d  TM gaps %d  reconnects %d" % (
-                                 link.url, c["rx_packets"], bad, c["tm_gaps"], c["reconnects"]))
+        text = Text.assemble(("LINK %s" % link.state, "bold white on %s" % ("green" if link.state == UP else "red")))
+        if self.shared:  # who holds command authority comes first: it must show at 80 columns
+            holder = self.client.authority
+            mine = holder == self.client.name
+            text.append("  ")
+            text.append("AUTHORITY %s" % ("this console" if mine else holder or "nobody"),
+                        "bold black on green" if mine else "bold white on dark_orange" if holder else "bold")
+        text.append("  %s  rx %d  bad frames %d  TM gaps %d  reconnects %d" % (
+            link.url, c["rx_packets"], bad, c["tm_gaps"], c["reconnects"]))
+        if self.shared:
+            text.append("  dropped %d" % c["dropped"], "bold white on red" if c["dropped"] else "")
+            served = link.archive
+            if served and served["errors"]:
+                text.append("  server archive FAILING (%d): %s" % (served["errors"], served["last_error"]),
+                            "bold white on red")
         archive = self.client.archive
         if archive is not None:
             text.append("  archive %s" % archive.path)
@@ -184,22 +225,51 @@ class Console(App):
 
     def _command(self, line):
         words = line.split()
+        if words[0].lower() in _GROUND_ACTIONS:
+            self._ground_action(words[0].lower(), words[1:])
+            return
         tc = self.client.build(words[0], *words[1:])
         confirm = hazard.confirmation(tc)
         if confirm is not None:
-            self.pending_confirmation = (tc, confirm)
+            self.pending_confirmation = (tc, confirm, lambda: self._submit(tc))
             self._hint("HAZARDOUS %s. Type %s and Enter to send it; anything else cancels"
                        % (confirm.text, confirm.answer), "bold white on dark_red")
             return
         self._submit(tc)
 
     def _confirm(self, typed):
-        tc, confirm = self.pending_confirmation
+        what, confirm, go = self.pending_confirmation
         self.pending_confirmation = None
         if confirm.accepts(typed):
-            self._submit(tc)
+            go()
         else:
-            self._hint("%s cancelled: confirmation did not match" % tc, "bold yellow")
+            self._hint("%s cancelled: confirmation did not match" % what, "bold yellow")
+
+    def _ground_action(self, action, args):
+        """take [force], release, approve N: the server's command authority and two-person rule."""
+        if action == "take" and args in ([], ["force"]):
+            self.client.take(force=bool(args))
+            self._hint("command authority: %s" % self.client.authority)
+        elif action == "release" and not args:
+            self.client.release()
+            self._hint("command authority released")
+        elif action == "approve" and len(args) == 1 and args[0].isdigit():
+            a = self.client.approvals.get(int(args[0]))
+            if a is None:
+                raise UsageError("no command waits for approval %s" % args[0])
+            confirm = hazard.Confirmation(a["text"], a["answer"])
+            self.pending_confirmation = ("approval %s" % args[0], confirm, lambda: self._approve(int(args[0])))
+            self._hint("APPROVE %s from %s. Type %s and Enter to approve it; anything else cancels"
+                       % (a["text"], a["owner"], a["answer"]), "bold white on dark_red")
+        else:
+            raise UsageError("usage: take, take force, release, approve N")
+
+    def _approve(self, number):
+        try:
+            self.client.approve(number)
+            self._hint("approval %d given: the server sends it now" % number)
+        except GroundError as e:
+            self._hint(str(e), "bold red")
 
     def action_cancel(self):
         if self.pending_confirmation:
@@ -209,23 +279,31 @@ class Console(App):
     def _submit(self, tc):
         v = self.client.submit(tc, confirm=True)
         self.active.append(v)
-        self._log_command(v, Text("sent (attempt 1, timeout %gs)" % v.timeout))
+        held = " held for approval %d by a second person" % v.held if v.held else ""
+        self._log_command(v, Text("sent (attempt 1, timeout %gs)%s" % (v.timeout, held)))
         self._hint("")
 
 
 def open_client(url, inbox, archive=None, **kw):
     """A Client whose records and verification stages go to the console's ``inbox``."""
-    return Client(url, archive=archive, seq_file=default_seq_file(), on_record=inbox.put,
-                  on_stage=lambda v, stage: inbox.put((v, stage)), **kw)
+    return Client(url, archive=archive, seq_file=default_seq_file(), name=default_name("console"),
+                  on_record=inbox.put, on_stage=lambda v, stage: inbox.put((v, stage)), **kw)
 
 
-def run(url, db=None, **kw):
-    """``ground console``: archive to ``db`` (None: no archive) while the console runs."""
+def run(url, db=None, take=False, **kw):
+    """``ground console``: archive to ``db`` (None: no archive) while the console runs;
+    ``take``: take command authority first (through a server)."""
     archive = Archive(db) if db else None
     inbox = queue.SimpleQueue()
     try:
         with open_client(url, inbox, archive, **kw) as client:
-            Console(client, inbox).run()
+            hint = ""
+            try:
+                if take:
+                    client.take()
+            except GroundError as e:
+                hint = str(e)
+            Console(client, inbox, hint).run()
     finally:
         if archive:
             archive.close()

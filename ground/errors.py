@@ -28,6 +28,10 @@ class UsageError(GroundError):
     exit_code = USAGE
 
 
+class AuthorityError(UsageError):
+    """A command or an approval from a client without command authority (ground server)."""
+
+
 class LinkError(GroundError):
     exit_code = LINK
 

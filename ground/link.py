@@ -25,6 +25,7 @@ _SEQ_MASK = 0x3FFF
 _BACKOFF_MIN = 0.1
 _BACKOFF_MAX = 2.0
 _READ_TIMEOUT = 0.05  # s; how soon the reader notices close()
+_BURST = 65536  # bytes taken at once from a socket:// port
 _PORT_ERRORS = (serial.SerialException, OSError, ValueError)
 
 
@@ -105,6 +106,7 @@ class Link:
             self._port = port
             self._resync = True
         self._set_state(UP)
+        return port
 
     def _drop(self, state=DOWN):
         with self._lock:
@@ -122,20 +124,16 @@ class Link:
             self._on_state(state)
 
     def _run(self):
-        backoff = _BACKOFF_MIN
         while not self._closed.is_set():
             port = self._port
             if port is None:
-                try:
-                    self._connect()
+                if reconnect(self._connect, self._closed) is not None:
                     self.reconnects += 1
-                    backoff = _BACKOFF_MIN
-                except LinkError:
-                    self._closed.wait(backoff)
-                    backoff = min(backoff * 2, _BACKOFF_MAX)
                 continue
             try:
                 data = port.read(port.in_waiting or 1)
+                if data and self.url.startswith("socket://"):
+                    data += _rest(port)
             except _PORT_ERRORS:
                 if not self._closed.is_set():
                     self._drop()
@@ -157,3 +155,26 @@ class Link:
         self.rx_packets += 1
         self._on_packet(raw, t)
         return True
+
+
+def reconnect(connect, closed):
+    """``connect()`` again until it does not raise LinkError, 0.1 s doubling to 2 s apart;
+    what it returned, or None once ``closed`` (a threading.Event) is set."""
+    backoff = _BACKOFF_MIN
+    while not closed.is_set():
+        try:
+            return connect()
+        except LinkError:
+            closed.wait(backoff)
+            backoff = min(backoff * 2, _BACKOFF_MAX)
+    return None
+
+
+def _rest(port):
+    """The rest of what a socket:// port holds: its in_waiting says only 0 or 1 (pyserial's
+    protocol_socket.py), and a byte per read costs a system call or two per byte."""
+    port.timeout = 0
+    try:
+        return port.read(_BURST)
+    finally:
+        port.timeout = _READ_TIMEOUT

@@ -26,12 +26,9 @@ later ones (``if``: the latest one only, waiting ``REPORT_WAIT`` for one if none
 """
 
 import contextlib
-import getpass
 import json
 import os
 import signal
-import socket
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -223,7 +220,7 @@ class Runner:
                        params=self.proc.values, yes=self.yes, about=self.about)
         self.entries.append(entry)
         if self.archive is not None:
-            archive_record(self.archive, entry.t, doc)
+            archive_record(self.archive, entry.t, doc, self.client.name)
         for sink in self.sinks:
             sink(entry)
 
@@ -237,7 +234,7 @@ class Runner:
             "confirmed by --yes given at launch" if self.yes else "each asks for its typed confirmation"))
         for key, value in self.about.items():
             self.emit("PROC", None, "%s %s" % (key, value))
-        self.emit("PROC", None, "run %s by %s on %s" % (self.run_id, _user(), socket.gethostname()))
+        self.emit("PROC", None, "run %s by %s" % (self.run_id, self.client.name))
         for line, text in p.plan():
             self.emit("PLAN", line, text)
 
@@ -452,47 +449,29 @@ def _status(v):
     return v.status + (": " + v.reason if v.reason else "")
 
 
-def _user():
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
-
-
 # --- the archive --------------------------------------------------------------------------
-# A run's entries are rows of their own in the archive file, a JSON document each.
+# A run's entries are log rows of kind PROCEDURE in the archive, in the session of the client
+# that flew it (with its frames), each a JSON document: the run's id, the entry's kind, line
+# and text; the first also holds what was flown (file name, SHA-256, text, params, --yes).
 
-_SCHEMA = "CREATE TABLE IF NOT EXISTS procedure_runs (id INTEGER PRIMARY KEY, t REAL NOT NULL, doc TEXT NOT NULL)"
 
-
-def archive_record(archive, t, doc):
+def archive_record(archive, t, doc, client):
     """Store one entry of a run (the one place that writes them); a failing disk is counted, never raised."""
-    with archive._lock:
-        try:
-            archive._db.execute(_SCHEMA)
-            archive._db.execute("INSERT INTO procedure_runs (t, doc) VALUES (?, ?)", (t, json.dumps(doc)))
-        except sqlite3.Error as e:
-            archive.errors += 1
-            archive.last_error = str(e)
+    archive.log(t, "PROCEDURE", json.dumps(doc), client)
 
 
 def archived_records(archive):
-    """(t, doc) of every entry of every run in ``archive``, oldest first."""
-    with archive._lock:
-        try:
-            archive._db.execute(_SCHEMA)
-            rows = archive._db.execute("SELECT t, doc FROM procedure_runs ORDER BY id").fetchall()
-        except sqlite3.Error as e:
-            raise GroundError("archive %s: %s" % (archive.path, e))
-    return [(t, json.loads(doc)) for t, doc in rows]
+    """(row, doc) of every entry of every run in ``archive``, in ground-time order."""
+    return [(r, json.loads(r.text)) for r in archive.rows() if r.direction == "LOG" and r.kind == "PROCEDURE"]
 
 
 def runs(archive):
-    """The first record of each run (its ``run``, ``procedure``, ``sha256`` ...) with ``t`` and ``end`` added."""
+    """The first record of each run (its ``run``, ``procedure``, ``sha256`` ...) with ``t``, ``session``
+    and ``end`` added."""
     found = {}
-    for t, doc in archived_records(archive):
+    for row, doc in archived_records(archive):
         if doc["run"] not in found:
-            found[doc["run"]] = dict(doc, t=t, end="(no end recorded)")
+            found[doc["run"]] = dict(doc, t=row.t, session=row.session, end="(no end recorded)")
         if doc["kind"] == "END":
             found[doc["run"]]["end"] = doc["text"]
     return list(found.values())
@@ -501,13 +480,13 @@ def runs(archive):
 def replay(archive, run=None):
     """(first record, entries) of run ``run`` (None: the last one); UsageError if there is none such."""
     records = archived_records(archive)
-    ids = list(dict.fromkeys(doc["run"] for _t, doc in records))
+    ids = list(dict.fromkeys(doc["run"] for _row, doc in records))
     if not ids or (run is not None and run not in ids):
         raise UsageError("archive %s has %s" % (archive.path, "no procedure run" if not ids else "no run %s (runs: %s)"
                                                 % (run, " ".join(ids))))
     run = ids[-1] if run is None else run
-    mine = [(t, doc) for t, doc in records if doc["run"] == run]
-    return mine[0][1], [Entry(t, doc["kind"], doc["line"], doc["text"]) for t, doc in mine]
+    mine = [(row, doc) for row, doc in records if doc["run"] == run]
+    return mine[0][1], [Entry(row.t, doc["kind"], doc["line"], doc["text"]) for row, doc in mine]
 
 
 # --- a board to rehearse on -----------------------------------------------------------------

@@ -254,6 +254,7 @@ class DeployerLibrary:
         values = dict(p.split("=", 1) for p in params)
         operator = runner.ScriptedOperator(answers.split(",") if answers else (), rest=runner.GO)
         archive = Archive(os.path.join(BuiltIn().get_variable_value("${OUTPUT DIR}"), _PROCEDURE_ARCHIVE))
+        archive.start_session(self._target().link_url)
         self._mark = self._client().position()
         try:
             return runner.Runner(procedure.parse(text, path, values), self._client(), operator, yes=True,

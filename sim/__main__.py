@@ -31,7 +31,8 @@ def parse_args(argv):
     p.add_argument("--burn-time", type=float, default=1.0, metavar="S", help="mean burn time to release")
     p.add_argument("--burn-spread", type=float, default=0.05, metavar="S", help="std deviation of the burn time")
     p.add_argument("--bounce-ms", type=float, default=20, help="separation switch chatter after release")
-    p.add_argument("--console", action="store_true", help="run the ground console on the link in the foreground")
+    p.add_argument("--console", action="store_true",
+                   help="run a ground server on the link and the console on it in the foreground")
     opts = p.parse_args(argv)
     if not 1200 <= opts.baud <= 4_000_000:
         p.error("--baud must be 1200..4000000")
@@ -41,7 +42,8 @@ def parse_args(argv):
 
 
 def console_command(link_url):
-    return [sys.executable, "-m", "ground", "console", link_url]
+    """The ground server on the link, and the console on the server: more consoles join at the URL it prints."""
+    return [sys.executable, "-m", "ground", "serve", link_url, "--listen", "127.0.0.1:0", "--console"]
 
 
 async def serve(opts, console=None):

@@ -19,6 +19,22 @@ from firmware import framing, packet
 _SETTLE = 0.2  # s: pyserial's socket:// open discards what already arrived; send the backlog after
 
 
+def tm_packet(service, subtype, data=b"", days=0, ms=1234, seq=0):
+    """One telemetry packet as the firmware writes it, with this data, on-board time and sequence count."""
+    w = packet.TmWriter()
+    w.seq = seq
+    w.buf[packet.TM_HEADER:packet.TM_HEADER + len(data)] = data
+    return bytes(w.buf[:w.finish(service, subtype, len(data), days, ms)])
+
+
+def hk_data(**values):
+    """The data of an HK report: these values, the rest idle and within limits."""
+    fields = dict.fromkeys((f.name for f in d.HK_FIELDS), 0)
+    fields.update(sid=d.HK_SID, temperature=250, heap_free=30000)
+    fields.update(values)
+    return struct.pack(d.fmt(d.HK_FIELDS), *fields.values())
+
+
 class FakeFirmware:
     def __init__(self, port=0):
         self.port = port
@@ -112,10 +128,7 @@ class FakeFirmware:
         self.send_tm(5, ev.severity, ">H" + d.fmt(ev.fields)[1:], eid, *values)
 
     def send_hk(self, **values):
-        fields = dict.fromkeys((f.name for f in d.HK_FIELDS), 0)
-        fields.update(sid=d.HK_SID, temperature=250, heap_free=30000)
-        fields.update(values)
-        self.send_tm(3, 25, d.fmt(d.HK_FIELDS), *fields.values())
+        self.send_tm(3, 25, d.fmt(d.HK_FIELDS), *struct.unpack(d.fmt(d.HK_FIELDS), hk_data(**values)))
 
     def _report(self, subtype, rid, *rest):
         fmt = {5: ">IB", 6: ">IBHH"}.get(subtype, ">I" + "H" * len(rest))  # progress has a u8 step

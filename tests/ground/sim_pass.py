@@ -15,6 +15,7 @@ import os
 
 from firmware import dictionary as d
 from firmware import packet
+from ground.archive import Archive
 from ground.client import Client
 from tests.firmware.fakes import Rig
 from tests.sim.simproc import Sim
@@ -22,17 +23,6 @@ from tests.sim.simproc import Sim
 _CDS_EPOCH = datetime.datetime(1958, 1, 1, tzinfo=datetime.UTC)
 _FAST = (("BURN_MAX", 500), ("COOLDOWN", 500), ("RETRIES", 1))
 _LEAD_S = 5  # a time-tagged command's release time, from now: verification under load fits in it
-
-
-class _Tape:
-    """The Client's archive: keeps the raw telemetry packets."""
-
-    def __init__(self):
-        self.packets = []
-
-    def store(self, raw, t, direction="TM"):
-        if direction == "TM":
-            self.packets.append(bytes(raw))
 
 
 def _erase_flash(sim, c, state_dir):
@@ -128,16 +118,19 @@ def _reset_mid_burn(sim, c):
 
 def sim_pass(state_dir):
     """The telemetry of one pass of the simulated payload, its flash kept in ``state_dir``."""
-    tape = _Tape()
+    tape = Archive(os.path.join(state_dir, "pass.sqlite"))  # the Client's archive keeps every packet as received
     sim = Sim("--burn-time", "0.2", "--burn-spread", "0", "--state-dir", str(state_dir), app="firmware.app")
-    with sim, Client(sim.ports["link"], archive=tape, timeout=10) as c:
-        _erase_flash(sim, c, state_dir)
-        _services(c)
-        _releases(sim, c)
-        _inhibits(sim, c)
-        _schedule(c)
-        _reset_mid_burn(sim, c)
-    return tape.packets
+    try:
+        with sim, Client(sim.ports["link"], archive=tape, timeout=10) as c:
+            _erase_flash(sim, c, state_dir)
+            _services(c)
+            _releases(sim, c)
+            _inhibits(sim, c)
+            _schedule(c)
+            _reset_mid_burn(sim, c)
+        return [raw for _t, _direction, raw in tape.frames("TM")]
+    finally:
+        tape.close()
 
 
 def rig_pass():

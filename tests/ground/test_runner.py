@@ -17,6 +17,7 @@ from ground.__main__ import main
 from ground.archive import Archive
 from ground.client import Client, default_seq_file
 from ground.procedure import AbortOn
+from ground.server import Background, Server
 from tests.sim.simproc import Sim
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -307,6 +308,27 @@ def test_dry_run_rehearses_on_a_fresh_simulated_board_and_archives_the_run(tmp_p
     assert [r["procedure"] for r in runner.runs(archive)] == ["checkout.proc"]
     assert any(direction == "TC" for _t, direction, _raw in archive.frames())  # the frames of the run too
     archive.close()
+
+
+def test_a_procedure_flies_through_the_ground_server_once_it_holds_command_authority(sim, tmp_path, capsys):
+    checkout = os.path.join(PROCEDURES, "checkout.proc")
+    db = str(tmp_path / "proc.sqlite")
+    server_archive = Archive(str(tmp_path / "server.sqlite"))
+    try:
+        with Background(Server(sim.ports["link"], server_archive, timeout=TIMEOUT, seq_file=default_seq_file())) as b:
+            assert main(["proc", "run", checkout, b.url, "--db", db]) == 2
+            assert "nobody holds command authority on %s (--take takes it" % b.url in capsys.readouterr().err
+            assert main(["proc", "run", checkout, b.url, "--db", db, "--take"]) == 0
+            assert "END    PASSED: every step done" in capsys.readouterr().out
+    finally:
+        server_archive.close()
+    assert main(["proc", "replay", db, "--list"]) == 0
+    listed = capsys.readouterr().out.split()
+    session = listed[listed.index("session") + 1]
+    assert main(["replay", db, "--session", session, "--type", "PROCEDURE,TC"]) == 0
+    shown = capsys.readouterr().out.splitlines()  # the run's entries and the TCs sent, in one session
+    assert any(" TC TIME_SET " in line for line in shown)
+    assert shown[-1].endswith("END PASSED: every step done") and " PROCEDURE " in shown[-1]
 
 
 def test_run_refuses_a_procedure_that_does_not_check_before_any_link_opens(tmp_path, capsys):

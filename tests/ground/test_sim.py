@@ -61,7 +61,7 @@ def test_arm_fire_releases_and_replay_of_the_archive_equals_the_live_decode(sim,
         c.await_hk(slot2="RELEASED", since=v.mark, timeout=TIMEOUT)
         c.send("DISARM")
         live = [r.to_json() for r in c.records()]
-    replayed = [decode(raw).to_json() for _t, _d, raw in archive.frames("TM")]
+    replayed = [decode(raw, t).to_json() for t, _d, raw in archive.frames("TM")]
     archive.close()
     assert replayed[-len(live):] == live  # the archive starts earlier: the PINGs of _up
 
