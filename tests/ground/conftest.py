@@ -14,6 +14,19 @@ def _state_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
 
 
+@pytest.fixture(scope="module")
+def ground_state(tmp_path_factory):
+    return tmp_path_factory.mktemp("ground-state")
+
+
+@pytest.fixture
+def one_ground(ground_state, monkeypatch):
+    """For a module on one board (``pytestmark = pytest.mark.usefixtures("one_ground")``): every
+    client and CLI run counts on from one saved sequence count, as one ground station does, so
+    that no two commands share a request id by chance."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(ground_state))
+
+
 @pytest.fixture
 def fw():
     fake = FakeFirmware()

@@ -31,15 +31,7 @@ end
 """
 
 
-@pytest.fixture(scope="module")
-def ground_state(tmp_path_factory):
-    return tmp_path_factory.mktemp("ground-state")
-
-
-@pytest.fixture(autouse=True)
-def _one_ground(ground_state, monkeypatch):
-    """One saved TC sequence count for the module, as one ground station keeps."""
-    monkeypatch.setenv("XDG_STATE_HOME", str(ground_state))
+pytestmark = pytest.mark.usefixtures("one_ground")
 
 
 @pytest.fixture(scope="module")
