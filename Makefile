@@ -12,7 +12,7 @@ N      ?= 1000000
 MINUTES ?= 60
 
 .PHONY: help venv test lint typecheck mpy-compile pytest mptest icd icd-check proc-check hil hil-renode \
-        bench bench-server run flash flash-micropython faults fuzz soak clean
+        bench bench-server run flash flash-micropython faults fuzz soak explore clean
 
 help:
 	@echo "make run      start the simulated board, a ground server on it and the console on the server"
@@ -24,6 +24,7 @@ help:
 	@echo "make flash PORT=/dev/ttyACM0    install the application on a board running MicroPython"
 	@echo "make flash-micropython FIRMWARE=path   write a MicroPython image (.dfu: dfu-util; build folder: st-flash)"
 	@echo "make faults | fuzz N=... | soak MINUTES=...   evidence campaigns"
+	@echo "make explore  exhaustive exploration of the controller (figures to docs/RELIABILITY.md)"
 
 venv: $(STAMP)
 
@@ -111,6 +112,9 @@ fuzz: $(STAMP)
 
 soak: $(STAMP)
 	$(PY) -m tests.campaign soak --minutes $(MINUTES)
+
+explore: $(STAMP)
+	$(PY) -m tests.explore --report
 
 clean:
 	rm -rf build hil/out .pytest_cache .ruff_cache

@@ -31,6 +31,7 @@ N_SLOTS = const(4)
 MAX_TC_DATA = const(200)  # longest telecommand application data accepted
 MAX_TM_DATA = const(200)  # longest telemetry source data emitted
 SCHEDULE_SIZE = const(8)  # time-tagged commands held on board
+SWITCH_SETTLE_MS = const(100)  # longest a separation switch chatters after a release (the deployer's specification)
 
 # --- Row types -------------------------------------------------------------------
 ENUM = "enum"  # value first + i (or numbers[i]) is names[i]
@@ -250,6 +251,9 @@ FAILURES = (
     Failure(21, "TIME_NOT_CORRELATED", "on-board time is uptime until TIME_SET: a release time means nothing yet"),
     Failure(22, "STALE", "sequence count older than the window the payload remembers: it may have run, so it "
                          "does not; data = the newest sequence count accepted"),
+    Failure(23, "SWITCH_SETTLING", "the slot's separation switch is not settled (its last burn or the boot was less "
+                                   "than SWITCH_SETTLE_MS ago, or its reading is changing): its satellite may be "
+                                   "leaving; data = the slot"),
 )
 UNKNOWN_COMMAND = const(1)
 BAD_LENGTH = const(2)
@@ -273,6 +277,7 @@ STORAGE = const(19)
 EXECUTING = const(20)
 TIME_NOT_CORRELATED = const(21)
 STALE = const(22)
+SWITCH_SETTLING = const(23)
 
 FAILURE_NAMES = Names("FAILURES", tuple(f.name for f in FAILURES), first=1, zero="NONE")
 DISARM_REASONS = FAILURE_NAMES._replace(title="DISARM_REASONS", zero="DISARM")  # 0: the DISARM command
@@ -282,7 +287,8 @@ PARAMETERS = (
     Parameter(1, "ARM_WINDOW", "s", 5, 3600, 60, "how long ARM stays open for FIRE"),
     Parameter(2, "BURN_MAX", "ms", 100, 10000, 3000, "hard maximum of one actuator burn"),
     Parameter(3, "RETRIES", "", 0, 5, 2, "burns after the first before a slot is FAILED"),
-    Parameter(4, "COOLDOWN", "ms", 500, 60000, 5000, "pause after a burn while the switch settles"),
+    Parameter(4, "COOLDOWN", "ms", 500, 60000, 5000,
+              "pause after a burn before a retry (which waits for a settled switch too)"),
     Parameter(5, "DEBOUNCE", "ms", 10, 1000, 50, "time a switch must hold a level to count"),
     Parameter(6, "HK_PERIOD", "ms", 0, 60000, 1000,
               "housekeeping report period; 0: continuous, as fast as the line takes"),

@@ -11,8 +11,10 @@ FIRE or FIRE_SEQUENCE, none left = the command completes and ARMED resumes)::
     FIRING(s)    BURN_MAX - margin, or hw cut it        COOLDOWN(s)    cut, BURN_END (+HW_CUTOFF), wait COOLDOWN
     COOLDOWN(s)  switch shows released                  COOLDOWN(s)    RELEASED, progress, wait spacing
     COOLDOWN(s)  wait over, s released or FAILED        FIRING(next)   (none left: completion report, ARMED)
-    COOLDOWN(s)  wait over, burns left                  FIRING(s)      progress failure, burn again
+    COOLDOWN(s)  wait over, switch of s not settled     COOLDOWN(s)    wait (the debounce decides: RELEASED, or a retry)
+    COOLDOWN(s)  wait over, settled, burns left         FIRING(s)      progress failure, burn again
     COOLDOWN(s)  wait over, 1 + RETRIES burns done      COOLDOWN(s)    progress failure, FAILED, SLOT_FAILED, spacing
+    any          next slot's switch not settled         COOLDOWN       wait for it, checked each tick
     not SAFE     RBF in, permit gone or arm line off    SAFE           all off, ARM_LOST(code), command ABORTED
     any          ABORT, SAFE, DISARM                    SAFE           all off, ABORTED or DISARMED
 
@@ -23,6 +25,13 @@ The arm window is checked when FIRE is accepted: a started FIRE or sequence runs
 to its end (every inhibit still checked each tick), then ARMED lasts as long as
 the window does. The loop ends a burn _MARGIN ms before BURN_MAX, so the board's
 hardware cutoff at BURN_MAX only acts (HW_CUTOFF) when the loop stalled.
+
+No burn starts on a switch that is not settled (Switches.settled: stowed, debounced
+and raw, SWITCH_SETTLE_MS after the slot's last burn or the boot): a satellite that
+left during a burn shows on its switch by then, whatever DEBOUNCE and COOLDOWN are,
+so no current flows in a slot whose satellite has left (while its switch works). A
+FIRE naming such a slot is refused SWITCH_SETTLING; a retry or the next slot of a
+sequence waits for it (a switch that never settles holds the command until ABORT).
 """
 
 from micropython import const
@@ -137,7 +146,7 @@ class Sequencer:
             return
         elif self._done:
             self._next_slot()
-        else:
+        elif self._sw.settled(s):
             self._tm.verify(PROGRESS, self._rid, self._ack, T.NOT_CONFIRMED, s + 1, self._burns)
             if self._st.attempts[s] > self._p.get(T.P_RETRIES):
                 self._settle(T.FAILED)
@@ -150,6 +159,9 @@ class Sequencer:
             s = 0
             while not self._pending & (1 << s):
                 s += 1
+            if self._st.slots[s] == T.STOWED and not self._sw.settled(s):
+                self._cool(0, True)  # its switch is changing: wait, checked again each tick
+                return
             self._pending &= ~(1 << s)
             if self._st.slots[s] == T.STOWED:
                 self.slot = self._sw.busy = s
@@ -181,6 +193,7 @@ class Sequencer:
     def _end_burn(self, why):
         self._b.cut()
         s = self.slot
+        self._sw.burned(s)
         self.last_burn = min(self._clock.since(self._t0), self._p.get(T.P_BURN_MAX))
         self._tm.event(T.EV_BURN_END, s + 1, self._st.attempts[s], self.last_burn, why)
 
@@ -233,7 +246,7 @@ class Sequencer:
         return 0 if self._b.permit() else T.NO_PERMIT
 
     def _armed(self, mask):
-        """The software inhibits of FIRE: ARMED, arm line, window, every slot STOWED."""
+        """The software inhibits of FIRE: ARMED, arm line, window, every slot STOWED and settled."""
         if self.state != T.ARMED:
             return T.ARM_WINDOW_EXPIRED if self._reason == T.ARM_WINDOW_EXPIRED else T.NOT_ARMED
         if not self._b.arm_line():
@@ -243,7 +256,10 @@ class Sequencer:
         for s in range(T.N_SLOTS):
             if mask & (1 << s):
                 st = self._st.slots[s]
-                if st != T.STOWED or self._sw.level[s] < 0:  # < 0: switch not read since boot
-                    self.data = s + 1
+                self.data = s + 1
+                if st != T.STOWED:
                     return T.SLOT_RELEASED if st == T.RELEASED else T.SLOT_NOT_STOWED
+                if not self._sw.settled(s):  # also: not read since boot
+                    return T.SWITCH_SETTLING
+        self.data = 0
         return 0

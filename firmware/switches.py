@@ -11,6 +11,11 @@ for every other slot a debounced change is judged here:
     STOWED      released    RELEASED   EARLY_RELEASE if never fired, else RELEASED (late)
     FAILED      released    RELEASED   RELEASED (late release after the last burn)
     RELEASED    stowed      RELEASED   SWITCH_BOUNCE (a released slot is never fired again)
+
+A switch is settled (``settled``) when it reads stowed, debounced and raw alike, and the
+slot's actuator has been off for SWITCH_SETTLE_MS (the boot counts as a burn's end: a reset
+may have cut one). A satellite that left during a burn reads released by then, so no burn
+starts on a switch that is not settled (firmware/sequencer.py).
 """
 
 from firmware import tables as T
@@ -26,6 +31,7 @@ class Switches:
         self.level = [-1] * T.N_SLOTS  # debounced: 1 released, 0 stowed, -1 not yet read
         self._raw = [-1] * T.N_SLOTS
         self._since = [0] * T.N_SLOTS
+        self._off = [clock.now] * T.N_SLOTS  # when each actuator last went off (boot: a reset may have cut one)
         self.busy = -1  # slot being fired: the sequencer judges its switch
 
     def update(self):
@@ -41,6 +47,15 @@ class Switches:
                 self.level[s] = raw
                 if s != self.busy:
                     self._judge(s, raw)
+
+    def burned(self, s):
+        """Slot ``s``'s actuator just went off: its switch may lag a release for SWITCH_SETTLE_MS."""
+        self._off[s] = self._clock.now
+
+    def settled(self, s):
+        """True if slot ``s``'s switch shows its satellite aboard beyond doubt (see the module doc)."""
+        return (self.level[s] == 0 and self._raw[s] == 0
+                and self._clock.since(self._off[s]) >= T.SWITCH_SETTLE_MS)
 
     def bits(self):
         """Debounced levels as the HK bitmask (1 = released)."""

@@ -23,12 +23,21 @@ returns the ``Verification`` in every case. ``submit`` is the non-blocking form.
 
 Retries never execute a command twice: a retry resends the same bytes (same
 sequence count, so the same PUS request id) and the firmware dedupes by request
-id; an answer DUPLICATE with recorded outcome 0 to a retry means "already
-executed" and counts as success (``already_executed`` is set). The 14-bit
-sequence count persists in ``seq_file`` so that a new ground session does not
-reuse a request id the payload remembers. A session whose count is behind the
-payload's window gets STALE on a first attempt (it did not run): the command is
-sent again, once, after the payload's newest count.
+id. A command is resent after ``timeout`` s without any report, whatever came
+before: a lost telecommand runs then, and a command whose reports were lost (its
+completion, say) is answered DUPLICATE with its recorded outcome, which is then
+the verdict (``already_executed`` is set); ``retries`` bounds the resends. A
+DUPLICATE with outcome EXECUTING means "in progress": the client goes on
+waiting for the command's own completion report (asking again after another
+``timeout`` s while resends are left). A DUPLICATE to the first attempt, before any
+report of this command, is either the link repeating it (its own reports are on
+the way and decide) or an earlier command that used the same request id: if no
+report of its own comes, the command ends TIMEOUT, outcome unknown, saying so.
+The 14-bit sequence count persists in ``seq_file`` so that a new ground session
+does not reuse a request id the payload remembers. A session whose count is
+behind the payload's window gets STALE on a first attempt (it did not run): the
+command is sent again, once, after the payload's newest count. STALE to a resend
+means the payload no longer remembers the outcome: TIMEOUT, outcome unknown.
 
 Given a ground server's URL (``ground://HOST:PORT``), ``Client`` is a
 ``ground.remote.ServerClient``: the same API, but the server owns the link, the
@@ -51,7 +60,7 @@ from ground.errors import CommandFailed, GroundError, LinkError, UsageError, Ver
 from ground.link import Link
 
 DEFAULT_TIMEOUT = 30.0  # s without a new verification stage: suits 2-10 s one-way latency
-DEFAULT_RETRIES = 2  # resends when not even acceptance came back
+DEFAULT_RETRIES = 2  # resends, each after DEFAULT_TIMEOUT s without a report
 HISTORY = 10000  # telemetry records kept for the await_* helpers
 
 PENDING = "PENDING"
@@ -93,6 +102,8 @@ class Verification:
         self.attempts = 0
         self.already_executed = False
         self.resequenced = False  # refused STALE at once, so sent again under a new count
+        self.own = False  # a report of this command's own execution came (or an EXECUTING answer)
+        self.unclaimed = None  # a DUPLICATE or STALE answer that may not be about this command
         self.sent_at = None
         self.done = threading.Event()
         self.owner = owner  # the server's client that sent it (None: this process, alone on the link)
@@ -123,25 +134,31 @@ class Verification:
 
     def _add(self, stage):
         self.stages.append(stage)
-        if self.status != PENDING:
-            return
+        if self.status == PENDING:
+            self._judge(stage)
+        self._on_stage(self, stage)
+
+    def _judge(self, stage):
+        code = stage.code
         if stage.name == "COMPLETED":
             self._finish(COMPLETED, "")
-        elif stage.code == d.DUPLICATE and self.attempts > 1:
+        elif code == d.DUPLICATE and stage.data == d.EXECUTING:
+            self.own = True  # it runs now (a repeat met it): its own completion report follows
+        elif code == d.DUPLICATE and (self.own or self.attempts > 1):
             self._duplicate(stage.data)
-        elif stage.code == d.DUPLICATE:
-            self._finish(FAILED, "NOT executed: request id 0x%08X was already used by an earlier command "
-                                 "(its outcome: %s)" % (self.request_id, _outcome(stage.data)))
-        elif stage.code == d.EXECUTING:
-            pass  # a retry met the first attempt still running: its own report will follow
+        elif code == d.DUPLICATE or (code == d.STALE and self.attempts > 1):
+            self.unclaimed = stage  # decided when the reports stop: this command's own may still come
         elif stage.name in _FAILURE_STAGES:
-            self._finish(FAILED, "%s %s" % (stage.name, codec.failure_text(stage.code)))
-        self._on_stage(self, stage)
+            self._finish(FAILED, "%s %s" % (stage.name, codec.failure_text(code)))
+        else:
+            self.own = True
+            if self.unclaimed is not None and self.unclaimed.code == d.DUPLICATE:
+                self._duplicate(self.unclaimed.data)  # the DUPLICATE was a repeat of this very command
 
     def _duplicate(self, outcome):
         if outcome == 0:
             self.already_executed = True
-            self._finish(COMPLETED, "already executed (a retry was answered DUPLICATE, recorded outcome success)")
+            self._finish(COMPLETED, "already executed (a repeat was answered DUPLICATE, recorded outcome success)")
         else:
             self._finish(FAILED, "already executed, and it failed: %s" % codec.failure_text(outcome))
 
@@ -154,6 +171,17 @@ class Verification:
 
 def _outcome(code):
     return "success" if code == 0 else codec.failure_text(code)
+
+
+def _unclaimed(v):
+    """Why an answer that did not name this command's own execution leaves its outcome unknown."""
+    stage = v.unclaimed
+    if stage.code == d.STALE:
+        return ("outcome unknown: the payload no longer remembers request id 0x%08X (a resend was refused STALE); "
+                "check telemetry" % v.request_id)
+    return ("outcome unknown: request id 0x%08X is recorded with outcome %s, but no report of this command came: "
+            "either the link repeated it and lost its reports, or an earlier command used the same id; "
+            "check telemetry" % (v.request_id, _outcome(stage.data)))
 
 
 class Match:
@@ -313,7 +341,8 @@ class Client:
         return v
 
     def _drive(self, v):
-        """Send, then resend the same packet while nothing at all came back, within the retries."""
+        """Send, then resend the same packet after ``timeout`` s without a report, up to ``retries``
+        times (see the module doc)."""
         written = 0
         while v.attempts <= v.retries and not v.done.is_set():
             v.attempts += 1
@@ -323,13 +352,15 @@ class Client:
                 written += 1
             except LinkError as e:
                 v.reason = str(e)
-            if self._await_stages(v) or v.stages:
+            if self._await_stages(v) or v.unclaimed:  # a resend would only get the same answer
                 break
         with self._cond:
             self._pending.pop(v.request_id, None)
         attempts = "%d attempt%s" % (v.attempts, "" if v.attempts == 1 else "s")
         if not v.done.is_set() and not written:
             v._finish(NOT_SENT, "%s (%s)" % (v.reason, attempts))
+        if not v.done.is_set() and v.unclaimed:
+            v._finish(TIMEOUT, _unclaimed(v))
         if not v.done.is_set():
             last = v.stages[-1].name if v.stages else "sending (%s)" % attempts
             v._finish(TIMEOUT, "no report for %g s after %s: outcome unknown, check telemetry" % (v.timeout, last))

@@ -126,6 +126,16 @@ def _enumerations():
     return "\n\n".join("%s (%s): %s" % (n.title, n.kind, names_line(n)) for n in d.NAME_TABLES)
 
 
+_BURN_RULE = """A burn (the first or a retry) starts only on a settled switch: the slot's separation switch
+reads stowed, debounced and raw alike, and its last burn (or the boot) was at least
+SWITCH_SETTLE_MS = %d ms ago, the longest the deployer's switch chatters after a release. So for
+every combination of parameter values, no current flows in a slot whose satellite has left while
+its switch works: a retry waits COOLDOWN, then until the switch settles (a satellite that left
+during the burn is confirmed RELEASED by DEBOUNCE instead); FIRE or FIRE_SEQUENCE naming a slot
+whose switch has not settled is refused SWITCH_SETTLING, and a sequence reaching such a slot
+waits for it. The rule is drawn in the sequencer's state table (firmware/sequencer.py)."""
+
+
 def document():
     return "\n".join((
         "# Interface control document\n",
@@ -136,7 +146,8 @@ def document():
         _section("Events", _events()),
         _section("Failure codes", markdown_table(("code", "name", "meaning"),
                                                  [(f.code, f.name, f.description) for f in d.FAILURES])),
-        _section("Parameters", markdown_table(PARAMETER_HEADERS, parameter_rows())),
+        _section("Parameters", markdown_table(PARAMETER_HEADERS, parameter_rows()) + "\n\n"
+                 + _BURN_RULE % d.SWITCH_SETTLE_MS),
         _section("Names", "Every field with names is shown by them in every ground tool; a value no name "
                           "covers shows as `?N`.\n\n" + _enumerations()),
     ))

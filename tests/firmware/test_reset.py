@@ -219,7 +219,7 @@ def test_record_whose_rename_was_cut_short_is_recovered_from_its_temp_file():
 
 
 def test_fire_before_the_switches_are_read_after_boot_is_refused():
-    from firmware.tables import SLOT_NOT_STOWED
+    from firmware.tables import SWITCH_SETTLING
 
     r = Rig("fire_at_boot")
     r.run(100)
@@ -227,5 +227,5 @@ def test_fire_before_the_switches_are_read_after_boot_is_refused():
     r.send(CMD_ARM)
     rid = r.send(CMD_FIRE, 1)
     tms = r.run()  # one iteration: DEBOUNCE has not passed yet
-    assert failure(tms, rid)[1:] == (SLOT_NOT_STOWED, 1)
+    assert failure(tms, rid)[1:] == (SWITCH_SETTLING, 1)
     assert r.board.burns == []

@@ -300,3 +300,70 @@ def test_success_reports_follow_the_ack_flags_and_failures_are_always_sent():
     assert subtypes(tms, rid) == [4]  # refused at start: slot already released
     rid = r.send(CMD_ARM, ack=ACK_ALL & ~8)
     assert subtypes(r.run(), rid) == [3, 7]
+
+
+def test_a_release_late_in_a_burn_is_not_burned_again_when_the_debounce_outlasts_the_cooldown():
+    from firmware.tables import CMD_PARAM_SET, P_BURN_MAX, P_COOLDOWN, P_DEBOUNCE
+
+    r = Rig("late_release")  # issue 11: every value in its range, the retry due before the debounce ends
+    r.run(100)
+    for pid, value in ((P_BURN_MAX, 500), (P_COOLDOWN, 500), (P_DEBOUNCE, 1000)):
+        r.send(CMD_PARAM_SET, pid, value)
+    r.send(CMD_ARM)
+    r.run()
+    r.board.release_after[0] = 300  # the satellite leaves 300 ms into the first burn
+    rid = r.send(CMD_FIRE, 1)
+    tms = r.run(5000)
+    assert len(r.board.burns) == 1
+    assert r.app.state.slots[0] == RELEASED
+    assert events(tms, EV_RELEASED) == [(EV_RELEASED, (1, 1))]
+    assert subtypes(tms, rid)[-1] == 7  # COMPLETED
+
+
+def test_fire_just_after_an_aborted_burn_waits_for_the_switch_to_settle():
+    from firmware.tables import SWITCH_SETTLE_MS, SWITCH_SETTLING
+
+    r = armed_rig("settle_after_abort")
+    r.send(CMD_FIRE, 1)
+    r.run(500)
+    r.send(CMD_ABORT)  # the satellite may have left in the last instant: its switch can lag
+    r.run()
+    r.send(CMD_ARM)
+    rid = r.send(CMD_FIRE, 1)
+    tms = r.run()
+    assert failure(tms, rid)[1:] == (SWITCH_SETTLING, 1)
+    assert len(r.board.burns) == 1
+    r.run(SWITCH_SETTLE_MS)
+    r.send(CMD_FIRE, 1)
+    r.run()
+    assert r.board.on == 0  # settled and still stowed: it burns
+
+
+def test_fire_after_an_abort_as_the_satellite_left_is_refused_and_the_release_is_recorded():
+    from firmware.tables import SWITCH_SETTLING
+
+    r = armed_rig("abort_release")
+    r.send(CMD_FIRE, 1)
+    r.run(500)
+    r.board.switches[0] = True  # it leaves as the operator aborts
+    r.send(CMD_ABORT)
+    r.run()
+    r.send(CMD_ARM)
+    rid = r.send(CMD_FIRE, 1)
+    tms = r.run()
+    assert failure(tms, rid)[1:] == (SWITCH_SETTLING, 1)
+    r.run(DEBOUNCE + 100)
+    assert len(r.board.burns) == 1 and r.app.state.slots[0] == RELEASED
+
+
+def test_a_sequence_waits_for_a_slot_whose_switch_is_changing_and_never_burns_it_once_released():
+    r = armed_rig("seq_settling")
+    r.board.release_after[0] = 100
+    rid = r.send(CMD_FIRE_SEQUENCE, 0b0011, 0)
+    r.run(120)  # slot 1's switch reads released, not yet debounced
+    r.board.switches[1] = True  # slot 2 leaves on its own just before slot 1 is confirmed
+    tms = r.run(1000)
+    assert [b[0] for b in r.board.burns] == [0]
+    assert list(r.app.state.slots[:2]) == [RELEASED, RELEASED]
+    assert events(tms, EV_EARLY_RELEASE) == [(EV_EARLY_RELEASE, (2,))]
+    assert subtypes(tms, rid)[-1] == 7

@@ -2,8 +2,10 @@
 contract says, so the ground can be tested without the simulator.
 
 It dedupes by request id (a repeat gets ACCEPT_FAILED DUPLICATE with the recorded
-outcome), can ignore the next ``drop`` telecommands (a lost uplink) or lose the
-reports of the next ``lose_replies`` it executes (a lost downlink), refuse a
+outcome, EXECUTING while a ``slow`` command runs), can ignore the next ``drop``
+telecommands (a lost uplink), take every telecommand twice (``repeat``: a link
+that duplicates frames), lose the reports of the next ``lose_replies`` it executes
+or the next reports of one kind (``lose_stage``: a lost downlink), refuse a
 command with a failure code, stop and restart listening on the same port (the
 port disappearing), and send housekeeping, events or raw bytes on demand.
 """
@@ -45,6 +47,9 @@ class FakeFirmware:
         self.refuse = {}  # command name -> failure code at acceptance
         self.silent = set()  # command names accepted but never completed
         self.lose_replies = 0  # execute the next n TCs but lose every report about them
+        self.lose_stage = {}  # PUS 1 subtype -> how many of the next such reports to lose
+        self.repeat = False  # every TC arrives twice, as over a link that duplicates frames
+        self.slow = {}  # command name -> s it runs before its completion report (EXECUTING meanwhile)
         self.unconfirmed_burns = 0  # FIRE: burns that fail (PROGRESS_FAILED) before one releases
         self.newest = None  # as the firmware's window: counts not after this are STALE
         self._muted = False
@@ -131,12 +136,20 @@ class FakeFirmware:
         self.send_tm(3, 25, d.fmt(d.HK_FIELDS), *struct.unpack(d.fmt(d.HK_FIELDS), hk_data(**values)))
 
     def _report(self, subtype, rid, *rest):
+        if self.lose_stage.get(subtype):
+            self.lose_stage[subtype] -= 1
+            return
         fmt = {5: ">IB", 6: ">IBHH"}.get(subtype, ">I" + "H" * len(rest))  # progress has a u8 step
         self.send_tm(1, subtype, fmt, rid, *rest)
 
     # --- telecommands in -------------------------------------------------------------
 
     def _tc(self, buf, n):
+        for _ in range(2 if self.repeat else 1):
+            self._one_tc(buf, n)
+        return True
+
+    def _one_tc(self, buf, n):
         tc = packet.Tc()
         if not tc.parse(buf, n):
             return False
@@ -173,6 +186,10 @@ class FakeFirmware:
         self._report(3, rid)
         if entry.name in self.silent:
             return
+        if entry.name in self.slow:
+            self.executed[rid] = d.EXECUTING
+            threading.Timer(self.slow[entry.name], self._complete, (rid,)).start()
+            return
         if entry.name == "PING":
             self.send_tm(17, 2)
         if entry.name == "FIRE":
@@ -180,5 +197,8 @@ class FakeFirmware:
                 self._report(6, rid, burn, d.NOT_CONFIRMED, args[0])
             self._report(5, rid, self.unconfirmed_burns + 1)
             self.send_event(d.EV_RELEASED, args[0], self.unconfirmed_burns + 1)
+        self._complete(rid)
+
+    def _complete(self, rid):
         self.executed[rid] = 0
         self._report(7, rid)

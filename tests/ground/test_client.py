@@ -80,13 +80,45 @@ def test_retry_of_a_failed_command_reports_the_recorded_failure(client, fw):
     assert v.status == FAILED and "BUSY" in v.reason and "already executed" in v.reason
 
 
-def test_duplicate_on_a_first_attempt_is_a_failure_not_a_success(fw, tmp_path):
+def test_a_duplicate_alone_on_a_first_attempt_leaves_the_outcome_unknown_and_names_both_causes(fw, tmp_path):
     seq_file = tmp_path / "seq"
     seq_file.write_text("100\n")
     with Client(fw.url, timeout=FAST, seq_file=str(seq_file)) as c:
         fw.executed[c.build("PING").request_id + 1] = 0  # an earlier session used sequence count 101
         v = c.send("PING", check=False)
-    assert v.status == FAILED and "NOT executed" in v.reason
+    assert v.status == TIMEOUT and v.attempts == 1  # a resend would only be answered the same
+    assert "outcome unknown" in v.reason and "link repeated it" in v.reason and "earlier command" in v.reason
+
+
+def test_a_link_repeat_answered_duplicate_executing_waits_for_the_real_completion(client, fw):
+    fw.repeat = True
+    fw.slow["FIRE"] = 0.3
+    v = client.send("FIRE", 1, confirm=True)
+    assert v.status == COMPLETED and not v.already_executed and v.attempts == 1
+    assert [s.name for s in v.stages] == ["ACCEPTED", "STARTED", "ACCEPT_FAILED", "COMPLETED"]
+    assert (v.stages[2].code, v.stages[2].data) == (d.DUPLICATE, d.EXECUTING)
+
+
+def test_a_link_repeat_answered_duplicate_after_the_command_failed_reports_that_failure(client, fw):
+    fw.repeat = True
+    fw.refuse["ARM"] = d.NO_PERMIT
+    v = client.send("ARM", confirm=True, check=False)
+    assert v.status == FAILED and "NO_PERMIT" in v.reason and "NOT executed" not in v.reason
+
+
+def test_a_lost_completion_is_recovered_by_a_resend_answered_with_the_recorded_outcome(client, fw):
+    fw.lose_stage[7] = 1  # the COMPLETED report is lost on the way down
+    v = client.send("PING")
+    assert v.status == COMPLETED and v.already_executed and v.attempts == 2
+    assert len(fw.received) == 2 and len(fw.executed) == 1
+
+
+def test_a_resend_meeting_the_command_still_running_keeps_waiting_for_its_completion(client, fw):
+    fw.slow["FIRE"] = 2.5 * FAST  # no report for longer than the timeout: the client asks again
+    v = client.send("FIRE", 2, confirm=True)
+    assert v.status == COMPLETED and not v.already_executed and v.attempts == 2
+    assert [s.name for s in v.stages] == ["ACCEPTED", "STARTED", "ACCEPT_FAILED", "COMPLETED"]
+    assert v.stages[2].data == d.EXECUTING
 
 
 def test_silence_after_a_stage_times_out_with_outcome_unknown(client, fw):

@@ -111,6 +111,16 @@ def test_unconfirmed_release_is_retried_then_the_slot_fails_with_events(fw, faul
     assert g.slots()[1] == d.FAILED
 
 
+def test_a_release_the_debounce_has_not_confirmed_when_the_retry_is_due_is_never_powered_again(fw):
+    s, g = fw  # issue 11: the satellite leaves 0.2 s into a 0.5 s burn; the debounce needs 1 s
+    for pid, value in ((d.P_BURN_MAX, 500), (d.P_COOLDOWN, 500), (d.P_DEBOUNCE, 1000)):
+        assert g.run("PARAM_SET", pid, value) == ("COMPLETED", None)
+    assert g.run("ARM") == ("COMPLETED", None)
+    assert g.run("FIRE", 1, timeout=10) == ("COMPLETED", None)
+    assert [(b["slot"], b["powered"]) for b in s.do("burns")["burns"]] == [(1, True)]
+    assert g.slots()[0] == d.RELEASED
+
+
 def test_slow_release_is_confirmed_by_a_longer_burn(fw):
     s, g = fw
     s.do("inject", fault="slow_release", slot=3, factor=4)  # 0.8 s: under BURN_MAX (3 s)

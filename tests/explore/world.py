@@ -1,0 +1,712 @@
+"""The explorer's world: the real App on a fake board, a plant, a flash in RAM, a clock moved by hand.
+
+One ``World`` holds one live ``firmware.app.App`` (the real modules: Services, Sequencer, State,
+Schedule, Switches, Params, Clock, Store, Telemetry) over ``Board``, a subclass of the tests' fake
+board (tests/firmware/fakes.py: the board contract, the one-actuator and inhibit checks) whose
+switches come from the plant below. ``snapshot``/``restore`` copy only the values that carry
+state (``Saver``) in and out of that live App, so a search never deep-copies an application;
+``key`` is the abstract state the visited set hashes (see tests/explore/__init__.py); ``apply``
+runs one event and one loop iteration and leaves in ``found`` what it broke.
+
+The plant, per slot: the actuator drives current only while the firmware burns that slot AND
+the arm line is on AND RBF is out AND the lander permits (the hardware inhibits in series). A
+satellite leaves when the explorer says so (``separate``), during a burn or on its own (an
+early release). After a release under current its switch may chatter (``bounce`` toggles the
+reading) for up to ``SETTLE_MS``, then reads released for good; an early release reads released
+at once (the firmware cannot tell a chatter right after an unexpected release from a satellite
+aboard). A stuck switch reads one level forever (the firmware cannot know: only the burn count
+is then checked).
+
+Storage: ``Flash`` stands for the FAT filesystem that firmware/store.py writes records to on the
+board (``open``, ``os.rename``, ``os.remove`` are redirected to it by ``flash_in_ram``); a power
+cut interrupts the n-th flash write of an event (temp file, remove, rename), and the board restarts.
+A board-provided store (a backup domain) would sit beside ``Flash``: its bytes copied by
+``snapshot``/``restore``, kept or lost by ``_restart`` as the hardware does, part of
+``cut_point``, and compared with the firmware's copy in ``_files_key`` as the records are.
+"""
+
+import contextlib
+import io
+import os
+import struct
+
+from firmware import dictionary as d
+from firmware import store as fw_store
+from firmware import tables as T
+from firmware.app import TICK_MS, App
+from firmware.packet import ACK_ALL, TC_HEADER, encode_tc
+from firmware.schedule import _ENTRY
+from firmware.sequencer import _MARGIN
+from firmware.services import _RUNNING
+from firmware.state import N_RECENT
+from tests.firmware.fakes import FakeBoard, Rig
+
+SETTLE_MS = T.SWITCH_SETTLE_MS  # the deployer's specification: a switch chatters at most this long after a release
+EPOCH_MS = 24800 * 86400000  # ground time at board time 0 (CDS days since 1958: 2025-11)
+SCHED_DELAY_MS = 1000  # a time-tagged command is inserted for release this long after now
+T0 = 1000  # board time at the first boot
+SAFETY_PARAMS = ("ARM_WINDOW", "BURN_MAX", "RETRIES", "COOLDOWN", "DEBOUNCE")
+_PARAM_IDS = {p.name: p.id for p in d.PARAMETERS}
+_CMD = {c.name: i for i, c in enumerate(d.COMMANDS)}
+MEMORY = ("ARM", "FIRE", "SCHED_INSERT")  # telecommands the explorer keeps to send again byte for byte
+
+# Deadline codes (their order in ``key`` is the abstract time)
+_D_BURN, _D_COOL, _D_WINDOW, _D_CUTOFF, _D_LOOP = 1, 2, 3, 4, 5
+_D_DEBOUNCE, _D_SETTLE, _D_SCHEDULE, _D_OFF = 10, 20, 30, 40  # + slot or entry
+
+
+class PowerCut(BaseException):
+    """Raised inside a flash write the power did not survive (not an OSError: the store must not catch it)."""
+
+
+# --- storage ------------------------------------------------------------------------------
+
+class _Writer:
+    def __init__(self, flash, path):
+        self._flash = flash
+        self._path = path
+        self._data = bytearray()
+
+    def write(self, b):
+        if self._flash.cut_now():
+            self._flash.files[self._path] = bytes(self._data + bytes(b)[:len(b) // 2])  # torn
+            raise PowerCut()
+        self._data += b
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, *exc):
+        if kind is None:
+            self._flash.files[self._path] = bytes(self._data)
+        return False
+
+
+class Flash:
+    """The record files in RAM, as the board's FAT keeps them: a rename does not replace a file,
+    so firmware/store.py writes a temp file, removes the record, renames the temp. Each of the
+    three is a flash write; ``cut_at`` = n: the power goes during the n-th write of this event
+    (a temp file torn half-way, or the remove or the rename not done)."""
+
+    def __init__(self):
+        self.files = {}
+        self.writes = 0
+        self.cut_at = 0
+        self.on_write = None  # called with the path as each write starts
+
+    def open(self, path, mode="rb"):
+        if "w" in mode:
+            self._write(path, cut=False)  # the temp file is torn by its first write()
+            return _Writer(self, path)
+        if path not in self.files:
+            raise OSError(2, "no such file")
+        return io.BytesIO(self.files[path])
+
+    def cut_now(self):
+        return self.writes == self.cut_at
+
+    def rename(self, src, dst):
+        if dst in self.files:
+            raise OSError(17, "file exists")
+        self._write(dst)
+        self.files[dst] = self.files.pop(src)
+
+    def remove(self, path):
+        if path not in self.files:
+            raise OSError(2, "no such file")
+        self._write(path)
+        del self.files[path]
+
+    def _write(self, path, cut=True):
+        self.writes += 1
+        if self.on_write:
+            self.on_write(path)
+        if cut and self.cut_now():
+            raise PowerCut()
+
+
+@contextlib.contextmanager
+def flash_in_ram():
+    """A Flash that firmware/store.py's file calls go to for the duration."""
+    flash = Flash()
+    fw_store.open = flash.open
+    fw_store.os = flash
+    try:
+        yield flash
+    finally:
+        del fw_store.open
+        fw_store.os = os
+
+
+# --- the board and the plant -----------------------------------------------------------------
+
+class Board(FakeBoard):
+    """The fake board of the firmware tests, its switches and current from the plant state."""
+
+    def __init__(self, world):
+        super().__init__("/flash", T0)
+        self.world = world
+        self.uart.capture = False
+        self.max_at_start = 0  # BURN_MAX when the actuator went on
+
+    def switch(self, slot):
+        return self.world.reading(slot)
+
+    def burn(self, slot, max_ms):
+        super().burn(slot, max_ms)
+        self.max_at_start = self.world.app.params.get(T.P_BURN_MAX)
+        if max_ms > self.max_at_start:
+            self.violations.append("burn of slot %d armed its cutoff at %d ms, BURN_MAX %d" % (
+                slot + 1, max_ms, self.max_at_start))
+        self.world.current()
+
+    def cut(self):
+        if self.on >= 0 and self.t - self.start > self.max_at_start:
+            self.violations.append("slot %d on for %d ms, BURN_MAX %d" % (
+                self.on + 1, self.t - self.start, self.max_at_start))
+        self.on = -1
+        self.world.current()
+
+    def set_arm(self, on):
+        super().set_arm(on)
+        self.world.current()
+
+    def advance(self, ms):
+        end = self.t + ms
+        if self.on >= 0 and self.start + self.max_ms <= end:  # the one-shot hardware cutoff
+            self.t = self.start + self.max_ms
+            self.cut()
+        self.t = end
+
+
+# --- events -----------------------------------------------------------------------------------
+
+def label(event):
+    """An event as the operator would say it: ``("PARAM_SET", "COOLDOWN", 500)`` -> PARAM_SET COOLDOWN 500."""
+    if event[0] == "power cut":
+        return "%s [power cut in flash write %d]" % (label(event[2]), event[1])
+    return " ".join(label(e) if isinstance(e, tuple) else str(e) for e in event)
+
+
+class Bounds:
+    """What an exploration may do: which events, slots and values, how many faults per path."""
+
+    def __init__(self, name, kinds, slots=2, values=None, depth=12, resets=1, faults=1, bounces=2):
+        self.name = name
+        self.kinds = frozenset(kinds)  # event kinds tried (the first word of an event)
+        self.slots = slots  # slots the events name (FIRE, separation, faults); the others stay aboard
+        self.values = VALUES if values is None else values  # PARAM_SET values per safety parameter
+        self.depth = depth
+        self.resets = resets  # resets and power cuts per path
+        self.faults = faults  # stuck switches, early releases and arm-line faults per path
+        self.bounces = bounces  # switch chatters per release
+
+    def __repr__(self):
+        return "Bounds(%s)" % ", ".join("%s=%r" % kv for kv in vars(self).items())
+
+
+# Each safety parameter at its range ends and its default (an interior value).
+VALUES = {p.name: (p.lo, p.default, p.hi) for p in d.PARAMETERS if p.name in SAFETY_PARAMS}
+KINDS = ("ARM", "DISARM", "ABORT", "SAFE", "FIRE", "FIRE_SEQUENCE", "TIME_SET", "SCHED_ENABLE", "SCHED_DISABLE",
+         "SCHED_INSERT", "PARAM_SET", "resend", "PING", "RBF", "permit", "separate", "bounce", "stuck", "arm line",
+         "advance", "approach", "reset", "power cut")
+
+
+def alphabet(bounds):
+    """Every event the exploration may try, in a fixed order (traces name them)."""
+    slots = range(1, bounds.slots + 1)
+    mask = (1 << bounds.slots) - 1
+    events = [("ARM",), ("DISARM",), ("ABORT",), ("SAFE",)] + [("FIRE", s) for s in slots]
+    events += [("FIRE_SEQUENCE", mask, 0), ("FIRE_SEQUENCE", mask, 1), ("TIME_SET",), ("SCHED_ENABLE",),
+               ("SCHED_DISABLE",), ("SCHED_INSERT", ("ARM",))]
+    events += [("SCHED_INSERT", ("FIRE", s)) for s in slots] + [("SCHED_INSERT", ("resend", "FIRE"))]
+    events += [("PARAM_SET", p, v) for p in SAFETY_PARAMS for v in bounds.values.get(p, ())]
+    events += [("resend", m) for m in MEMORY] + [("PING", N_RECENT)]
+    events += [("RBF", "in"), ("RBF", "out"), ("permit", "off"), ("permit", "on")]
+    events += [("separate", s) for s in slots] + [("bounce", s) for s in slots]
+    events += [("stuck", s, v) for s in slots for v in ("stowed", "released")] + [("arm line", "fault")]
+    events += [("advance",), ("approach",), ("reset",)]
+    return [e for e in events if e[0] in bounds.kinds]
+
+
+# --- the world --------------------------------------------------------------------------------
+
+class World:
+    """One live App, its board, plant and flash, and what the explorer remembers of the path."""
+
+    def __init__(self, bounds, flash):
+        self.bounds = bounds
+        self.flash = flash
+        self.board = Board(self)
+        self.events = alphabet(bounds)
+        self._tc_events = {e for e in self.events if e[0] in _CMD or e[0] == "resend"}
+        # what was sent before matters only to an exploration that can send it again
+        self._resends = bool(bounds.kinds & {"resend", "SCHED_INSERT"})
+        # plant: separated, switch reading while it settles, settle end, stuck level (None: works)
+        n = T.N_SLOTS
+        self.separated = [False] * n  # False, or how it left: "during a burn", "on its own"
+        self._reading = [False] * n
+        self.settle_end = [0] * n
+        self.stuck = [None] * n
+        self.bounces = [0] * n
+        self.burns = [0] * n  # current intervals per slot, over every boot
+        self.flowing = -1  # slot with current now
+        # the path: TC sequence counter, remembered TCs (kind -> (event, seq, packet)), executed ids
+        self.seq = 0
+        self.memory = {}
+        self.executed = {}  # request id -> "link" or "schedule": what ran it first
+        self.fired = 0  # slots named by a FIRE or FIRE_SEQUENCE that ran since boot
+        self.released = 0  # slots the firmware reported RELEASED
+        self.resets = self.faults = 0
+        self.found = []  # violations of the last event
+        self._running = []  # (request id, via) run in the step under way
+        self._via = "link"
+        self.app = None
+        self._boot()
+        self._saver = Saver(self.app)
+        self.step()
+        self.settle()
+
+    # --- plant -----------------------------------------------------------------------------
+    def reading(self, s):
+        """The raw separation switch of slot ``s`` now (True: reads released)."""
+        if self.stuck[s] is not None:
+            return self.stuck[s]
+        if not self.separated[s]:
+            return False
+        return self._reading[s] if self.board.t < self.settle_end[s] else True
+
+    def current(self):
+        """Note a change of current flow (called whenever an output or an input changes)."""
+        b = self.board
+        s = b.on if b.on >= 0 and b.rbf and b.perm and b.arm_line() else -1
+        if s == self.flowing:
+            return
+        self.flowing = s
+        if s < 0:
+            return
+        self.burns[s] += 1
+        if self.separated[s] and self.stuck[s] is None:
+            why = "a retry of the same command" if self.app.seq._burns > 1 else "a new command"
+            self.found.append("current in slot %d after its satellite left %s (switch working): %s" % (
+                s + 1, self.separated[s], why))
+        retries = self.app.params.get(T.P_RETRIES) if self.app else 0
+        if self.burns[s] > 1 + retries:
+            self.found.append("slot %d burned %d times, RETRIES %d" % (s + 1, self.burns[s], retries))
+        if not self.fired & (1 << s):
+            self.found.append("current in slot %d, which no FIRE since boot named" % (s + 1))
+
+    # --- the firmware ---------------------------------------------------------------------------
+    def _boot(self):
+        self.app = App(self.board)
+        services = self.app.services
+        run = services._run
+
+        def counted(i, buf, tc, args):  # every request id handed to a handler: "executed"
+            self._executed(tc.request_id, i)
+            code = run(i, buf, tc, args)
+            if code == _RUNNING:  # a FIRE or FIRE_SEQUENCE that passed every inhibit
+                self.fired |= 1 << (args[0] - 1) if i == T.CMD_FIRE else args[0]
+            return code
+
+        services._run = counted
+        self.app.tm.send = _unsent  # reports are built (packed) but not framed: nobody reads them
+        self.fired = 0
+
+    def _executed(self, rid, i):
+        if rid in self.executed:
+            self.found.append("request id 0x%08X (%s) executed twice: first from the %s, now from the %s" % (
+                rid, d.COMMANDS[i].name, self.executed[rid], self._via))
+        if i != T.CMD_PING:
+            self._running.append((rid, self._via))
+
+    def step(self):
+        self._via = "schedule"  # what runs inside the loop (not from _receive) was released by the schedule
+        self.app.step()
+        self._commit(self._running)
+
+    def _commit(self, ran):
+        """These request ids ran and the step that ran them is over: they must never run again."""
+        if ran:
+            self.executed = dict(self.executed)
+            self.executed.update(ran)
+            self._running = []
+
+    def settle(self):
+        """From the first boot, let time pass until nothing is pending (slots resolved STOWED)."""
+        while self.deadlines():
+            self.apply(("advance",))
+        assert not self.found and not self.board.violations, (self.found, self.board.violations)
+
+    # --- events ---------------------------------------------------------------------------------
+    def enabled(self, event):
+        """False for an event that cannot happen here (it would leave the state as it is)."""
+        kind = event[0]
+        b = self.board
+        if kind == "RBF":
+            return b.rbf == (event[1] == "in")
+        if kind == "permit":
+            return b.perm == (event[1] == "off")
+        if kind == "separate":
+            s = event[1] - 1
+            return not self.separated[s] and (self.flowing == s or self.faults < self.bounds.faults)
+        if kind == "bounce":
+            s = event[1] - 1
+            return (self.separated[s] and b.t < self.settle_end[s] and self.stuck[s] is None
+                    and self.bounces[s] < self.bounds.bounces)
+        if kind in ("stuck", "arm line"):
+            return self.faults < self.bounds.faults and (kind == "arm line" or self.stuck[event[1] - 1] is None)
+        if kind == "advance":
+            return bool(self.deadlines())
+        if kind == "approach":
+            d = self._next()
+            return d is not None and d - 1 > b.t
+        if kind == "reset":
+            return self.resets < self.bounds.resets
+        if kind == "resend":
+            return event[1] in self.memory
+        if kind == "PING":  # only while it can push a remembered request id out of the record
+            st = self.app.state
+            return any(st.outcome(_rid(m[2])) >= 0 or not st.stale(m[1]) for m in self.memory.values())
+        if kind == "PARAM_SET":
+            return self.app.params.get(_PARAM_IDS[event[1]]) != event[2]
+        if kind == "SCHED_INSERT" and event[1][0] == "resend":
+            return "FIRE" in self.memory
+        return True
+
+    def apply(self, event, points=None):
+        """Run ``event`` then one loop iteration; a power cut (``("power cut", n, event)``) reboots.
+
+        ``points``: a list that gets, per flash write of the event, what a power cut there
+        would leave (the files so far, the path being written, the plant): equal ones reboot alike.
+        """
+        self.found = []
+        self.board.violations = []
+        self.flash.writes = 0
+        self._running = []
+        self.flash.on_write = None if points is None else lambda path: points.append(self.cut_point(path))
+        if event[0] == "power cut":
+            self.flash.cut_at = event[1]
+            try:
+                self._do(event[2])
+            except PowerCut:
+                self.flash.cut_at = 0
+                ran = self._running
+                self._running = []
+                self._restart(0)
+                # the cut undid the step: what ran in it counts only if its record reached the flash
+                self._commit([r for r in ran if self.app.state.outcome(r[0]) >= 0])
+                return
+            self.flash.cut_at = 0
+            self.found.append("no flash write %d in %s" % (event[1], label(event[2])))
+            return
+        self._do(event)
+
+    def _do(self, event):
+        kind = event[0]
+        b = self.board
+        if event in self._tc_events:
+            self._send(event)
+        elif kind == "RBF":
+            b.rbf = event[1] == "out"
+        elif kind == "permit":
+            b.perm = event[1] == "on"
+        elif kind == "separate":
+            s = event[1] - 1
+            self.separated[s] = "during a burn" if self.flowing == s else "on its own"
+            if self.flowing == s:
+                self._reading[s] = True
+                self.settle_end[s] = b.t + SETTLE_MS
+            else:
+                self.faults += 1
+                self.settle_end[s] = b.t
+        elif kind == "bounce":
+            s = event[1] - 1
+            self._reading[s] = not self._reading[s]
+            self.bounces[s] += 1
+        elif kind == "stuck":
+            self.stuck[event[1] - 1] = event[2] == "released"
+            self.faults += 1
+        elif kind == "arm line":
+            b.arm_fault = True
+            self.faults += 1
+        elif kind == "advance":
+            d = self._next()
+            b.advance(max(d, b.t + 1) - b.t)
+        elif kind == "approach":
+            b.advance(self._next() - 1 - b.t)
+        elif kind == "reset":
+            self._restart(1)
+            return
+        self.current()
+        self.step()
+        self._check()
+
+    def cut_point(self, path=None):
+        """What a power cut now, in a write of ``path``, leaves for the next boot: the records (a
+        torn temp file only where it has no record beside it), the plant, and the request ids run
+        so far that the record on flash holds. Equal points reboot to equal states."""
+        b = self.board
+        files = self.flash.files
+        kept = tuple(sorted(kv for kv in files.items() if not (kv[0].endswith(".tmp") and kv[0][:-3] + "rec" in files)))
+        state = files.get("/flash/state.rec", b"")
+        ran = tuple(r for r in self._running if r[0].to_bytes(4, "big") in state)
+        torn = path if path and path[:-3] + "rec" not in files else None
+        return (torn, kept, ran, b.t, b.on, b.rbf, b.perm, b.arm_line(), self.flowing, tuple(self.separated),
+                tuple(self.burns), tuple(self._reading))
+
+    def _restart(self, cause):
+        """Reset or power cut: outputs off at once, then a boot and its first loop iteration."""
+        self.resets += 1
+        self.board.power_cycle(cause)
+        self.current()
+        self._boot()
+        self.step()
+        a = self.app
+        if a.seq.state != T.SAFE or self.board.on >= 0 or self.board.arm_out:
+            self.found.append("after a reset: state %d, actuator %d, arm line %s" % (
+                a.seq.state, self.board.on, self.board.arm_out))
+        self._check()
+
+    def _check(self):
+        a = self.app
+        b = self.board
+        self.found += b.violations
+        if b.on >= 0 and not (b.rbf and b.perm and b.arm_line()):
+            self.found.append("actuator %d still on with an inhibit missing after a loop iteration" % (b.on + 1))
+        for s in range(T.N_SLOTS):
+            if a.state.slots[s] == T.RELEASED:
+                self.released |= 1 << s
+            elif self.released & (1 << s):
+                self.found.append("slot %d was RELEASED, now %s" % (s + 1, d.SLOT_STATES[a.state.slots[s]]))
+
+    # --- telecommands ---------------------------------------------------------------------------
+    def _tc(self, event):
+        """A new packet for ``event`` (a TC event), with the next sequence count."""
+        name = event[0]
+        tail = b""
+        if name == "PARAM_SET":
+            args = (_PARAM_IDS[event[1]], event[2])
+        elif name == "TIME_SET":
+            args = divmod(EPOCH_MS + self.board.t, 86400000)
+        elif name == "SCHED_INSERT":
+            nested = event[1]
+            tail = self.memory["FIRE"][2] if nested[0] == "resend" else self._tc(nested)
+            args = divmod(EPOCH_MS + self.board.t + SCHED_DELAY_MS, 86400000)
+        else:
+            args = event[1:]
+        packet = Rig.tc(self, _CMD[name], *args)  # the firmware tests' encoder; counts self.seq on
+        if tail:  # the nested TC follows the release time
+            packet = encode_tc(packet[7], packet[8], packet[TC_HEADER:-2] + tail, seq=self.seq, ack=ACK_ALL)
+        kind = "FIRE" if name == "FIRE_SEQUENCE" else name
+        if kind in MEMORY:
+            self.memory[kind] = (event, self.seq, packet)
+        return packet
+
+    def _send(self, event):
+        if event[0] == "resend":
+            self._receive(self.memory[event[1]][2])
+        elif event[0] == "PING":
+            for _ in range(event[1]):
+                self._receive(Rig.tc(self, T.CMD_PING, ack=0))  # no success reports: nobody reads them
+        else:
+            self._receive(self._tc(event))
+
+    def _receive(self, packet):
+        self._via = "link"
+        buf = bytearray(packet)
+        self.app.services.on_packet(buf, len(buf))
+
+    # --- time -----------------------------------------------------------------------------------
+    def deadlines(self):
+        """(board time, code) of everything that will happen by itself: the firmware's timers,
+        the hardware cutoff, the end of a switch's chatter. Those the loop would not act on now
+        (a schedule while time is not correlated) are left out."""
+        a = self.app
+        seq = a.seq
+        p = a.params
+        b = self.board
+        now = b.t
+        out = []
+        if seq.state == T.FIRING:
+            out.append((seq._t0 + p.get(T.P_BURN_MAX) - _MARGIN, _D_BURN))
+        elif seq.state == T.COOLDOWN and seq._t0 + seq._wait > now:
+            out.append((seq._t0 + seq._wait, _D_COOL))
+        if seq.state == T.ARMED and seq._pending:  # a released FIRE: its burn starts next iteration
+            out.append((now + TICK_MS, _D_LOOP))
+        elif seq.state == T.ARMED:
+            out.append((seq._armed_at + p.get(T.P_ARM_WINDOW) * 1000, _D_WINDOW))
+        if b.on >= 0:
+            out.append((b.start + b.max_ms, _D_CUTOFF))
+        sw = a.switches
+        hold = p.get(T.P_DEBOUNCE)
+        for s in range(T.N_SLOTS):
+            if sw._raw[s] != sw.level[s]:
+                out.append((sw._since[s] + hold, _D_DEBOUNCE + s))
+            if sw._off[s] + SETTLE_MS > now:  # until then the firmware does not trust the switch
+                out.append((sw._off[s] + SETTLE_MS, _D_OFF + s))
+            if self.separated[s] and self.settle_end[s] > now:
+                out.append((self.settle_end[s], _D_SETTLE + s))
+        sch = a.schedule
+        if sch.enabled and a.clock.correlated:
+            for i in range(T.SCHEDULE_SIZE):
+                if sch._buf[1 + i * _ENTRY]:
+                    _n, days, ms, _rid = sch.entry(i)
+                    out.append((self._schedule_time(days, ms), _D_SCHEDULE + i))
+        return out
+
+    def _schedule_time(self, days, ms):
+        c = self.app.clock
+        return self.board.t + (days - c.days) * 86400000 + ms - c.ms
+
+    def _next(self):
+        dl = self.deadlines()
+        return min(t for t, _ in dl) if dl else None
+
+    # --- save, restore, abstract ------------------------------------------------------------------
+    def snapshot(self):
+        b = self.board
+        return (self._saver.save(self.app),
+                (b.t, b.on, b.start, b.max_ms, b.max_at_start, b.arm_out, b.arm_fault, b.rbf, b.perm, b.cause),
+                (tuple(self.separated), tuple(self._reading), tuple(self.settle_end), tuple(self.stuck),
+                 tuple(self.bounces), tuple(self.burns), self.flowing),
+                dict(self.flash.files),
+                (self.seq, dict(self.memory), self.executed, self.fired, self.released, self.resets, self.faults))
+
+    def restore(self, snap):
+        fw, board, plant, files, path = snap
+        self._saver.restore(self.app, fw)
+        b = self.board
+        (b.t, b.on, b.start, b.max_ms, b.max_at_start, b.arm_out, b.arm_fault, b.rbf, b.perm, b.cause) = board
+        (sep, reading, settle, stuck, bounces, burns, self.flowing) = plant
+        self.separated[:] = sep
+        self._reading[:] = reading
+        self.settle_end[:] = settle
+        self.stuck[:] = stuck
+        self.bounces[:] = bounces
+        self.burns[:] = burns
+        self.flash.files = dict(files)
+        (self.seq, memory, self.executed, self.fired, self.released, self.resets, self.faults) = path
+        self.memory = dict(memory)
+
+    def key(self):
+        """The abstract state: see tests/explore/__init__.py for what is in it and what is not."""
+        a = self.app
+        seq = a.seq
+        sw = a.switches
+        st = a.state
+        b = self.board
+        now = b.t
+        rids = {}
+        memory = []
+        for i, kind in enumerate(MEMORY if self._resends else ()):
+            m = self.memory.get(kind)
+            if m is None:
+                memory.append(None)
+                continue
+            rid = _rid(m[2])
+            rids[rid] = i + 1
+            memory.append((m[0], rid in self.executed, st.outcome(rid), st.stale(m[1])))
+        # time: the pending deadlines in order, equal ones together, the past apart
+        dl = sorted(self.deadlines() + ([(seq._armed_at + a.params.get(T.P_ARM_WINDOW) * 1000, _D_WINDOW)]
+                                        if seq.state in (T.FIRING, T.COOLDOWN) else []))
+        order = []
+        last = None
+        for t, code in dl:
+            if t <= now:
+                order.append(-code)
+            elif t == last:
+                order[-1] = (order[-1], code) if isinstance(order[-1], int) else order[-1] + (code,)
+            else:
+                order.append(code)
+            last = t
+        first = next((t for t, _ in dl if t > now), None)
+        sch = a.schedule
+        entries = []
+        for i in range(T.SCHEDULE_SIZE):
+            if not sch._buf[1 + i * _ENTRY]:
+                continue
+            n, _days, _ms, rid = sch.entry(i)
+            if n:  # which remembered TC it is, else what it is (service, subtype, data)
+                tc = sch._buf[1 + i * _ENTRY + 7:][:n]
+                what = rids.get(rid) or (tc[7], tc[8], bytes(tc[TC_HEADER:n - 2]))
+                entries.append((i, what, rid in self.executed))
+        return (
+            seq.state, seq.slot, seq._pending, seq._unreleased, seq._spacing, seq._done, seq.arm_on,
+            rids.get(seq._rid, 9 if seq._rid else 0),
+            tuple(sw.level), tuple(sw._raw), sw.busy,
+            bytes(st.slots), bytes(st.attempts),
+            tuple(a.params.values[:5]),
+            sch.enabled, a.clock.correlated, tuple(entries),
+            b.on, b.arm_out, b.arm_fault, b.rbf, b.perm,
+            tuple(self.separated), tuple(self._reading), tuple(self.stuck), tuple(self.bounces),
+            tuple(self.burns), self.flowing, self.released, self.fired,
+            tuple(memory), self.resets, self.faults,
+            tuple(order), first is not None and first - now == 1,
+            self._files_key(),
+        )
+
+    def _files_key(self):
+        """Which records on flash differ from the firmware's copy in RAM (normally none)."""
+        out = []
+        a = self.app
+        for name, buf in (("state", a.state._buf), ("params", a.params._buf), ("schedule", a.schedule._buf)):
+            rec = self.flash.files.get("/flash/%s.rec" % name)
+            if rec is None or rec[:-2] != buf:
+                out.append((name, rec, self.flash.files.get("/flash/%s.tmp" % name)))
+        return tuple(out)
+
+
+def _unsent(tm, n):
+    pass
+
+
+def _rid(packet):
+    return struct.unpack_from(">I", packet)[0]
+
+
+class Saver:
+    """Copies the value fields of every firmware object of an App out and back in.
+
+    Found once from a live App: every attribute holding an int, bool, None, str, bytes or
+    tuple, and every list or bytearray (copied; restored in place, so memoryviews into them
+    stay valid). Collaborators, views and bound methods are not state. Scratch buffers that
+    every use rewrites first (telemetry and deframer buffers, parsed TC headers, counters only
+    housekeeping reports) are left out: they make no decision.
+    """
+
+    SKIP = {"tm", "deframer", "hk", "board", "_on_packet", "_rx", "reset_cause"}
+    SKIP_ATTRS = {"services": {"tc", "_inner", "_release", "_args", "_data", "accepted", "rejected", "_len"},
+                  "clock": {"uptime_s", "_uptime_ms"}}
+
+    def __init__(self, app):
+        self.plan = []
+        for name, obj in vars(app).items():
+            if name in self.SKIP or not hasattr(obj, "__dict__"):
+                continue
+            fields = []
+            for attr, value in vars(obj).items():
+                if attr in self.SKIP_ATTRS.get(name, ()):
+                    continue
+                if isinstance(value, bytearray):
+                    fields.append((attr, "bytes"))
+                elif isinstance(value, list):
+                    fields.append((attr, "list"))
+                elif value is None or isinstance(value, (int, str, bytes, tuple)):
+                    fields.append((attr, ""))
+            self.plan.append((name, tuple(fields)))
+        self._compile()
+
+    def _compile(self):
+        """``save(app)`` and ``restore(app, values)`` as straight-line code for the plan (a loop over
+        the plan costs twice as much)."""
+        save, restore = [], []
+        for i, (attr, inplace, path) in enumerate((a, p, n) for n, fields in self.plan for a, p in fields):
+            get = "app.%s.%s" % (path, attr)
+            save.append("bytes(%s)" % get if inplace == "bytes" else "tuple(%s)" % get if inplace else get)
+            restore.append("%s[:] = v[%d]" % (get, i) if inplace else "%s = v[%d]" % (get, i))
+        code = "def save(app):\n    return (%s,)\ndef restore(app, v):\n    %s\n" % (
+            ", ".join(save), "\n    ".join(restore))
+        env = {}
+        exec(code, env)  # noqa: S102  (code built above from attribute names of the live App)
+        self.save, self.restore = env["save"], env["restore"]
