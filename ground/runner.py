@@ -45,7 +45,7 @@ from ground.link import UP
 from ground.procedure import Abort, AbortOn, Confirm, Expect, If, Send, Wait
 
 POLL = 0.05  # s between two looks at the telemetry while a step waits
-REPORT_WAIT = 5.0  # s an ``if`` on HK waits for a report when none came since the last command
+REPORT_WAIT = 5.0  # s an ``if`` on HK, or a failed command under abort-ons, waits for a HK report
 GO = "GO"
 PASSED = "PASSED"
 FAILED = "FAILED"
@@ -305,7 +305,15 @@ class Runner:
         elif v.ok:
             self.emit("OK", step.line, "COMPLETED %s%s" % (took, " (already executed)" if v.already_executed else ""))
         else:
+            self._failure_context()
             raise _Stop(FAILED, step.line, "%s %s%s" % (v.command, _status(v), self._downtime()))
+
+    def _failure_context(self):
+        """Before a failed command stops the run: watch the abort-ons until the next HK report.
+        An inhibit that drops mid-command fails it first (the payload reports the command ABORTED,
+        then ARM_LOST, in one loop); the run then stops ABORTED by the abort-on that explains it."""
+        if self._aborts:
+            self._await(lambda r: r.name == "HK" and not r.error, self.client.position(), REPORT_WAIT)
 
     def _hazard(self, step, tc, confirmation):
         if self.yes:
@@ -403,10 +411,11 @@ class Runner:
         """Report the new verification stages of every command sent, until each has ended."""
         for following in list(self._following):
             v, line, shown = following
-            ended = v.done.is_set()
-            for stage in v.stages[shown:]:
+            ended = v.done.is_set()  # read first: a command's last stage is in before it is done
+            new = v.stages[shown:]
+            following[2] = shown + len(new)  # a stage that comes while these are shown is for the next look
+            for stage in new:
                 self.emit("STAGE", line, "%7.2f s %s" % (stage.t - v.sent_at, stage), (v, stage))
-            following[2] = len(v.stages)
             if ended:
                 self._following.remove(following)
 

@@ -114,6 +114,25 @@ def test_rbf_inserted_mid_burn_during_deploy_all_fires_the_abort_on_cuts_the_bur
     assert any("COMPLETION_FAILED ABORTED" in s for s in _kinds(r, "STAGE"))  # the FIRE's own end, followed
 
 
+def test_a_command_failed_by_an_inhibit_dropping_stops_the_run_aborted_by_the_abort_on_that_explains_it(fw):
+    """The payload ends the command ABORTED, then reports ARM_LOST, in one loop: the ground may
+    see the failure before the event; the run is judged on both."""
+    fw.silent.add("FIRE")
+    proc = _written('abort-on event ARM_LOST\nconfirm "GO?"\nsend FIRE 2\n')
+
+    def rbf_in_as_the_fire_starts(entry):
+        if _fire_started(entry):
+            fw.send_tm(1, 8, ">IHH", entry.ref[0].request_id, d.ABORTED, d.RBF_INSERTED)
+            threading.Timer(0.3, fw.send_event, (d.EV_ARM_LOST, d.RBF_INSERTED)).start()  # later than a POLL
+            threading.Timer(0.6, fw.send_hk).start()
+
+    with Client(fw.url, timeout=TIMEOUT) as c:
+        outcome, r = _fly(c, proc, rest=runner.GO, yes=True, sinks=[rbf_in_as_the_fire_starts])
+    assert (outcome.status, outcome.line) == (runner.ABORTED, 1)
+    assert outcome.reason == "abort-on event ARM_LOST: EVENT_MEDIUM ARM_LOST reason=RBF_INSERTED"
+    assert "COMPLETION_FAILED ABORTED" in _kinds(r, "STAGE")[-1]
+
+
 class _Proxy:
     """A TCP relay between the ground and the sim's link that can be cut and restored (the port too)."""
 
