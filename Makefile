@@ -74,7 +74,9 @@ icd-check: $(STAMP)
 proc-check: $(STAMP)
 	@$(PY) -m ground proc check procedures/*.proc
 
+# hil/out/archive.sqlite: every frame and procedure run of this run only (ground replay, ground proc replay).
 hil: $(STAMP)
+	rm -f hil/out/archive.sqlite*
 	$(BIN)/robot --variable TARGET:sim --exclude renode-only --outputdir hil/out hil/suites
 
 # Renode's renode-test, with its own Python (Robot Framework as Renode pins it, plus
@@ -84,6 +86,7 @@ hil-renode:
 	@command -v renode-test > /dev/null || { echo "renode-test not found: install Renode (see hil/README.md)"; exit 2; }
 	@test -n "$(FIRMWARE)" || { echo "usage: make hil-renode FIRMWARE=path/to/firmware.elf"; exit 2; }
 	@mkdir -p hil/out
+	rm -f hil/out/archive.sqlite*
 	cd hil/out && renode-test --variable TARGET:renode --variable FIRMWARE:$(abspath $(FIRMWARE)) \
 	  -r $(abspath hil/out) $(abspath $(wildcard hil/suites/*.robot))
 

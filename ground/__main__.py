@@ -17,7 +17,7 @@ import time
 from ground import codec, hazard, icd, procedure, protocol, replay, runner, xtce
 from ground.archive import Archive, open_existing
 from ground.client import DEFAULT_RETRIES, DEFAULT_TIMEOUT, Client, default_name, default_seq_file
-from ground.errors import AuthorityError, CommandFailed, GroundError, UsageError
+from ground.errors import AuthorityError, CommandFailed, GroundError, LinkError, UsageError
 from ground.link import CLOSED
 from ground.plot import DEFAULT_FIELDS
 
@@ -226,7 +226,11 @@ def _proc_run(a):
     proc = procedure.parse(text, a.file, _proc_values(a.param))
     if (a.url is None) != a.dry_run:
         raise UsageError("give the payload's URL, or --dry-run to rehearse on a fresh simulated board (not both)")
-    archive = None if a.no_record else Archive(a.db)
+    server = a.url is not None and protocol.is_server_url(a.url)
+    if server and (a.db or a.no_record):
+        raise UsageError("through a server the run is recorded in the server's archive, with every frame: "
+                         "--db and --no-record are for a link of this process's own")
+    archive = None if a.no_record or server else Archive(a.db or DEFAULT_DB)
     try:
         with contextlib.ExitStack() as stack:
             url = stack.enter_context(runner.rehearsal_board()) if a.dry_run else a.url
@@ -235,17 +239,25 @@ def _proc_run(a):
                                                 name=default_name("proc")))
             if a.dry_run:
                 runner.await_payload(client)
-            if a.take or a.force:
-                client.take(force=a.force)
-            if client.authority != client.name:
-                raise AuthorityError("%s holds command authority on %s (--take takes it, --force takes it over)"
-                                     % (client.authority or "nobody", url))
             about = {"link": url + (" (dry run: a fresh simulated board)" if a.dry_run else "")}
-            outcome = runner.Runner(proc, client, runner.TerminalOperator(), yes=a.yes, archive=archive,
-                                    sinks=[lambda e: print(e, flush=True)], about=about).run()
+            if server:
+                about["link"] += " (a ground server on %s)" % client.link.payload_url
+            try:
+                if a.take or a.force:
+                    client.take(force=a.force)
+                outcome = runner.Runner(proc, client, runner.TerminalOperator(), yes=a.yes,
+                                        sinks=[lambda e: print(e, flush=True)], about=about).run()
+            except AuthorityError as e:
+                raise AuthorityError("%s (--take takes command authority, --force takes it over)" % e)
     finally:
         if archive:
             archive.close()
+    if client.unlogged:
+        lost = "%d entries of the run did not reach the archive of %s: its record is incomplete" % (
+            client.unlogged, url)
+        if outcome.status == runner.PASSED:
+            raise LinkError("%s PASSED, but %s" % (proc.name, lost))
+        print("ground: %s" % lost, file=sys.stderr)
     if outcome.status == runner.INTERRUPTED:
         raise KeyboardInterrupt
     if outcome.status != runner.PASSED:
@@ -253,17 +265,21 @@ def _proc_run(a):
 
 
 def _proc_replay(a):
-    archive = open_existing(a.db)
+    server = protocol.is_server_url(a.db)
+    source = Client(a.db, name=default_name("proc replay")) if server else open_existing(a.db)
     try:
         if a.list:
-            for r in runner.runs(archive):
+            for r in runner.runs(source):
                 print("%s  %s  %s  sha256 %s  session %s  %s" % (
-                    r["run"], replay.ground_text(r["t"]), r["procedure"], r["sha256"][:12], r["session"], r["end"]))
+                    r["run"], replay.ground_text(r["t"]), r.get("procedure", "?"), r.get("sha256", "?")[:12],
+                    r["session"], r["end"]))
             return
-        first, entries = runner.replay(archive, a.run)
+        first, entries = runner.replay(source, a.run, "%s %s" % ("server" if server else "archive", a.db))
     finally:
-        archive.close()
+        source.close()
     if a.source:
+        if "source" not in first:
+            raise UsageError("the first entry of the run, with its text, is not in %s" % a.db)
         print(first["source"], end="")
         return
     for entry in entries:
@@ -350,13 +366,13 @@ def _proc_args(p):
     run.add_argument("--yes", action="store_true",
                      help="confirm every hazardous command now, at launch (recorded); go/no-go steps still ask")
     run.add_argument("--dry-run", action="store_true", help="rehearse on a fresh simulated board (no URL)")
-    run.add_argument("--db", default=DEFAULT_DB, help="archive file for the run and the frames this client sees "
-                                                      "(default %(default)s, through a server too)")
-    run.add_argument("--no-record", action="store_true", help="do not archive")
+    run.add_argument("--db", help="archive file for the run and the frames of its link (default %s; through a "
+                                   "server: the server's archive)" % DEFAULT_DB)
+    run.add_argument("--no-record", action="store_true", help="do not archive (not through a server)")
     _authority_args(run)
     again = sub.add_parser("replay", help="print a recorded run again, as it was shown (with every frame: "
                                           "ground replay FILE --session N)")
-    again.add_argument("db", help="archive file")
+    again.add_argument("db", metavar="ARCHIVE", help="archive file, or ground://HOST:PORT: a server's")
     again.add_argument("run", nargs="?", help="the run's id (default: the last run; --list shows them)")
     again.add_argument("--list", action="store_true", help="list the runs in the archive, with their sessions")
     again.add_argument("--source", action="store_true", help="print the procedure text that was flown")

@@ -21,6 +21,7 @@ from firmware import dictionary as d
 from ground import codec
 from ground.archive import LOG_KINDS
 from ground.errors import UsageError
+from ground.runner import entry_doc
 
 JUMP_SLACK = 2.0  # s: on-board time may run ahead of ground time by this much before a marker
 _DAY_MS = 86400000
@@ -110,15 +111,14 @@ class Replay:
                                   "approver": row.approver})
             else:
                 yield "%s TC %s [0x%08X]%s" % (ground_text(row.t), text, rid, _by(row))
-        elif row.direction == "LOG" and row.kind == "PROCEDURE" and self._wanted(row.kind):
-            doc = json.loads(row.text)  # an entry of a procedure run (ground/runner.py)
-            if self.as_json:
+        elif row.direction == "LOG" and self._wanted(row.kind):
+            doc = entry_doc(row.text) if row.kind == "PROCEDURE" else None  # an entry of a run (ground/runner.py)
+            if doc is not None and self.as_json:
                 yield json.dumps({"log": row.kind, "ground_time": row.t, "client": row.client} | doc)
-            else:
+            elif doc is not None:
                 yield "%s PROCEDURE %s %s%s %s" % (ground_text(row.t), doc["run"], doc["kind"],
                                                    " line %d" % doc["line"] if doc["line"] else "", doc["text"])
-        elif row.direction == "LOG" and self._wanted(row.kind):
-            if self.as_json:
+            elif self.as_json:
                 yield json.dumps({"log": row.kind, "text": row.text, "ground_time": row.t, "client": row.client})
             else:
                 yield "%s %s %s" % (ground_text(row.t), row.kind, row.text)

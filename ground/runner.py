@@ -7,11 +7,18 @@ force: an inhibit that drops stops the procedure even while a person thinks.
 
 What it does is a list of ``Entry``: the header and the step list, then each step
 as it starts, every verification stage, question, answer and result, each link
-change, and the end. Each entry goes to the archive (with the run's id, the
-procedure's name, hash and text in the first) and then, in order, to every sink:
-the CLI prints it, the console shows it, the HIL keywords play the satellites from
-it. ``replay`` reads a run back from the archive as the same entries, so it prints
-the same lines.
+change, and the end. Each entry goes to the archive through the client
+(``Client.log``: the client's own session on a link, the server's archive through a
+server), with the run's id and the procedure's name, hash and text in the first,
+and then, in order, to every sink: the CLI prints it, the console shows it, the
+HIL keywords play the satellites from it. ``replay`` reads a run back from an
+archive file or a server as the same entries, so it prints the same lines.
+
+A run needs command authority (a server's; alone on a link the client holds it):
+``run`` refuses to start without it, and losing it mid-run (another operator took it
+over, the connection to the server dropped) stops the run. Under a server's
+two-person rule a hazardous command is held until a second person approves it; the
+step's time limit starts once it is sent, and a run that stops meanwhile withdraws it.
 
 Outcomes: PASSED; FAILED (a step did not do what it says: a command failed or its
 outcome is unknown, an expectation did not come); ABORTED (an abort-on held, or an
@@ -40,7 +47,7 @@ from dataclasses import dataclass
 from firmware import dictionary as d
 from ground import hazard, procedure
 from ground.client import FAILED as V_FAILED
-from ground.errors import GroundError, LinkError, UsageError
+from ground.errors import AuthorityError, GroundError, LinkError, UsageError
 from ground.link import UP
 from ground.procedure import Abort, AbortOn, Confirm, Expect, If, Send, Wait
 
@@ -61,7 +68,7 @@ _SIM_START = 20.0  # s for a fresh simulated board to print its link and answer 
 
 @dataclass
 class Entry:
-    """One line of a run: ``kind`` is PROC, PLAN, STEP, SENT, STAGE, ASK, ANSWER, OK, FAIL, NO-GO,
+    """One line of a run: ``kind`` is PROC, PLAN, STEP, HELD, SENT, STAGE, ASK, ANSWER, OK, FAIL, NO-GO,
     ABORT, LINK or END; ``line`` the procedure line it is about."""
 
     t: float  # ground time, s since the Unix epoch
@@ -165,17 +172,16 @@ class Runner:
     """Flies ``proc`` (a parsed Procedure) over ``client``; ``operator`` answers its questions.
 
     ``yes``: hazardous commands were confirmed at launch (recorded), none is asked for.
-    ``sinks``: callables given every Entry; ``archive``: where the run is recorded;
+    ``sinks``: callables given every Entry (the run is recorded by ``client.log``);
     ``about``: more to record in the header (the link, a dry run).
     """
 
-    def __init__(self, proc, client, operator, *, yes=False, sinks=(), archive=None, about=None):
+    def __init__(self, proc, client, operator, *, yes=False, sinks=(), about=None):
         self.proc = proc
         self.client = client
         self.operator = operator
         self.yes = yes
         self.sinks = list(sinks)
-        self.archive = archive
         self.about = dict(about or {})
         self.run_id = uuid.uuid4().hex[:12]
         self.entries = []
@@ -196,7 +202,11 @@ class Runner:
         self._stop.set()
 
     def run(self):
-        """Fly every step; the Outcome (the on-abort steps have run unless PASSED)."""
+        """Fly every step; the Outcome (the on-abort steps have run unless PASSED). AuthorityError,
+        before anything is recorded, if the client does not hold command authority."""
+        if self.client.authority != self.client.name:
+            raise AuthorityError("%s does not hold command authority on %s (%s holds it)" % (
+                self.client.name, self.client.link.url, self.client.authority or "nobody"))
         self._header()
         self._mark = self._seen = self.client.position()
         self._link = self.client.link.state
@@ -213,30 +223,42 @@ class Runner:
     # --- the record ----------------------------------------------------------------------
 
     def emit(self, kind, line, text, ref=None):
-        entry = Entry(time.time(), kind, line, text, ref)
-        doc = {"run": self.run_id, "kind": kind, "line": line, "text": text}
-        if not self.entries:  # the first: what was flown, all of it
+        self._emit([(kind, line, text, ref)])
+
+    def _emit(self, items):
+        """Entries (kind, line, text, ref): recorded together, then each to every sink in order."""
+        entries, rows = [], []
+        for kind, line, text, ref in items:
+            entry = Entry(time.time(), kind, line, text, ref)
+            rows.append((entry.t, "PROCEDURE", json.dumps(self._doc(entry))))
+            self.entries.append(entry)
+            entries.append(entry)
+        self.client.log(rows)
+        for entry in entries:
+            for sink in self.sinks:
+                sink(entry)
+
+    def _doc(self, entry):
+        """An entry as recorded: numbered in its run (a line stored twice is one entry); the first
+        holds what was flown, all of it."""
+        doc = {"run": self.run_id, "n": len(self.entries), "kind": entry.kind, "line": entry.line, "text": entry.text}
+        if not self.entries:
             doc.update(procedure=self.proc.name, sha256=self.proc.sha256, source=self.proc.text,
                        params=self.proc.values, yes=self.yes, about=self.about)
-        self.entries.append(entry)
-        if self.archive is not None:
-            archive_record(self.archive, entry.t, doc, self.client.name)
-        for sink in self.sinks:
-            sink(entry)
+        return doc
 
     def _header(self):
+        """Recorded at once: one message to a server, however long the step list."""
         p = self.proc
-        self.emit("PROC", None, "%s: %s" % (p.name, p.title))
-        self.emit("PROC", None, "sha256 %s" % p.sha256)
+        texts = ["%s: %s" % (p.name, p.title), "sha256 %s" % p.sha256]
         if p.values:
-            self.emit("PROC", None, "params " + " ".join("%s=%s" % kv for kv in p.values.items()))
-        self.emit("PROC", None, "hazardous commands: " + (
+            texts.append("params " + " ".join("%s=%s" % kv for kv in p.values.items()))
+        texts.append("hazardous commands: " + (
             "confirmed by --yes given at launch" if self.yes else "each asks for its typed confirmation"))
-        for key, value in self.about.items():
-            self.emit("PROC", None, "%s %s" % (key, value))
-        self.emit("PROC", None, "run %s by %s" % (self.run_id, self.client.name))
-        for line, text in p.plan():
-            self.emit("PLAN", line, text)
+        texts += ["%s %s" % kv for kv in self.about.items()]
+        texts.append("run %s by %s" % (self.run_id, self.client.name))
+        self._emit([("PROC", None, text, None) for text in texts] + [("PLAN", line, text, None)
+                                                                      for line, text in p.plan()])
 
     def _end(self, outcome):
         self._stages()
@@ -283,15 +305,34 @@ class Runner:
             self._hazard(step, tc, confirmation)
         v = self.client.submit(tc, confirm=True, timeout=step.within)
         self._mark = v.mark
+        if v.held is not None:
+            self._approval(step, v)
         self._following.append([v, step.line, 0])
-        self.emit("SENT", step.line, "%s [0x%08X]" % (tc, tc.request_id), v)
+        self.emit("SENT", step.line, "%s [0x%08X]" % (v.command, v.request_id), v)  # the server's id, through one
         finished = self._watch(v.done.is_set, step.within)
         self._look()  # the stages that came with the last one
         if not finished:
             last = v.stages[-1].name if v.stages else "none"
             raise _Stop(FAILED, step.line, "%s not completed within %g s (last report: %s): outcome unknown, "
-                                           "check telemetry%s" % (tc, step.within, last, self._downtime()))
+                                           "check telemetry%s" % (v.command, step.within, last, self._downtime()))
         self._verdict(step, v)
+
+    def _approval(self, step, v):
+        """Wait while a server holds ``v`` for a second person (abort-on watched); withdraw it if the run stops."""
+        self.emit("HELD", step.line, "%s [0x%08X] waits for a second person's approval (number %d)" % (
+            v.command, v.request_id, v.held))
+        try:
+            self._watch(lambda: v.held is None or v.done.is_set())
+        except BaseException:  # a stop, Ctrl-C: it must not go out after the run has moved on
+            try:
+                self.client.withdraw(v)
+                self.emit("HELD", step.line, "withdrawn: never sent")
+            except GroundError as e:
+                self.emit("HELD", step.line, "not withdrawn: %s" % e)
+            raise
+        if v.done.is_set():
+            raise _Stop(FAILED, step.line, "%s %s" % (v.command, _status(v)))
+        self.emit("HELD", step.line, "approved by %s" % v.approver)
 
     def _verdict(self, step, v):
         code = next((s.code for s in reversed(v.stages) if s.name in _ENDING_STAGES and s.code), None)
@@ -388,9 +429,13 @@ class Runner:
             time.sleep(POLL)
 
     def _look(self):
-        """Abort-on checks on every new record, new verification stages, link changes, stop()."""
+        """Abort-on checks on every new record, new verification stages, link changes, stop(),
+        command authority."""
         if self._stop.is_set() and not self._cleaning:
             raise _Stop(INTERRUPTED, self._line, "stopped by the operator")
+        holder = self.client.authority
+        if holder != self.client.name and not self._cleaning:
+            raise _Stop(FAILED, self._line, "command authority lost: %s holds it now" % (holder or "nobody"))
         for rec in self.client.records(self._seen):
             self._seen = rec.position + 1
             for step, since in self._aborts:
@@ -459,26 +504,41 @@ def _status(v):
 
 
 # --- the archive --------------------------------------------------------------------------
-# A run's entries are log rows of kind PROCEDURE in the archive, in the session of the client
-# that flew it (with its frames), each a JSON document: the run's id, the entry's kind, line
-# and text; the first also holds what was flown (file name, SHA-256, text, params, --yes).
+# A run's entries are log rows of kind PROCEDURE, in the session of the client that flew it
+# on a link (with its frames), or in the server's session through a server (with every
+# frame of every client), each a JSON document: the run's id, the entry's number in the
+# run, its kind, line and text; the first also holds what was flown (file name, SHA-256,
+# text, params, --yes, the link). Runner._doc writes them, entry_doc reads them.
+
+_ENTRY_KEYS = ("run", "n", "kind", "line", "text")
 
 
-def archive_record(archive, t, doc, client):
-    """Store one entry of a run (the one place that writes them); a failing disk is counted, never raised."""
-    archive.log(t, "PROCEDURE", json.dumps(doc), client)
+def entry_doc(text):
+    """The entry a PROCEDURE row holds, or None for text that is not one (a server archives what clients send)."""
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        return None
+    return doc if isinstance(doc, dict) and all(k in doc for k in _ENTRY_KEYS) else None
 
 
-def archived_records(archive):
-    """(row, doc) of every entry of every run in ``archive``, in ground-time order."""
-    return [(r, json.loads(r.text)) for r in archive.rows() if r.direction == "LOG" and r.kind == "PROCEDURE"]
+def archived_records(source):
+    """(row, doc) of every entry of every run in ``source`` (an Archive, or a Client of a server),
+    in ground-time order; an entry stored twice (a resend to a server) once."""
+    seen, out = set(), []
+    for row in source.rows(kind="PROCEDURE"):
+        doc = entry_doc(row.text)
+        if doc is not None and (doc["run"], doc["n"]) not in seen:
+            seen.add((doc["run"], doc["n"]))
+            out.append((row, doc))
+    return out
 
 
-def runs(archive):
-    """The first record of each run (its ``run``, ``procedure``, ``sha256`` ...) with ``t``, ``session``
+def runs(source):
+    """The first entry of each run (its ``run``, ``procedure``, ``sha256`` ...) with ``t``, ``session``
     and ``end`` added."""
     found = {}
-    for row, doc in archived_records(archive):
+    for row, doc in archived_records(source):
         if doc["run"] not in found:
             found[doc["run"]] = dict(doc, t=row.t, session=row.session, end="(no end recorded)")
         if doc["kind"] == "END":
@@ -486,13 +546,14 @@ def runs(archive):
     return list(found.values())
 
 
-def replay(archive, run=None):
-    """(first record, entries) of run ``run`` (None: the last one); UsageError if there is none such."""
-    records = archived_records(archive)
+def replay(source, run=None, name="the archive"):
+    """(first entry, entries) of run ``run`` (None: the last one) in ``source`` (called ``name``);
+    UsageError if there is none such."""
+    records = archived_records(source)
     ids = list(dict.fromkeys(doc["run"] for _row, doc in records))
     if not ids or (run is not None and run not in ids):
-        raise UsageError("archive %s has %s" % (archive.path, "no procedure run" if not ids else "no run %s (runs: %s)"
-                                                % (run, " ".join(ids))))
+        raise UsageError("%s has %s" % (name, "no procedure run" if not ids else "no run %s (runs: %s)"
+                                        % (run, " ".join(ids))))
     run = ids[-1] if run is None else run
     mine = [(row, doc) for row, doc in records if doc["run"] == run]
     return mine[0][1], [Entry(row.t, doc["kind"], doc["line"], doc["text"]) for row, doc in mine]

@@ -1,6 +1,8 @@
 *** Settings ***
 Documentation     The procedures operators fly (procedures/*.proc), flown on the target as
-...               `ground proc run --yes` flies them: what operators fly is what CI tests.
+...               `ground proc run --yes` flies them, on the link or through a ground server:
+...               what operators fly is what CI tests. Each run must read back from the archive
+...               entry for entry.
 Resource          ../resources/deployer.resource
 Suite Setup       Prepare The Target Suite
 Suite Teardown    Finish The Target Suite
@@ -20,6 +22,12 @@ Should Pass The Checkout On A Board As Delivered
 Should Release One Slot By The Procedure And Leave The Others Stowed
     Procedure Should Pass    deploy-one.proc    SLOT=2
     Housekeeping Should Show    slot1=STOWED    slot2=RELEASED    slot3=STOWED    slot4=STOWED
+    Nothing Should Burn
+
+Should Release One Slot By The Procedure Flown Through A Ground Server
+    Connect To The Deployer Through A Ground Server    timeout=${BOOT_TIMEOUT}
+    Procedure Should Pass    deploy-one.proc    SLOT=4
+    Housekeeping Should Show    slot1=STOWED    slot2=STOWED    slot3=STOWED    slot4=RELEASED
     Nothing Should Burn
 
 Should Release Every Slot By The Procedure, Each After Its Go

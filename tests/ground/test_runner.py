@@ -1,21 +1,26 @@
-"""Procedures flown against the simulated board (the real firmware under the MicroPython unix port).
+"""Procedures flown against the simulated board (the real firmware under the MicroPython unix port),
+each on the board's link and through a ground server on it.
 
 One board serves the module: every procedure here ends SAFE (its on-abort steps), and the
 releases it makes are of slots no other test here needs STOWED (deploy-all fires the
-lowest STOWED slot and is stopped mid-burn; the link-loss test releases slot 4).
+lowest STOWED slot and is stopped mid-burn; the link-loss test releases slot 4 on the
+link, 3 through a server; the two-person test releases 2).
 """
 
+import contextlib
 import os
 import socket
 import threading
+import time
 
 import pytest
 
 from firmware import dictionary as d
-from ground import procedure, runner
+from ground import codec, procedure, protocol, runner
 from ground.__main__ import main
 from ground.archive import Archive
 from ground.client import Client, default_seq_file
+from ground.errors import UsageError
 from ground.procedure import AbortOn
 from ground.server import Background, Server
 from tests.sim.simproc import Sim
@@ -40,10 +45,35 @@ def sim():
         yield s
 
 
+LINK, SERVER = "on the link", "through a server"
+
+
 @pytest.fixture
-def client(sim):
-    with Client(sim.ports["link"], timeout=TIMEOUT, seq_file=default_seq_file()) as c:
+def archive(tmp_path):
+    a = Archive(str(tmp_path / "archive.sqlite"))
+    yield a
+    a.close()
+
+
+@contextlib.contextmanager
+def _ground(via, link_url, archive, **server_options):
+    """A Client that reaches the payload at ``link_url`` ``via`` its link (archiving its session in
+    ``archive``) or through a ground server on it (archiving there), holding command authority."""
+    if via == LINK:
+        with Client(link_url, timeout=TIMEOUT, seq_file=default_seq_file(), archive=archive) as c:
+            runner.await_payload(c)
+            yield c
+        return
+    server = Server(link_url, archive, timeout=TIMEOUT, seq_file=default_seq_file(), **server_options)
+    with Background(server) as b, Client(b.url, timeout=TIMEOUT, name="proc") as c:
+        c.take()
         runner.await_payload(c)
+        yield c
+
+
+@pytest.fixture(params=[LINK, SERVER])
+def client(request, sim, archive):
+    with _ground(request.param, sim.ports["link"], archive) as c:
         yield c
 
 
@@ -57,10 +87,9 @@ def _written(text, **values):
     return procedure.parse(text, "t.proc", values)
 
 
-def _fly(client, proc, answers=(), rest=None, yes=False, sinks=(), archive=None, operator=None):
+def _fly(client, proc, answers=(), rest=None, yes=False, sinks=(), operator=None):
     """Fly ``proc``; (Outcome, Runner)."""
-    r = runner.Runner(proc, client, operator or runner.ScriptedOperator(answers, rest), yes=yes,
-                      sinks=sinks, archive=archive)
+    r = runner.Runner(proc, client, operator or runner.ScriptedOperator(answers, rest), yes=yes, sinks=sinks)
     return r.run(), r
 
 
@@ -102,7 +131,7 @@ def test_rbf_inserted_mid_burn_during_deploy_all_fires_the_abort_on_cuts_the_bur
         outcome, r = _fly(client, proc, rest=runner.GO, yes=True, sinks=[insert_rbf_as_the_first_burn_starts])
     finally:
         sim.do("set", input="rbf_removed", value=True)
-    assert outcome.status == runner.ABORTED and outcome.safe is True
+    assert outcome.status == runner.ABORTED and outcome.safe is True, outcome
     assert outcome.line in _line_of(proc, AbortOn)  # the firmware's ARM_LOST, or the next HK: both are watched
     slot = fired[0]
     assert [s for s in _kinds(r, "SENT") if s.startswith("FIRE")] == [s for s in _kinds(r, "SENT")
@@ -183,9 +212,11 @@ class _Proxy:
             pass
 
 
-def test_a_link_lost_mid_fire_is_an_unknown_outcome_never_a_second_burn_and_the_run_makes_safe_once_it_returns(sim):
+@pytest.mark.parametrize("via, slot", [(LINK, 4), (SERVER, 3)])
+def test_a_link_lost_mid_fire_is_an_unknown_outcome_never_a_second_burn_and_the_run_makes_safe_once_it_returns(
+        sim, archive, via, slot):
     proc = _written(SAFE_AGAIN + 'expect HK state == SAFE within 5 s\nconfirm "GO?"\nsend ARM\nconfirm "GO?"\n'
-                                 'send FIRE 4 within 2 s\n')
+                                 'send FIRE %d within 2 s\n' % slot)
     proxy = _Proxy(sim.ports["link"])
     cut = []
 
@@ -197,18 +228,17 @@ def test_a_link_lost_mid_fire_is_an_unknown_outcome_never_a_second_burn_and_the_
             proxy.restore()
 
     try:
-        with Client(proxy.url, timeout=2.0, retries=2, seq_file=default_seq_file()) as c:
-            runner.await_payload(c)
+        with _ground(via, proxy.url, archive) as c:
             outcome, r = _fly(c, proc, rest=runner.GO, yes=True,
                               sinks=[cut_as_the_burn_starts_and_restore_once_the_step_failed])
             assert c.await_hk(state="SAFE", timeout=TIMEOUT)
     finally:
         proxy.cut()
     assert (outcome.status, outcome.line, outcome.safe) == (runner.FAILED, 9, True)
-    assert "FIRE 4 not completed within 2 s (last report: STARTED): outcome unknown" in outcome.reason
+    assert "FIRE %d not completed within 2 s (last report: STARTED): outcome unknown" % slot in outcome.reason
     assert "the link was down for" in outcome.reason
     assert _kinds(r, "LINK")[:2] == ["link DOWN", "link UP"]
-    assert len([b for b in sim.do("burns")["burns"] if b["slot"] == 4]) == 1  # executed once, whatever was resent
+    assert len([b for b in sim.do("burns")["burns"] if b["slot"] == slot]) == 1  # once, whatever was resent
 
 
 def test_an_operator_saying_no_go_stops_before_arming_and_makes_safe(client):
@@ -290,23 +320,31 @@ def test_stop_from_another_thread_ends_the_waiting_step_and_makes_safe(client):
     assert [s.split(" [")[0] for s in _kinds(r, "SENT")] == ["PING", "SAFE"]
 
 
-def test_a_recorded_run_replays_line_for_line_with_the_procedure_it_flew(client, tmp_path, capsys):
-    db = str(tmp_path / "runs.sqlite")
-    archive = Archive(db)
+def test_a_recorded_run_replays_line_for_line_from_the_archive_session_that_holds_its_frames(client, archive, capsys):
     shown = []
-    outcome, r = _fly(client, _shipped("checkout.proc"), archive=archive, sinks=[lambda e: shown.append(str(e))])
-    archive.close()
+    outcome, r = _fly(client, _shipped("checkout.proc"), sinks=[lambda e: shown.append(str(e))])
     assert outcome.status == runner.PASSED, outcome
     assert any(line.endswith("PARAM id=ARM_WINDOW value=60 after 0.0 s") for line in shown)
-    capsys.readouterr()
-    assert main(["proc", "replay", db]) == 0
-    assert capsys.readouterr().out.splitlines() == shown
-    assert main(["proc", "replay", db, r.run_id, "--source"]) == 0
-    assert capsys.readouterr().out == procedure.read(os.path.join(PROCEDURES, "checkout.proc"))
-    assert main(["proc", "replay", db, "--list"]) == 0
-    listed = capsys.readouterr().out
-    assert r.run_id in listed and "checkout.proc" in listed and "PASSED" in listed
-    assert main(["proc", "replay", db, "nosuchrun"]) == 2
+    archive.flush()
+    through_server = protocol.is_server_url(client.link.url)
+    for source in [archive.path] + ([client.link.url] if through_server else []):  # the file, and the server
+        capsys.readouterr()
+        assert main(["proc", "replay", source]) == 0
+        assert capsys.readouterr().out.splitlines() == shown
+        assert main(["proc", "replay", source, r.run_id, "--source"]) == 0
+        assert capsys.readouterr().out == procedure.read(os.path.join(PROCEDURES, "checkout.proc"))
+        assert main(["proc", "replay", source, "--list"]) == 0
+        listed = capsys.readouterr().out.split()
+        assert r.run_id in listed and "checkout.proc" in listed and "PASSED:" in listed
+    session = listed[listed.index("session") + 1]
+    assert session == str(archive.session)  # the server's session, or the client's own on a link
+    assert main(["replay", archive.path, "--session", session, "--type", "PROCEDURE,TC"]) == 0
+    rows = capsys.readouterr().out.splitlines()
+    rows = rows[next(i for i, row in enumerate(rows) if " PROCEDURE " in row):]  # the run's entries and TCs
+    assert len([row for row in rows if " TC " in row]) == len(_kinds(r, "SENT"))
+    assert len([row for row in rows if " PROCEDURE %s " % r.run_id in row]) == len(r.entries)
+    assert rows[-1].endswith("END PASSED: every step done")
+    assert main(["proc", "replay", archive.path, "nosuchrun"]) == 2
     assert "no run nosuchrun" in capsys.readouterr().err
 
 
@@ -321,25 +359,99 @@ def test_dry_run_rehearses_on_a_fresh_simulated_board_and_archives_the_run(tmp_p
     archive.close()
 
 
-def test_a_procedure_flies_through_the_ground_server_once_it_holds_command_authority(sim, tmp_path, capsys):
+def test_proc_run_through_a_server_is_refused_without_command_authority_and_flies_with_take(sim, archive, capsys):
     checkout = os.path.join(PROCEDURES, "checkout.proc")
-    db = str(tmp_path / "proc.sqlite")
-    server_archive = Archive(str(tmp_path / "server.sqlite"))
+    with Background(Server(sim.ports["link"], archive, timeout=TIMEOUT, seq_file=default_seq_file())) as b:
+        assert main(["proc", "run", checkout, b.url]) == 2
+        refused = "does not hold command authority on %s (nobody holds it) (--take takes" % b.url
+        assert refused in capsys.readouterr().err
+        assert main(["proc", "run", checkout, b.url, "--take", "--db", "mine.sqlite"]) == 2
+        assert "through a server the run is recorded in the server's archive" in capsys.readouterr().err
+        assert main(["proc", "run", checkout, b.url, "--take"]) == 0
+        out = capsys.readouterr().out
+        assert "END    PASSED: every step done" in out and "(a ground server on %s)" % sim.ports["link"] in out
+        assert main(["proc", "replay", b.url, "--list"]) == 0
+        assert len(capsys.readouterr().out.splitlines()) == 1  # the refused runs recorded nothing
+
+
+def test_a_server_that_keeps_no_archive_refuses_the_run_before_its_first_step(sim):
+    server = Server(sim.ports["link"], None, timeout=TIMEOUT, seq_file=default_seq_file())
+    with Background(server) as b, Client(b.url, timeout=TIMEOUT, name="proc") as c:
+        c.take()
+        r = runner.Runner(_written("send PING\n"), c, runner.ScriptedOperator())
+        with pytest.raises(UsageError, match="this server keeps no archive: nothing would record"):
+            r.run()
+    assert [e for e in r.entries if e.kind not in ("PROC", "PLAN")] == []
+
+
+def test_command_authority_taken_over_mid_run_stops_the_procedure_at_once(sim, archive):
+    proc = _written(SAFE_AGAIN + "send PING\nwait 30 s\nsend PING\n")
+    with _ground(SERVER, sim.ports["link"], archive) as c, Client(c.link.url, name="other") as other:
+        started = time.monotonic()
+        outcome, r = _fly(c, proc, sinks=[lambda e: e.kind == "STEP" and e.line == 6 and other.take(force=True)])
+    assert time.monotonic() - started < 10  # not the 30 s wait
+    assert (outcome.status, outcome.line, outcome.safe) == (runner.FAILED, 6, False)
+    assert outcome.reason == "command authority lost: #2 other holds it now"
+    assert [s.split(" [")[0] for s in _kinds(r, "SENT")] == ["PING"]  # the other operator has the payload now
+    assert [str(e) for e in runner.replay(archive, r.run_id)[1]] == [str(e) for e in r.entries]
+
+
+def test_entries_the_server_cannot_be_reached_for_reach_its_archive_once_it_is_back(sim, tmp_path):
+    proc = _written(SAFE_AGAIN + "send PING\nwait 30 s\nsend PING\n")
+    first, second = Archive(str(tmp_path / "a.sqlite")), Archive(str(tmp_path / "a.sqlite"))
+    b = Background(Server(sim.ports["link"], first, timeout=TIMEOUT, seq_file=default_seq_file()))
+    port = int(b.url.rsplit(":", 1)[1])
     try:
-        with Background(Server(sim.ports["link"], server_archive, timeout=TIMEOUT, seq_file=default_seq_file())) as b:
-            assert main(["proc", "run", checkout, b.url, "--db", db]) == 2
-            assert "nobody holds command authority on %s (--take takes it" % b.url in capsys.readouterr().err
-            assert main(["proc", "run", checkout, b.url, "--db", db, "--take"]) == 0
-            assert "END    PASSED: every step done" in capsys.readouterr().out
+        with Client(b.url, timeout=TIMEOUT, name="proc") as c:
+            c.take()
+            outcome, r = _fly(c, proc, sinks=[lambda e: e.kind == "STEP" and e.line == 6 and b.stop()])
+            assert outcome.reason == "command authority lost: nobody holds it now" and outcome.safe is False
+            assert c.unlogged > 0  # the stop, the on-abort steps and the end, waiting for the server
+            b = Background(Server(sim.ports["link"], second, timeout=TIMEOUT, seq_file=default_seq_file()),
+                           port=port)
+            deadline = time.monotonic() + 10
+            while c.link.state != "UP" and time.monotonic() < deadline:
+                time.sleep(0.05)
+        assert c.unlogged == 0  # close() sent them
     finally:
-        server_archive.close()
-    assert main(["proc", "replay", db, "--list"]) == 0
-    listed = capsys.readouterr().out.split()
-    session = listed[listed.index("session") + 1]
-    assert main(["replay", db, "--session", session, "--type", "PROCEDURE,TC"]) == 0
-    shown = capsys.readouterr().out.splitlines()  # the run's entries and the TCs sent, in one session
-    assert any(" TC TIME_SET " in line for line in shown)
-    assert shown[-1].endswith("END PASSED: every step done") and " PROCEDURE " in shown[-1]
+        b.stop()
+        first.close()
+    assert [str(e) for e in runner.replay(second, r.run_id)[1]] == [str(e) for e in r.entries]  # both sessions
+    second.close()
+
+
+def test_two_person_rule_holds_a_procedures_hazardous_command_until_a_second_person_approves_it(sim, archive):
+    proc = _written('confirm "GO to arm?"\nsend ARM\nexpect event ARMED within 10 s\nsend DISARM\n')
+    with _ground(SERVER, sim.ports["link"], archive, two_person=True) as c, Client(c.link.url, name="bob") as bob:
+        def bob_approves(entry):
+            if entry.kind == "HELD" and "waits" in entry.text:
+                threading.Timer(0.5, bob.approve, (int(entry.text.rsplit(" ", 1)[1].rstrip(")")),)).start()
+
+        outcome, r = _fly(c, proc, rest=runner.GO, yes=True, sinks=[bob_approves])
+    assert outcome.status == runner.PASSED, outcome
+    assert _kinds(r, "HELD")[1] == "approved by #2 bob"
+    assert [e.kind for e in r.entries if e.line == 2 and e.kind in ("HELD", "SENT", "OK")] == [
+        "HELD", "HELD", "SENT", "OK"]  # sent once approved: its time limit runs from then on
+
+
+def test_a_run_stopped_while_its_command_waits_for_approval_withdraws_it_so_it_is_never_sent(sim, archive):
+    proc = _written(SAFE_AGAIN + 'abort-on HK inputs lacks PERMIT\nconfirm "GO to arm?"\nsend ARM\n')
+    with _ground(SERVER, sim.ports["link"], archive, two_person=True) as c, Client(c.link.url, name="bob") as bob:
+        def permit_withdrawn_while_held(entry):
+            if entry.kind == "HELD" and "waits" in entry.text:
+                sim.do("set", input="permit", value=False)
+
+        try:
+            outcome, r = _fly(c, proc, rest=runner.GO, yes=True, sinks=[permit_withdrawn_while_held])
+        finally:
+            sim.do("set", input="permit", value=True)
+        with pytest.raises(UsageError, match="no command waits for approval number 1"):
+            bob.approve(1)
+    assert (outcome.status, outcome.line, outcome.safe) == (runner.ABORTED, 5, True)
+    assert _kinds(r, "HELD")[1] == "withdrawn: never sent"
+    assert [s.split(" [")[0] for s in _kinds(r, "SENT")] == ["SAFE"]
+    tcs = [codec.describe_tc(raw) for _t, _d, raw in archive.frames("TC")]
+    assert not [tc for tc in tcs if tc.startswith("ARM")]
 
 
 def test_run_refuses_a_procedure_that_does_not_check_before_any_link_opens(tmp_path, capsys):

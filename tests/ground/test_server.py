@@ -463,6 +463,16 @@ def test_a_server_without_an_archive_refuses_a_clients_lines_so_nothing_is_flown
         assert alice.unlogged == 0
 
 
+def test_a_procedure_line_that_is_no_runs_entry_is_replayed_as_text_and_is_no_run(join, capsys):
+    alice = join("alice")
+    alice.log([(1000.0, "PROCEDURE", "not an entry")])
+    url = alice.link.url
+    assert main(["replay", url, "--type", "PROCEDURE"]) == 0
+    assert capsys.readouterr().out.splitlines()[1] == "1970-01-01T00:16:40.000Z PROCEDURE not an entry"
+    assert main(["proc", "replay", url]) == 2
+    assert capsys.readouterr().err == "ground: server %s has no procedure run\n" % url
+
+
 def test_a_server_with_a_token_gives_command_authority_only_with_it(serve):
     url = serve(token="s3cret")
     with Client(url, name="guess", token="") as guess, Client(url, name="ops", token="s3cret") as ops:
