@@ -47,6 +47,7 @@ from dataclasses import dataclass
 from firmware import dictionary as d
 from ground import hazard, procedure
 from ground.client import FAILED as V_FAILED
+from ground.client import NOT_SENT
 from ground.errors import AuthorityError, GroundError, LinkError, UsageError
 from ground.link import UP
 from ground.procedure import Abort, AbortOn, Confirm, Expect, If, Send, Wait
@@ -330,7 +331,7 @@ class Runner:
             except GroundError as e:
                 self.emit("HELD", step.line, "not withdrawn: %s" % e)
             raise
-        if v.done.is_set():
+        if v.status == NOT_SENT:  # expired, or cancelled: not approved
             raise _Stop(FAILED, step.line, "%s %s" % (v.command, _status(v)))
         self.emit("HELD", step.line, "approved by %s" % v.approver)
 
@@ -373,8 +374,8 @@ class Runner:
         self.emit("ANSWER", step.line, GO)
 
     def _ask(self, step, question):
+        self.operator.ask(question)  # first: an answer typed as soon as the question shows must find it asked
         self.emit("ASK", step.line, question.prompt, question)
-        self.operator.ask(question)
         try:
             self._watch(question.done.is_set)
         finally:

@@ -271,6 +271,27 @@ def test_a_hazardous_send_asks_for_its_typed_answer_unless_yes_was_given_at_laun
     assert any(a.endswith("confirmed by --yes given at launch") for a in _kinds(r, "ANSWER"))
 
 
+def test_an_answer_typed_the_moment_its_question_shows_answers_it(fw):
+    proc = _written('confirm "First?"\nconfirm "Second?"\n')
+    read, write = os.pipe()
+    keyboard = os.fdopen(write, "w", buffering=1)
+
+    def type_go_as_each_question_shows(entry):
+        if entry.kind == "ASK":
+            keyboard.write("GO\n")
+            time.sleep(0.2)  # the screen takes its time; the terminal is read meanwhile
+
+    with Client(fw.url, timeout=TIMEOUT) as c, os.fdopen(read) as terminal:
+        r = runner.Runner(proc, c, runner.TerminalOperator(terminal), sinks=[type_go_as_each_question_shows])
+        unanswered = threading.Timer(5.0, r.stop)
+        unanswered.start()
+        outcome = r.run()
+        unanswered.cancel()
+        keyboard.close()
+    assert outcome.status == runner.PASSED, outcome
+    assert _kinds(r, "ANSWER") == ["GO", "GO"]
+
+
 class _ThinkingOperator:
     """Withdraws the lander's permit while the question is open, and never answers."""
 
@@ -432,6 +453,15 @@ def test_two_person_rule_holds_a_procedures_hazardous_command_until_a_second_per
     assert _kinds(r, "HELD")[1] == "approved by #2 bob"
     assert [e.kind for e in r.entries if e.line == 2 and e.kind in ("HELD", "SENT", "OK")] == [
         "HELD", "HELD", "SENT", "OK"]  # sent once approved: its time limit runs from then on
+
+
+def test_a_procedures_command_nobody_approves_in_time_fails_its_step_unsent_and_the_run_makes_safe(sim, archive):
+    proc = _written(SAFE_AGAIN + 'confirm "GO to arm?"\nsend ARM\n')
+    with _ground(SERVER, sim.ports["link"], archive, two_person=True, approval_timeout=0.5) as c:
+        outcome, r = _fly(c, proc, rest=runner.GO, yes=True)
+    assert (outcome.status, outcome.line, outcome.safe) == (runner.FAILED, 6, True)
+    assert outcome.reason.endswith("NOT_SENT: NOT approved within 0.5 s: not sent")
+    assert [s.split(" [")[0] for s in _kinds(r, "SENT")] == ["SAFE"]
 
 
 def test_a_run_stopped_while_its_command_waits_for_approval_withdraws_it_so_it_is_never_sent(sim, archive):
