@@ -253,8 +253,8 @@ def _proc_run(a):
         if archive:
             archive.close()
     if client.unlogged:
-        lost = "%d entries of the run did not reach the archive of %s: its record is incomplete" % (
-            client.unlogged, url)
+        lost = "%d %s of the run did not reach the archive of %s: its record is incomplete" % (
+            client.unlogged, "entry" if client.unlogged == 1 else "entries", url)
         if outcome.status == runner.PASSED:
             raise LinkError("%s PASSED, but %s" % (proc.name, lost))
         print("ground: %s" % lost, file=sys.stderr)

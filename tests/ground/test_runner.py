@@ -20,8 +20,9 @@ from ground import codec, procedure, protocol, runner
 from ground.__main__ import main
 from ground.archive import Archive
 from ground.client import Client, default_seq_file
-from ground.errors import UsageError
+from ground.errors import LinkError, UsageError
 from ground.procedure import AbortOn
+from ground.remote import ServerClient
 from ground.server import Background, Server
 from tests.sim.simproc import Sim
 
@@ -403,6 +404,25 @@ def test_a_server_that_keeps_no_archive_refuses_the_run_before_its_first_step(si
         with pytest.raises(UsageError, match="this server keeps no archive: nothing would record"):
             r.run()
     assert [e for e in r.entries if e.kind not in ("PROC", "PLAN")] == []
+
+
+def test_a_run_that_passed_but_whose_end_did_not_reach_the_servers_archive_says_so_and_exits_3(
+        sim, archive, tmp_path, capsys, monkeypatch):
+    request = ServerClient._request
+
+    def server_unreachable_for_the_end(self, msg):
+        if msg["type"] == "log" and any('"kind": "END"' in text for _t, _kind, text in msg["lines"]):
+            raise LinkError("not connected to %s" % self.link.url)
+        return request(self, msg)
+
+    monkeypatch.setattr(ServerClient, "_request", server_unreachable_for_the_end)
+    ping = tmp_path / "ping.proc"
+    ping.write_text("send PING\n")
+    with Background(Server(sim.ports["link"], archive, timeout=TIMEOUT, seq_file=default_seq_file())) as b:
+        assert main(["proc", "run", str(ping), b.url, "--take"]) == 3
+    assert capsys.readouterr().err == ("ground: ping.proc PASSED, but 1 entry of the run did not reach the archive of "
+                                       "%s: its record is incomplete\n" % b.url)
+    assert [r["end"] for r in runner.runs(archive)] == ["(no end recorded)"]
 
 
 def test_command_authority_taken_over_mid_run_stops_the_procedure_at_once(sim, archive):
