@@ -1,7 +1,8 @@
-"""Fixtures: a fake payload on a local TCP port and a Client connected to it."""
+"""Fixtures: a fake payload on a local TCP port and a Client connected to it; an archive."""
 
 import pytest
 
+from ground.archive import Archive
 from ground.client import Client
 from tests.ground.fakefw import FakeFirmware
 
@@ -38,3 +39,10 @@ def fw():
 def client(fw):
     with Client(fw.url, timeout=FAST, retries=1) as c:
         yield c
+
+
+@pytest.fixture
+def archive(tmp_path):
+    a = Archive(str(tmp_path / "archive.sqlite"))
+    yield a
+    a.close()

@@ -9,7 +9,6 @@ link, 3 through a server; the two-person test releases 2).
 
 import contextlib
 import os
-import socket
 import threading
 import time
 
@@ -24,6 +23,7 @@ from ground.errors import LinkError, UsageError
 from ground.procedure import AbortOn
 from ground.remote import ServerClient
 from ground.server import Background, Server
+from tests.ground.relay import Relay
 from tests.sim.simproc import Sim
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -47,13 +47,6 @@ def sim():
 
 
 LINK, SERVER = "on the link", "through a server"
-
-
-@pytest.fixture
-def archive(tmp_path):
-    a = Archive(str(tmp_path / "archive.sqlite"))
-    yield a
-    a.close()
 
 
 @contextlib.contextmanager
@@ -163,78 +156,28 @@ def test_a_command_failed_by_an_inhibit_dropping_stops_the_run_aborted_by_the_ab
     assert "COMPLETION_FAILED ABORTED" in _kinds(r, "STAGE")[-1]
 
 
-class _Proxy:
-    """A TCP relay between the ground and the sim's link that can be cut and restored (the port too)."""
-
-    def __init__(self, upstream):
-        host, port = upstream.removeprefix("socket://").rsplit(":", 1)
-        self.upstream = (host, int(port))
-        self.port = 0
-        self._sockets = []
-        self.restore()
-
-    @property
-    def url(self):
-        return "socket://127.0.0.1:%d" % self.port
-
-    def restore(self):
-        server = socket.socket()
-        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        server.bind(("127.0.0.1", self.port))
-        self.port = server.getsockname()[1]
-        server.listen(1)
-        self._sockets = [server]
-        threading.Thread(target=self._accept, args=(server,), daemon=True).start()
-
-    def cut(self):
-        for s in self._sockets:
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            s.close()
-
-    def _accept(self, server):
-        try:
-            ground, _ = server.accept()
-        except OSError:
-            return
-        board = socket.create_connection(self.upstream)
-        self._sockets += [ground, board]
-        for a, b in ((ground, board), (board, ground)):
-            threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
-
-    @staticmethod
-    def _pump(a, b):
-        try:
-            while data := a.recv(4096):
-                b.sendall(data)
-        except OSError:
-            pass
-
-
 @pytest.mark.parametrize("via, slot", [(LINK, 4), (SERVER, 3)])
 def test_a_link_lost_mid_fire_is_an_unknown_outcome_never_a_second_burn_and_the_run_makes_safe_once_it_returns(
         sim, archive, via, slot):
     proc = _written(SAFE_AGAIN + 'expect HK state == SAFE within 5 s\nconfirm "GO?"\nsend ARM\nconfirm "GO?"\n'
                                  'send FIRE %d within 2 s\n' % slot)
-    proxy = _Proxy(sim.ports["link"])
+    relay = Relay(sim.ports["link"])
     cut = []
 
     def cut_as_the_burn_starts_and_restore_once_the_step_failed(entry):
         if _fire_started(entry):
-            proxy.cut()
+            relay.cut()
             cut.append(entry)
         elif entry.kind == "FAIL" and cut:
-            proxy.restore()
+            relay.restore()
 
     try:
-        with _ground(via, proxy.url, archive) as c:
+        with _ground(via, relay.url, archive) as c:
             outcome, r = _fly(c, proc, rest=runner.GO, yes=True,
                               sinks=[cut_as_the_burn_starts_and_restore_once_the_step_failed])
             assert c.await_hk(state="SAFE", timeout=TIMEOUT)
     finally:
-        proxy.cut()
+        relay.close()
     assert (outcome.status, outcome.line, outcome.safe) == (runner.FAILED, 9, True)
     assert "FIRE %d not completed within 2 s (last report: STARTED): outcome unknown" % slot in outcome.reason
     assert "the link was down for" in outcome.reason

@@ -42,13 +42,6 @@ def wait_for(predicate, timeout=5.0, what="condition"):
 
 
 @pytest.fixture
-def archive(tmp_path):
-    a = Archive(str(tmp_path / "server.sqlite"))
-    yield a
-    a.close()
-
-
-@pytest.fixture
 def serve(fw, archive):
     """Start a server on the fake payload (options as Server's); stopped after the test."""
     started = []
