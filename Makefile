@@ -12,7 +12,7 @@ N      ?= 1000000
 MINUTES ?= 60
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: help venv test lint typecheck mpy-compile pytest mptest icd icd-check hil hil-renode \
+.PHONY: help venv test lint typecheck mpy-compile pytest mptest icd icd-check proc-check hil hil-renode \
         bench bench-report bench-server bench-web docs-screens run flash flash-micropython faults \
         fuzz soak explore clean
 
@@ -55,7 +55,7 @@ $(TYPINGS_STAMP): requirements-stubs.txt $(STAMP)
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --target typings -r requirements-stubs.txt
 	touch $@
 
-test: lint typecheck mpy-compile icd-check pytest mptest hil
+test: lint typecheck mpy-compile icd-check proc-check pytest mptest hil
 	@echo "make test: all checks passed"
 
 lint: $(STAMP)
@@ -87,7 +87,13 @@ icd-check: $(STAMP)
 	@$(PY) -m ground xtce | diff -u docs/payload.xtce.xml - > /dev/null || \
 	  { echo "docs/payload.xtce.xml is stale: run 'make icd' and commit it"; exit 1; }
 
+# Every shipped procedure, checked against the dictionary (ground proc check; docs/PROCEDURES.md).
+proc-check: $(STAMP)
+	@$(PY) -m ground proc check procedures/*.proc
+
+# hil/out/archive.sqlite: every frame and procedure run of this run only (ground replay, ground proc replay).
 hil: $(STAMP)
+	rm -f hil/out/archive.sqlite*
 	$(BIN)/robot --variable TARGET:sim --exclude renode-only --outputdir hil/out hil/suites
 
 # Renode's renode-test, with its own Python (Robot Framework as Renode pins it, plus
@@ -97,6 +103,7 @@ hil-renode:
 	@command -v renode-test > /dev/null || { echo "renode-test not found: install Renode (see hil/README.md)"; exit 2; }
 	@test -n "$(FIRMWARE)" || { echo "usage: make hil-renode FIRMWARE=path/to/firmware.elf"; exit 2; }
 	@mkdir -p hil/out
+	rm -f hil/out/archive.sqlite*
 	cd hil/out && renode-test --variable TARGET:renode --variable FIRMWARE:$(abspath $(FIRMWARE)) \
 	  -r $(abspath hil/out) $(abspath $(wildcard hil/suites/*.robot))
 

@@ -111,6 +111,10 @@ class Approvals:
         """The approvals past their deadline, now EXPIRED."""
         return self._end([a for a in self.waiting.values() if a.deadline <= now], EXPIRED)
 
+    def withdraw(self, approval):
+        """``approval`` taken back by its sender: the Approval, now CANCELLED."""
+        return self._end([approval], CANCELLED)[0]
+
     def cancel(self, owner):
         """The approvals ``owner`` waits for (it lost authority), now CANCELLED."""
         return self._end([a for a in self.waiting.values() if a.owner is owner], CANCELLED)

@@ -10,6 +10,7 @@ of ground time (time set) is preceded by a marker line, so that neither passes u
     2026-06-13T10:00:01.234Z T+12.345s HK sid=1 state=SAFE ...
     2026-06-13T10:00:01.300Z TC FIRE 2 [0x18C10005] by #1 console alice@desk, approved by #2 bob@desk
     2026-06-13T10:00:02.000Z AUTHORITY command authority taken by #1 console alice@desk
+    2026-06-13T10:00:02.100Z PROCEDURE 5d294dcb4bf4 STEP line 27 send ARM
     --- on-board time went back 734.120 s (T+740.000s to T+5.880s): the payload reset
 """
 
@@ -20,6 +21,7 @@ from firmware import dictionary as d
 from ground import codec
 from ground.archive import LOG_KINDS
 from ground.errors import UsageError
+from ground.runner import entry_doc
 
 JUMP_SLACK = 2.0  # s: on-board time may run ahead of ground time by this much before a marker
 _DAY_MS = 86400000
@@ -119,7 +121,13 @@ class Replay:
             else:
                 yield "%s TC %s [0x%08X]%s" % (ground_text(row.t), text, rid, _by(row))
         elif row.direction == "LOG" and wanted(self.types, row):
-            if self.as_json:
+            doc = entry_doc(row.text) if row.kind == "PROCEDURE" else None  # an entry of a run (ground/runner.py)
+            if doc is not None and self.as_json:
+                yield json.dumps({"log": row.kind, "ground_time": row.t, "client": row.client} | doc)
+            elif doc is not None:
+                yield "%s PROCEDURE %s %s%s %s" % (ground_text(row.t), doc["run"], doc["kind"],
+                                                   " line %d" % doc["line"] if doc["line"] else "", doc["text"])
+            elif self.as_json:
                 yield json.dumps({"log": row.kind, "text": row.text, "ground_time": row.t, "client": row.client})
             else:
                 yield "%s %s %s" % (ground_text(row.t), row.kind, row.text)

@@ -31,6 +31,7 @@ import threading
 import time
 
 from ground import authority, hazard, protocol, software_version
+from ground.archive import CLIENT_KINDS
 from ground.client import DEFAULT_RETRIES, DEFAULT_TIMEOUT, PENDING, Client
 from ground.errors import GroundError, UsageError
 
@@ -95,7 +96,8 @@ class Server:
         self._web = None
         self._tasks = set()  # the status ticker, queries under way
         self._handlers = {"command": self._command, "take": self._take, "release": self._release,
-                          "approve": self._approve, "sessions": self._sessions}
+                          "approve": self._approve, "withdraw": self._withdraw, "sessions": self._sessions,
+                          "log": self._client_log}
 
     # --- life cycle -------------------------------------------------------------------
 
@@ -304,8 +306,10 @@ class Server:
         """Answer one request; a malformed one is a ProtocolError (the peer is dropped)."""
         kind = msg["type"]
         if kind == "query":
-            if not all(isinstance(msg.get(k), (int, float, type(None))) for k in ("since", "until", "session")):
-                raise protocol.ProtocolError("malformed query request: since, until and session are numbers or null")
+            if not all(isinstance(msg.get(k), (int, float, type(None))) for k in ("since", "until", "session")) \
+                    or not isinstance(msg.get("kind"), (str, type(None))):
+                raise protocol.ProtocolError("malformed query request: since, until and session are numbers or "
+                                             "null, kind a text or null")
             self._task(self._query(peer, msg))
             return
         handler = self._handlers.get(kind)
@@ -379,6 +383,13 @@ class Server:
         self._broadcast(self._approval_line(a), False)
         self._send(cmd)
 
+    def _withdraw(self, peer, msg):
+        """The sender of a held command takes it back (a procedure that stopped): never sent."""
+        cmd = self._commands.get(int(msg["ref"]))
+        if cmd is None or cmd.owner is not peer or cmd.approval is None or cmd.approval.state != authority.WAITING:
+            raise UsageError("no command of yours numbered %s waits for approval" % msg["ref"])
+        self._unapproved(self.approvals.withdraw(cmd.approval), "withdrawn by its sender: not sent")
+
     def _cancel_approvals(self, owner, why):
         for a in self.approvals.cancel(owner) if self.approvals else ():
             self._unapproved(a, "cancelled, %s: not sent" % why)
@@ -390,6 +401,18 @@ class Server:
         self._broadcast(self._approval_line(a), False)
         self._broadcast(self._command_line(cmd), False)
         self._end(cmd)
+
+    def _client_log(self, peer, msg):
+        """A client's lines for the archive (the entries of a procedure it flies), under its name."""
+        if self.archive is None:
+            raise UsageError("this server keeps no archive: nothing would record what %s logs" % peer.name)
+        lines = [(float(t), str(kind), str(text)) for t, kind, text in msg["lines"]]
+        refused = [kind for _t, kind, _text in lines if kind not in CLIENT_KINDS]
+        if refused:
+            raise UsageError("a client logs %s lines, not %s: the other kinds are the server's own" % (
+                "|".join(CLIENT_KINDS), refused[0]))
+        for t, kind, text in lines:
+            self.archive.log(t, kind, text, peer.name)
 
     def _sessions(self, peer, msg):
         if self.archive is None:
@@ -403,7 +426,7 @@ class Server:
             if self.archive is None:
                 raise UsageError("this server keeps no archive")
             rows = await self._loop.run_in_executor(None, lambda: self.archive.rows(
-                msg.get("since"), msg.get("until"), msg.get("session")))
+                msg.get("since"), msg.get("until"), msg.get("session"), msg.get("kind")))
             for row in rows:
                 doc = row._asdict()
                 doc.update(type="row", id=msg.get("id"), packet=row.packet.hex() if row.packet else None)

@@ -1,7 +1,8 @@
-"""Fixtures: a fake payload on a local TCP port and a Client connected to it."""
+"""Fixtures: a fake payload on a local TCP port and a Client connected to it; an archive."""
 
 import pytest
 
+from ground.archive import Archive
 from ground.client import Client
 from tests.ground.fakefw import FakeFirmware
 
@@ -12,6 +13,19 @@ FAST = 0.5  # s: verification timeout for a local link (real links: ground.clien
 def _state_dir(tmp_path, monkeypatch):
     """The CLI keeps its TC sequence count under XDG_STATE_HOME: one per test."""
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+
+
+@pytest.fixture(scope="module")
+def ground_state(tmp_path_factory):
+    return tmp_path_factory.mktemp("ground-state")
+
+
+@pytest.fixture
+def one_ground(ground_state, monkeypatch):
+    """For a module on one board (``pytestmark = pytest.mark.usefixtures("one_ground")``): every
+    client and CLI run counts on from one saved sequence count, as one ground station does, so
+    that no two commands share a request id by chance."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(ground_state))
 
 
 @pytest.fixture
@@ -25,3 +39,10 @@ def fw():
 def client(fw):
     with Client(fw.url, timeout=FAST, retries=1) as c:
         yield c
+
+
+@pytest.fixture
+def archive(tmp_path):
+    a = Archive(str(tmp_path / "archive.sqlite"))
+    yield a
+    a.close()

@@ -43,14 +43,7 @@ def _booted(url):
             assert time.monotonic() < deadline, "the simulated board did not answer PING"
 
 
-@pytest.fixture(scope="module")
-def ground_state(tmp_path_factory):
-    return tmp_path_factory.mktemp("ground-state")
-
-
-@pytest.fixture(autouse=True)
-def _one_ground(ground_state, monkeypatch):
-    monkeypatch.setenv("XDG_STATE_HOME", str(ground_state))
+pytestmark = pytest.mark.usefixtures("one_ground")
 
 
 @pytest.fixture(scope="module")
