@@ -253,21 +253,8 @@ def _proc_check(a):
     _out("%d procedure%s checked: fit to run" % (len(a.files), "" if len(a.files) == 1 else "s"))
 
 
-def _proc_values(words):
-    """{NAME: VALUE} of -p NAME=VALUE options."""
-    pairs = [w.partition("=") for w in words]
-    bad = [w for w, (_n, eq, _v) in zip(words, pairs, strict=True) if not eq]
-    if bad:
-        raise UsageError("-p takes NAME=VALUE, got %r" % bad[0])
-    return {n: v for n, _eq, v in pairs}
-
-
 def _proc_run(a):
-    text = procedure.read(a.file)
-    mistakes = procedure.check(text, a.file)
-    if mistakes:
-        raise UsageError("%s does not check, so it is not flown:\n%s" % (a.file, "\n".join(mistakes)))
-    proc = procedure.parse(text, a.file, _proc_values(a.param))
+    proc = procedure.load(a.file, procedure.param_values(a.param))
     if (a.url is None) != a.dry_run:
         raise UsageError("give the payload's URL, or --dry-run to rehearse on a fresh simulated board (not both)")
     server = a.url is not None and protocol.is_server_url(a.url)

@@ -39,6 +39,8 @@ _CHECKED_VALUES = 16  # a param with more values is checked at its ends and defa
 _REPORTS = {t.name: t for t in d.TELEMETRY if t.service not in (d.SVC_VERIFICATION, d.SVC_EVENT)}
 _EVENTS = {e.name: e for e in d.EVENTS}
 _CDS_EPOCH = datetime.datetime(1958, 1, 1, tzinfo=datetime.UTC)
+# What operators fly: checked by make proc-check, flown by make hil, offered by the consoles' panels.
+SHIPPED = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "procedures")
 
 
 class ProcedureError(UsageError):
@@ -536,6 +538,44 @@ def read(path):
             return f.read()
     except (OSError, UnicodeDecodeError) as e:
         raise UsageError("cannot read procedure %s: %s" % (path, e))
+
+
+def load(path, values=None):
+    """The Procedure in file ``path`` with these param ``values``, fit to fly: UsageError listing
+    every mistake if it does not check (nothing is flown that ``ground proc check`` refuses)."""
+    text = read(path)
+    mistakes = check(text, path)
+    if mistakes:
+        raise UsageError("%s does not check, so it is not flown:\n%s" % (path, "\n".join(mistakes)))
+    return parse(text, path, values)
+
+
+def shipped():
+    """The file names of the shipped procedures (in ``SHIPPED``), sorted."""
+    return sorted(n for n in os.listdir(SHIPPED) if n.endswith(".proc"))
+
+
+def find(name):
+    """The path of procedure ``name``: a shipped one by its file name (``.proc`` may be left out), else a file."""
+    shipped_name = name if name.endswith(".proc") else name + ".proc"
+    if os.sep not in name and shipped_name in shipped():
+        return os.path.join(SHIPPED, shipped_name)
+    return name
+
+
+def usage(path):
+    """``deploy-one.proc SLOT=1..4``: the procedure in file ``path`` as a person starts it."""
+    params = _Parser(path, read(path)).params
+    return " ".join([os.path.basename(path)] + [p.usage() for p in params.values()])
+
+
+def param_values(words):
+    """{NAME: VALUE} of ``NAME=VALUE`` words (``-p`` options, or as typed in a console)."""
+    pairs = [w.partition("=") for w in words]
+    bad = [w for w, (_n, eq, _v) in zip(words, pairs, strict=True) if not eq]
+    if bad:
+        raise UsageError("a param's value is NAME=VALUE, got %r" % bad[0])
+    return {n: v for n, _eq, v in pairs}
 
 
 # --- checker ------------------------------------------------------------------------

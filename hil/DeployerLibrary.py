@@ -46,7 +46,6 @@ _NOISE = b"\xff\x13\x37\x42\x00"  # COBS code 0xFF announces 254 bytes, 3 follow
 # so their waits are fixed here.
 _BURN_TIMEOUT = 5.0  # s from a FIRE (or a schedule release) to its actuator burning
 _OUTPUT_TIMEOUT = 2.0  # s for an output line to follow a command
-_PROCEDURES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "procedures")
 _ARCHIVE = "archive.sqlite"  # in the output folder: every frame and procedure run (ground replay, proc replay)
 
 
@@ -275,16 +274,11 @@ class DeployerLibrary:
         plant). The run goes to the Robot log and to the archive (the client's session, or the
         server's), from which it must read back entry for entry.
         """
-        path = os.path.join(_PROCEDURES, name)
-        text = procedure.read(path)
-        mistakes = procedure.check(text, path)
-        if mistakes:
-            raise AssertionError("%s does not check:\n%s" % (name, "\n".join(mistakes)))
-        values = dict(p.split("=", 1) for p in params)
+        proc = procedure.load(os.path.join(procedure.SHIPPED, name), procedure.param_values(params))
         operator = runner.ScriptedOperator(answers.split(",") if answers else (), rest=runner.GO)
         client = self._client()
         self._mark = client.position()
-        r = runner.Runner(procedure.parse(text, path, values), client, operator, yes=True,
+        r = runner.Runner(proc, client, operator, yes=True,
                           sinks=[lambda e: logger.info(str(e)), self._play_fired_satellite],
                           about={"link": client.link.url, "hil": "Robot"})
         outcome = r.run()
