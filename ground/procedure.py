@@ -540,14 +540,15 @@ def read(path):
         raise UsageError("cannot read procedure %s: %s" % (path, e))
 
 
-def load(path, values=None):
+def load(path, values=None, name=None):
     """The Procedure in file ``path`` with these param ``values``, fit to fly: UsageError listing
-    every mistake if it does not check (nothing is flown that ``ground proc check`` refuses)."""
-    text = read(path)
-    mistakes = check(text, path)
+    every mistake if it does not check (nothing is flown that ``ground proc check`` refuses).
+    ``name``: what the messages call it (default: ``path``)."""
+    text, name = read(path), name or path
+    mistakes = check(text, name)
     if mistakes:
-        raise UsageError("%s does not check, so it is not flown:\n%s" % (path, "\n".join(mistakes)))
-    return parse(text, path, values)
+        raise UsageError("%s does not check, so it is not flown:\n%s" % (name, "\n".join(mistakes)))
+    return parse(text, name, values)
 
 
 def shipped():

@@ -34,6 +34,7 @@ from ground import authority, hazard, protocol, software_version
 from ground.archive import CLIENT_KINDS
 from ground.client import DEFAULT_RETRIES, DEFAULT_TIMEOUT, PENDING, Client
 from ground.errors import GroundError, UsageError
+from ground.flight import Flight
 
 QUEUE_BYTES = 1 << 20  # a peer's queue; past it, its tm and status messages are dropped
 KERNEL_BYTES = 256 << 10  # the kernel's part of that queue, fixed (Linux would let it grow to 4 MiB)
@@ -97,7 +98,9 @@ class Server:
         self._tasks = set()  # the status ticker, queries under way
         self._handlers = {"command": self._command, "take": self._take, "release": self._release,
                           "approve": self._approve, "withdraw": self._withdraw, "sessions": self._sessions,
-                          "log": self._client_log}
+                          "log": self._client_log, "proc_start": self._proc_start, "proc_answer": self._proc_answer,
+                          "proc_stop": self._proc_stop}
+        self._flight = None  # the procedure flown for a client (ground/flight.py), the last one once ended
 
     # --- life cycle -------------------------------------------------------------------
 
@@ -285,6 +288,7 @@ class Server:
         snapshot = [self._status_line(peer), self._latest_hk, *self._recent]
         snapshot += [self._command_line(c) for c in self._commands.values()]
         snapshot += [self._approval_line(a) for a in (self.approvals.waiting.values() if self.approvals else ())]
+        snapshot += self._flight.lines if self._flight else []
         peer.send_now(b"".join(line for line in snapshot if line) + protocol.encode({"type": "ready"}))
         self._log("CLIENT", "%s joined from %s" % (peer.name, peer.address), peer)
         self._status(droppable=False)
@@ -413,6 +417,42 @@ class Server:
                 "|".join(CLIENT_KINDS), refused[0]))
         for t, kind, text in lines:
             self.archive.log(t, kind, text, peer.name)
+
+    def _proc_start(self, peer, msg):
+        """Fly a shipped procedure for ``peer``, who holds command authority (ground/flight.py)."""
+        self.authority.check(peer)
+        if self._flight is not None and not self._flight.ended:
+            raise UsageError("%s is flying for %s: one procedure at a time" % (
+                self._flight.proc.name, self._flight.owner.name))
+        self._flight = Flight(self, peer, str(msg["procedure"]), msg.get("params") or {})
+        self._flight.start()
+        return {"procedure": self._flight.proc.name}
+
+    def _proc_answer(self, peer, msg):
+        self._flying().answer(peer, msg["text"])
+
+    def _proc_stop(self, peer, msg):
+        self._flying().stop(peer)
+
+    def _flying(self):
+        if self._flight is None or self._flight.ended:
+            raise UsageError("no procedure is flying")
+        return self._flight
+
+    def _flight_entry(self, flight, entry):
+        line = flight.line(entry)
+        flight.lines.append(line)
+        self._broadcast(line, False)
+
+    def _flight_ended(self, flight, client_name):
+        """Command authority back to the owner, if the flight's client (``client_name``) still holds it."""
+        flight.ended = True
+        holder = self.authority.holder
+        if client_name and holder is not None and holder.name == client_name and flight.owner in self.peers:
+            self.authority.holder = flight.owner
+            self._notice("AUTHORITY", "command authority back to %s: %s ended" % (flight.owner.name, flight.proc.name),
+                         flight.owner)
+            self._status(droppable=False)
 
     def _sessions(self, peer, msg):
         if self.archive is None:

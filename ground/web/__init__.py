@@ -11,7 +11,9 @@
             ├─ POST /api/check        a command as the form has it: built, range-checked, worded
             ├─ GET  /api/sessions     the archive's sessions
             ├─ GET  /api/rows         archive rows, filtered; ?format=csv|jsonl: an export
-            └─ GET  /api/hk           housekeeping over ground time (an archived session, or the live one)
+            ├─ GET  /api/hk           housekeeping over ground time (an archived session, or the live one)
+            ├─ GET  /api/procedures   the shipped procedures, with their params and ``ground proc check``'s verdict
+            └─ GET  /api/procedure-runs   the runs in the archive; ?run=ID: one run's entries
 
 aiohttp serves it on the server's own event loop, so a WebSocket peer is fed by the same
 flush as a TCP peer. ``_WebSocketTransport`` gives the server's Peer what it expects of an
@@ -78,6 +80,8 @@ class Web:
         app.router.add_get("/api/sessions", self._sessions)
         app.router.add_get("/api/rows", self._rows)
         app.router.add_get("/api/hk", self._hk)
+        app.router.add_get("/api/procedures", self._procedures)
+        app.router.add_get("/api/procedure-runs", self._procedure_runs)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=_SHUTDOWN)
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port)
@@ -196,6 +200,16 @@ class Web:
         q = request.query
         series = await self._archive(lambda archive: data.hk_series(archive.rows(*_window(q, archive.session))))
         return web.json_response(series)
+
+
+    async def _procedures(self, request):
+        return web.json_response(await asyncio.get_running_loop().run_in_executor(None, data.procedures))
+
+    async def _procedure_runs(self, request):
+        run = request.query.get("run")
+        if run:
+            return web.json_response(await self._archive(lambda archive: data.procedure_run(archive, run)))
+        return web.json_response({"runs": await self._archive(data.procedure_runs)})
 
 
 def _window(q, current):

@@ -9,6 +9,8 @@
   filtered by ``--type`` as ``ground replay`` does and by command; ``csv_lines`` and
   ``json_lines`` write them out.
 - ``hk_series``: housekeeping fields over ground time for the Plots page.
+- ``procedures``, ``procedure_runs``, ``procedure_run``: the shipped procedures (checked) and
+  the runs recorded in the archive (ground/runner.py reads them) for the Procedures page.
 """
 
 import csv
@@ -16,7 +18,7 @@ import io
 import json
 
 from firmware import dictionary as d
-from ground import codec, hazard, replay
+from ground import codec, hazard, procedure, replay, runner
 from ground.errors import UsageError
 from ground.plot import DEFAULT_FIELDS, PLOTTABLE
 
@@ -154,3 +156,25 @@ def hk_series(archive_rows, max_points=5000):
         factor = codec.scaling(f)[0]
         series[name] = [None if r.values[name] == f.invalid else r.values[name] * factor for r in hk]
     return {"t": [r.ground_time for r in hk], "fields": series}
+
+
+def procedures():
+    """The shipped procedures as the Procedures page offers them: name, params, the checker's verdict."""
+    out = []
+    for name in procedure.shipped():
+        path = procedure.find(name)
+        out.append({"name": name, "usage": procedure.usage(path),
+                    "mistakes": procedure.check(procedure.read(path), name)})
+    return out
+
+
+def procedure_runs(archive):
+    """The runs recorded in ``archive``: the first entry of each (without the text flown), with how it ended."""
+    return [{k: v for k, v in r.items() if k != "source"} for r in runner.runs(archive)]
+
+
+def procedure_run(archive, run):
+    """One run's entries, as ``ground proc replay`` prints them (UsageError if there is none such)."""
+    first, entries = runner.replay(archive, run)
+    return {"run": run, "procedure": first.get("procedure"),
+            "entries": [{"t": e.t, "kind": e.kind, "line": e.line, "text": e.text} for e in entries]}

@@ -620,3 +620,19 @@ def test_serve_stopped_by_a_signal_ends_its_session_and_exits_0(fw, tmp_path, si
     archive.close()
     assert len(sessions) == 1 and sessions[0].end is not None
     assert [r.text for r in rows if r.kind == "CLIENT"] == ["#1 alice joined from 127.0.0.1", "#1 alice left"]
+
+
+def test_procedure_requests_need_authority_a_shipped_procedure_and_a_flight(url, fw):
+    s, lines = _raw(url)
+    s.sendall(protocol.encode({"type": "proc_start", "id": 1, "procedure": "checkout.proc"}))
+    assert "does not hold command authority" in _reply(lines, 1)["error"]
+    s.sendall(protocol.encode({"type": "take", "id": 2}))
+    assert _reply(lines, 2)["ok"]
+    s.sendall(protocol.encode({"type": "proc_start", "id": 3, "procedure": "/etc/passwd"}))
+    assert _reply(lines, 3)["error"].startswith("no shipped procedure /etc/passwd (there are: checkout.proc ")
+    s.sendall(protocol.encode({"type": "proc_start", "id": 4, "procedure": "deploy-one.proc", "params": {"SLOT": 9}}))
+    assert _reply(lines, 4)["error"] == "deploy-one.proc: param SLOT=9 is not one of SLOT=1..4"
+    for i, kind in enumerate(("proc_answer", "proc_stop"), 5):
+        s.sendall(protocol.encode({"type": kind, "id": i, "text": "GO"}))
+        assert _reply(lines, i)["error"] == "no procedure is flying"
+    s.close()

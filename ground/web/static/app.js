@@ -5,10 +5,11 @@ import * as archive from "./archive.js";
 import * as command from "./command.js";
 import * as live from "./live.js";
 import * as plots from "./plots.js";
+import * as procedures from "./procedures.js";
 import {Stream} from "./stream.js";
 import {$, api, setClass, setText} from "./util.js";
 
-const PAGES = {live, command, plots, archive};
+const PAGES = {live, command, plots, archive, procedures};
 const STALE_MIN_S = 3; // housekeeping older than this (or than STALE_PERIODS report periods) is stale
 const STALE_PERIODS = 3;
 const COMMANDS_KEPT = 100;
@@ -27,6 +28,7 @@ export const state = {
   events: [], // {key, t, severity, text}, oldest first
   commands: new Map(), // ref -> the command message, stages merged
   approvals: new Map(), // number -> the approval message, while WAITING
+  flight: null, // the procedure the server flies (or flew last): its entries, the question waiting
   page: "live",
   me() { return this.welcome ? this.welcome.client : null; },
   holder() { return this.status ? this.status.authority : null; },
@@ -60,6 +62,7 @@ function onMessage(msg) {
       else state.approvals.delete(msg.approval);
       touch("approvals");
       break;
+    case "procedure": procedures.news(state, msg); touch("flight"); break;
     case "notice": addEvent({key: null, t: Date.now() / 1000, severity: "GROUND", text: "GROUND " + msg.text}); break;
     case "error": addEvent({key: null, t: Date.now() / 1000, severity: "HIGH", text: "SERVER " + msg.message}); break;
   }
@@ -72,7 +75,8 @@ function welcome(msg) {
     if (!again || c.status === "PENDING") state.commands.delete(ref); // the snapshot brings those in flight
   }
   state.approvals.clear();
-  touch("welcome", "commands", "approvals");
+  state.flight = null; // the snapshot brings the flight's entries again
+  touch("welcome", "commands", "approvals", "flight");
 }
 
 function telemetry(msg) {
