@@ -7,9 +7,12 @@ authority over from the owner who asked for the run (logged, as any takeover), f
 Runner and, at the END, gives authority back to the owner if it still holds it. The run is
 recorded as any client's run through a server (the client's ``log``). Every entry goes to
 every client as a ``procedure`` message, which says whether a question waits; a client that
-joins gets the run's so far. Only the owner answers a question (``Question.answer``: judged
-by the runner, with ground/hazard.py for a hazardous command) or stops the run; only the
-shipped procedures are flown (a browser names one, never a file of the server's).
+joins gets the run's so far. Only the owner (its operator name: a browser that reloads keeps
+its run) answers a question (``Question.answer``: judged by the runner, with ground/hazard.py
+for a hazardous command) or stops the run; if nobody answers, another operator taking command
+authority over ends it (the runner stops FAILED when its client loses authority; its on-abort
+steps cannot command then: the new holder makes safe).
+Only the shipped procedures are flown (a browser names one, never a file of the server's).
 """
 
 import threading
@@ -17,7 +20,7 @@ import time
 
 from ground import procedure, protocol, runner
 from ground.client import Client
-from ground.errors import GroundError, UsageError
+from ground.errors import AuthorityError, GroundError, UsageError
 
 
 class Flight:
@@ -56,13 +59,15 @@ class Flight:
         question.answer(str(text))
 
     def _own(self, peer, what):
-        if peer is not self.owner:
-            raise UsageError("only %s, who started %s, may %s it" % (self.owner.name, self.proc.name, what))
+        """The owner's operator name, on any connection: a browser that reloads keeps its run."""
+        if peer.operator != self.owner.operator:
+            raise UsageError("only %s, who started %s, may %s it" % (self.owner.operator, self.proc.name, what))
 
     def line(self, entry):
         """The procedure message of ``entry`` (a dict: t, kind, line, text)."""
         asking = self.question if self.question is not None and not self.question.done.is_set() else None
         return protocol.encode({"type": "procedure", "procedure": self.proc.name, "owner": self.owner.name,
+                                "operator": self.owner.operator,
                                 "run": self._runner.run_id if self._runner else None, **entry,
                                 "asking": asking.prompt if asking else None,
                                 "hazardous": bool(asking and asking.expected)})
@@ -74,6 +79,9 @@ class Flight:
         try:
             with Client(s.url, name=self.owner.operator, timeout=s.core.timeout, retries=s.core.retries,
                         token=s.authority.token) as client:
+                if client.authority != self.owner.name:  # only the owner's authority is taken over
+                    raise AuthorityError("%s not flown: command authority went to %s before it began" % (
+                        self.proc.name, client.authority or "nobody"))
                 client.take(force=True)
                 self._runner = runner.Runner(self.proc, client, self, sinks=[self._entry],
                                              about={"link": s.link_url, "flown by the ground server for":

@@ -24,7 +24,7 @@ export function init(s, t) {
 // A procedure message of the live stream: the flight's entries, whether a question waits.
 export function news(s, msg) {
   if (!s.flight || s.flight.run !== msg.run) {
-    s.flight = {run: msg.run, procedure: msg.procedure, owner: msg.owner, entries: []};
+    s.flight = {run: msg.run, procedure: msg.procedure, owner: msg.owner, operator: msg.operator, entries: []};
   }
   s.flight.entries.push(msg);
   s.flight.asking = msg.asking;
@@ -48,7 +48,7 @@ export function render(s, changed) {
   if (!changed.has("flight") && !changed.has("status") && !changed.has("welcome")) return;
   const f = s.flight;
   const ended = f && f.entries.length > 0 && f.entries[f.entries.length - 1].kind === "END";
-  const mine = f && f.owner === s.me();
+  const mine = f && s.me() !== null && f.operator === s.me().replace(/^#\d+ /, ""); // reloaded: still its run
   $("#proc-status").textContent = !f ? "none flown since this browser joined"
     : f.procedure + " for " + f.owner + ": " + (ended ? f.entries[f.entries.length - 1].text : "RUNNING");
   $("#proc-status").className = !f || !ended ? "" : f.entries[f.entries.length - 1].text.startsWith("PASSED")
