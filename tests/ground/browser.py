@@ -6,11 +6,14 @@ it is missing) and gives each launch a fresh profile of its own."""
 
 import contextlib
 import os
+import time
 
 from playwright.sync_api import expect
 
 from firmware import dictionary as d
+from ground.archive import Archive
 from ground.client import Client
+from ground.server import Background, Server
 from tests.bench.server import _Server
 from tests.sim.simproc import Sim
 
@@ -84,3 +87,24 @@ def served_board(tmp, hk_period_ms):
             yield server
         finally:
             server.stop()
+
+
+@contextlib.contextmanager
+def board_with_web(folder, token=None, timeout=5.0, boot_timeout=10.0):
+    """A simulated board (the real firmware) and, in this process, a ground server on it with its web
+    console (``token``: its --token; its archive and sequence count in ``folder``), the board
+    answering PING: (sim, server)."""
+    archive = Archive(str(folder / "archive.sqlite"))
+    with Sim(app="firmware.app") as sim:
+        background = Background(Server(sim.ports["link"], archive, token=token, timeout=timeout,
+                                       seq_file=str(folder / "seq")), http=("127.0.0.1", 0))
+        try:
+            with Client(background.url, name="boot", token=token, timeout=0.5, retries=0) as c:
+                c.take()
+                deadline = time.monotonic() + boot_timeout
+                while not c.send("PING", check=False).ok:
+                    assert time.monotonic() < deadline, "the simulated board did not answer PING"
+            yield sim, background.server
+        finally:
+            background.stop()
+            archive.close()

@@ -1,9 +1,11 @@
-"""Fixtures: a fake payload on a local TCP port and a Client connected to it; an archive."""
+"""Fixtures: a fake payload on a local TCP port and a Client connected to it; an archive; a browser."""
 
 import pytest
+from playwright.sync_api import sync_playwright
 
 from ground.archive import Archive
 from ground.client import Client
+from tests.ground.browser import launch
 from tests.ground.fakefw import FakeFirmware
 
 FAST = 0.5  # s: verification timeout for a local link (real links: ground.client.DEFAULT_TIMEOUT)
@@ -46,3 +48,12 @@ def archive(tmp_path):
     a = Archive(str(tmp_path / "archive.sqlite"))
     yield a
     a.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium (tests/ground/browser.py), one for a module."""
+    with sync_playwright() as p:
+        b = launch(p)
+        yield b
+        b.close()

@@ -162,20 +162,7 @@ async def test_a_hazardous_answer_mistyped_is_no_go_and_the_on_abort_steps_make_
 
 
 @pilot_test
-async def test_f4_stops_a_run_waiting_for_a_go_and_its_on_abort_steps_run(console):
-    async with console.run_test(size=SIZE) as pilot:
-        await pilot.press("f3")
-        await _type(pilot, "deploy-one SLOT=4")
-        await _asked(pilot)
-        await pilot.press("f4")
-        await _until(pilot, lambda: _ended(console), "the run's end")
-        status = _status(console)
-        assert "INTERRUPTED" in status and "stopped by the operator" in status and "on-abort completed" in status
-        assert not [e for e in console.procedures.runner.entries if e.kind == "SENT" and e.text.startswith("ARM")]
-
-
-@pilot_test
-async def test_the_console_does_not_quit_while_a_procedure_flies(console):
+async def test_ctrl_q_does_not_quit_while_a_procedure_flies_and_f4_stops_it_making_safe(console):
     async with console.run_test(size=SIZE) as pilot:
         await pilot.press("f3")
         await _type(pilot, "deploy-one SLOT=4")
@@ -185,7 +172,10 @@ async def test_the_console_does_not_quit_while_a_procedure_flies(console):
         assert console.is_running and console.procedures.flying()
         await pilot.press("f4")
         await _until(pilot, lambda: _ended(console), "the run's end")
-        await pilot.press("ctrl+q")
+        status = _status(console)
+        assert "INTERRUPTED" in status and "stopped by the operator" in status and "on-abort completed" in status
+        assert not [e for e in console.procedures.runner.entries if e.kind == "SENT" and e.text.startswith("ARM")]
+        await pilot.press("ctrl+q")  # now it quits
         await pilot.pause(0.3)
     assert console.return_code == 0
 

@@ -8,19 +8,16 @@ import threading
 import time
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from ground import codec, hazard, plot
 from ground.archive import Archive
-from ground.client import Client
 from ground.server import Background, Server
 from ground.web import data
-from tests.ground.browser import launch, operator_page, send, show, take
-from tests.sim.simproc import Sim
+from tests.ground.browser import board_with_web, operator_page, send, show, take
 
 TOKEN = "s3cret-token"
 TIMEOUT = 5.0  # s: verification timeout on a local link
-BOOT_TIMEOUT = 10.0
 WAIT_MS = 10000  # what a page is given to show something
 STAGES = ["ACCEPTED", "STARTED", "PROGRESS", "COMPLETED"]  # a FIRE that releases at its first burn
 
@@ -28,29 +25,8 @@ STAGES = ["ACCEPTED", "STARTED", "PROGRESS", "COMPLETED"]  # a FIRE that release
 @pytest.fixture(scope="module")
 def board(tmp_path_factory):
     """The simulated board, and a server on it with its web console and a token: (sim, server)."""
-    folder = tmp_path_factory.mktemp("web")
-    archive = Archive(str(folder / "archive.sqlite"))
-    with Sim(app="firmware.app") as sim:
-        background = Background(Server(sim.ports["link"], archive, token=TOKEN, timeout=TIMEOUT,
-                                       seq_file=str(folder / "seq")), http=("127.0.0.1", 0))
-        try:
-            with Client(background.url, name="boot", token=TOKEN, timeout=0.5, retries=0) as c:
-                c.take()
-                deadline = time.monotonic() + BOOT_TIMEOUT
-                while not c.send("PING", check=False).ok:
-                    assert time.monotonic() < deadline, "the simulated board did not answer PING"
-            yield sim, background.server
-        finally:
-            background.stop()
-            archive.close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as p:
-        b = launch(p)
-        yield b
-        b.close()
+    with board_with_web(tmp_path_factory.mktemp("web"), TOKEN, TIMEOUT) as both:
+        yield both
 
 
 @pytest.fixture(scope="module")

@@ -6,20 +6,14 @@ and one server; each run ends SAFE, and each release is of a slot no other test 
 import json
 import re
 import socket
-import time
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from ground import procedure, protocol
-from ground.archive import Archive
-from ground.client import Client
-from ground.server import Background, Server
-from tests.ground.browser import launch, operator_page, show, take
-from tests.sim.simproc import Sim
+from tests.ground.browser import board_with_web, operator_page, show, take
 
 TIMEOUT = 5.0  # s: verification timeout on a local link
-BOOT_TIMEOUT = 10.0
 WAIT_MS = 10000  # what a page is given to show something
 RUN_MS = 90000  # a whole procedure on a loaded machine
 
@@ -27,29 +21,8 @@ RUN_MS = 90000  # a whole procedure on a loaded machine
 @pytest.fixture(scope="module")
 def board(tmp_path_factory):
     """The simulated board and a server on it with its web console."""
-    folder = tmp_path_factory.mktemp("webproc")
-    archive = Archive(str(folder / "archive.sqlite"))
-    with Sim(app="firmware.app") as sim:
-        background = Background(Server(sim.ports["link"], archive, timeout=TIMEOUT, seq_file=str(folder / "seq")),
-                                http=("127.0.0.1", 0))
-        try:
-            with Client(background.url, name="boot", timeout=0.5, retries=0) as c:
-                c.take()
-                deadline = time.monotonic() + BOOT_TIMEOUT
-                while not c.send("PING", check=False).ok:
-                    assert time.monotonic() < deadline, "the simulated board did not answer PING"
-            yield background.server
-        finally:
-            background.stop()
-            archive.close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as p:
-        b = launch(p)
-        yield b
-        b.close()
+    with board_with_web(tmp_path_factory.mktemp("webproc"), timeout=TIMEOUT) as (_sim, server):
+        yield server
 
 
 @pytest.fixture(scope="module")
