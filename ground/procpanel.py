@@ -3,8 +3,9 @@
 ::
 
     +-- the run: procedure, RUNNING line N, or how it ended ---------------------------+
-    | shipped procedures     | line | step                         | verdict            |
-    | (Enter: onto the line) |      |                              |                    |
+    | shipped procedures     | line | verdict            | step                         |
+    | (Enter: onto the line; |      |                    |                              |
+    |  hidden while flying)  |      |                    |                              |
     +-- the run's entries, as `ground proc run` prints them ----------------------------+
     +-- the question asked: a go/no-go, or the answer a hazardous command needs --------+
     > NAME [PARAM=VALUE ...] flies it; while a question is asked, the answer
@@ -35,16 +36,21 @@ _KIND_STYLE = {"OK": "green", "FAIL": "bold red", "NO-GO": "bold yellow", "ABORT
                "LINK": "bold yellow", "END": "bold"}
 _ENDED_STYLE = {runner.PASSED: "bold white on dark_green"}
 _VERDICTS = ("OK", "FAIL", "NO-GO", "ABORT")  # entries that judge the step of their line
+_VERDICT_WIDTH = 32  # the rest of a verdict is in the entries below
 
 
 class ProcedurePanel(Screen):
     """Installed once by the console: it keeps the run while the operator looks at the console."""
 
     BINDINGS = [Binding("f3", "app.pop_screen", "console"), Binding("f4", "stop", "stop the run")]
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
+    SCOPED_CSS = False  # the rules above select on the screen's own classes
     CSS = """
     #proc-status { height: auto; max-height: 2; padding: 0 1; }
     #proc-top { height: 1fr; }
-    #proc-list { width: 30; border: round $primary; }
+    #proc-list { width: 44; border: round $primary; }
+    ProcedurePanel.-narrow #proc-list { width: 26; }
+    ProcedurePanel.-flying #proc-list { display: none; }  /* the steps take the width while a run flies */
     #proc-steps { width: 1fr; }
     #proc-log { height: 8; border: round $primary; }
     #proc-hint { height: auto; max-height: 4; padding: 0 1; }
@@ -80,8 +86,8 @@ class ProcedurePanel(Screen):
         self.query_one("#proc-log").border_title = "entries"
         table = self.query_one("#proc-steps", DataTable)
         table.add_column("line", key="line")
+        table.add_column("verdict", key="verdict", width=_VERDICT_WIDTH)  # before the step: it must show at 80
         table.add_column("step", key="step")
-        table.add_column("verdict", key="verdict")
         self._mounted = True
         self._status()
         self.update()
@@ -110,6 +116,7 @@ class ProcedurePanel(Screen):
             self.query_one("#proc-steps", DataTable).clear()
             self._rows = {}
             self._status()
+            self.add_class("-flying")
 
     def _fly(self, r):
         """The run's thread: every entry reaches the inbox (a sink); a refusal too, as an END of its own."""
@@ -168,7 +175,7 @@ class ProcedurePanel(Screen):
         table = self.query_one("#proc-steps", DataTable)
         self.query_one("#proc-log", RichLog).write(Text(str(entry), _KIND_STYLE.get(entry.kind, "")))
         if entry.kind == "PLAN":
-            key = table.add_row(entry.line or "", entry.text, "")
+            key = table.add_row(entry.line or "", "", entry.text)
             if entry.line:
                 self._rows[entry.line] = key
         elif entry.kind == "STEP" and entry.line in self._rows:
@@ -179,6 +186,8 @@ class ProcedurePanel(Screen):
                               Text("%s %s" % (entry.kind, entry.text), _KIND_STYLE[entry.kind]))
         if entry.kind in ("STEP", "END"):
             self._status(entry)
+        if entry.kind == "END":
+            self.remove_class("-flying")
 
     def _status(self, entry=None):
         if self.runner is None:

@@ -84,7 +84,7 @@ def _hint(app):
 def _verdicts(app):
     """{line: verdict} of every step of the plan."""
     table = app.procedures.query_one("#proc-steps", DataTable)
-    return {row[0]: str(row[2]) for row in (table.get_row_at(i) for i in range(table.row_count)) if row[0] != ""}
+    return {row[0]: str(row[1]) for row in (table.get_row_at(i) for i in range(table.row_count)) if row[0] != ""}
 
 
 def _ended(app):
