@@ -3,11 +3,13 @@
 - The console at 80x24 and 120x40, as SVG: the real firmware in the sim and, as `make run`
   does, a ground server on it; the console on the server is driven through Textual's pilot
   (command authority taken, a PING, a parameter read, a hazardous command waiting for its
-  confirmation) and each screen saved with Textual's screenshot.
+  confirmation) and each screen saved with Textual's screenshot; then its procedure panel
+  (F3) after the checkout flown.
 - The web console, as PNG: ``ground serve --http`` in its own process on another simulated
   board, in headless Chromium (tests/ground/browser.py): an operator takes command authority,
   ARMs and FIREs slot 2 through the form with its typed confirmation, and the pages are
-  captured while housekeeping comes in.
+  captured while housekeeping comes in; then the Procedures page after the checkout flown (it
+  fails on HK_PERIOD, set for the plots: how a failed step shows).
 
 Never part of `make test`: the pictures change with every run and are tracked files.
 """
@@ -51,7 +53,16 @@ async def _screen(url, size):
                 await pilot.pause(1.0)
             name = "console-%dx%d.svg" % size
             app.save_screenshot(filename=name, path=str(DOCS))
-            return "docs/" + name
+            if size != SIZES[-1]:
+                return ["docs/" + name]
+            await pilot.press("escape", "f3")  # the procedure panel: the checkout flown to its end
+            app.screen.query_one("#proc-input").value = "checkout.proc"
+            await pilot.press("enter")
+            while app.procedures.flying():
+                await pilot.pause(0.2)
+            await pilot.pause(0.5)
+            app.save_screenshot(filename="console-procedure.svg", path=str(DOCS))
+            return ["docs/" + name, "docs/console-procedure.svg"]
 
 
 def console(state):
@@ -59,7 +70,7 @@ def console(state):
         archive = Archive(os.path.join(state, "server.sqlite"))
         try:
             with Background(Server(sim.ports["link"], archive, timeout=10)) as server:
-                return [asyncio.run(_screen(server.url, size)) for size in SIZES]
+                return [path for size in SIZES for path in asyncio.run(_screen(server.url, size))]
         finally:
             archive.close()
 
@@ -81,8 +92,16 @@ def web_console(tmp):
         show(page, "plots")
         page.wait_for_timeout(1000)
         page.screenshot(path=str(DOCS / "web-plots.png"), full_page=True)
+        send(page, "SAFE")  # the checkout starts from SAFE
+        expect(page.locator("#timeline-command .command.COMPLETED")).to_have_count(3, timeout=WAIT_MS)
+        show(page, "procedures")
+        page.select_option("#proc-name", "checkout.proc")
+        page.click("#proc-fly")
+        # HK_PERIOD is not its reviewed flight value here (set for the plots): the checkout says so, and stops
+        expect(page.locator("#proc-status")).to_contain_text("FAILED at line", timeout=WAIT_MS * 4)
+        page.screenshot(path=str(DOCS / "web-procedures.png"))
         browser.close()
-    return ["docs/web-live.png", "docs/web-plots.png"]
+    return ["docs/web-live.png", "docs/web-plots.png", "docs/web-procedures.png"]
 
 
 def main():
