@@ -76,23 +76,28 @@ class Flight:
 
     def _fly(self):
         s = self.server
+        holder = None  # the flight's client, once it holds command authority
         try:
             with Client(s.url, name=self.owner.operator, timeout=s.core.timeout, retries=s.core.retries,
                         token=s.authority.token) as client:
                 if client.authority != self.owner.name:  # only the owner's authority is taken over
-                    raise AuthorityError("%s not flown: command authority went to %s before it began" % (
-                        self.proc.name, client.authority or "nobody"))
+                    raise AuthorityError("command authority went to %s before %s began" % (
+                        client.authority or "nobody", self.proc.name))
                 client.take(force=True)
+                holder = client.name
                 self._runner = runner.Runner(self.proc, client, self, sinks=[self._entry],
                                              about={"link": s.link_url, "flown by the ground server for":
                                                     self.owner.name})
                 if self._stop.is_set():
                     self._runner.stop()
                 self._runner.run()
-                s._from_thread(s._flight_ended, self, client.name)
+                s._from_thread(s._flight_ended, self, holder)  # before the client leaves, with its authority
+                holder = None
         except GroundError as e:
             self._entry(runner.Entry(time.time(), "END", None, "not flown: %s" % e))
-            s._from_thread(s._flight_ended, self, None)
+        finally:  # whatever happened, the server may fly the next one
+            if not self.ended:
+                s._from_thread(s._flight_ended, self, holder)
 
     def ask(self, question):
         self.question = question  # the ASK entry that follows tells every client
