@@ -10,18 +10,20 @@ TYPINGS_STAMP := typings/.installed
 PORT   ?= /dev/ttyACM0
 N      ?= 1000000
 MINUTES ?= 60
+CHROMIUM := /usr/bin/chromium
 
-.PHONY: help venv test lint typecheck mpy-compile pytest mptest icd icd-check hil hil-renode \
-        bench bench-report bench-server docs-screens run flash flash-micropython faults fuzz soak \
-        wear explore clean
+.PHONY: help venv test lint typecheck mpy-compile pytest mptest icd icd-check proc-check hil hil-renode \
+        bench bench-report bench-server bench-web docs-screens run flash flash-micropython faults \
+        fuzz soak wear explore clean
 
 help:
-	@echo "make run      start the simulated board, a ground server on it and the console on the server"
+	@echo "make run      start the simulated board, a ground server on it (with the web console) and the console"
 	@echo "make test     install everything into .venv and run the whole suite (what CI runs)"
 	@echo "make bench    print benchmark figures; fails if a host-independent one misses its target"
 	@echo "make bench-report   the same, and write docs/PERFORMANCE.md and its plot"
 	@echo "make bench-server   the ground server's figures only (latency added, fan-out, archive rate)"
-	@echo "make docs-screens   SVG screens of the console for docs/GROUND.md"
+	@echo "make bench-web      the web console's figure only (HK at the server to the value painted in a browser)"
+	@echo "make docs-screens   the console's SVG screens and the web console's screenshots for the docs"
 	@echo "make hil      HIL scenarios (Robot Framework) against the simulated board"
 	@echo "make hil-renode FIRMWARE=path   the same scenarios inside Renode"
 	@echo "make flash PORT=/dev/ttyACM0    install the application on a board running MicroPython"
@@ -39,12 +41,21 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $@
 
+# The web console's tests drive Debian's Chromium (Playwright, no browser download): installed if
+# missing, as root or with sudo; if it cannot be, make stops here (the browser tests never skip).
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ]; then sudo=; elif sudo -n true 2> /dev/null; then sudo=sudo; else \
+	  echo "$(CHROMIUM) is missing: apt-get install chromium (as root)"; exit 2; fi; \
+	set -x; $$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q && \
+	$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium
+	@test -x $(CHROMIUM) || { echo "apt-get install chromium gave no $(CHROMIUM)"; exit 2; }
+
 $(TYPINGS_STAMP): requirements-stubs.txt $(STAMP)
 	rm -rf typings
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --target typings -r requirements-stubs.txt
 	touch $@
 
-test: lint typecheck mpy-compile icd-check pytest mptest hil
+test: lint typecheck mpy-compile icd-check proc-check pytest mptest hil
 	@echo "make test: all checks passed"
 
 lint: $(STAMP)
@@ -56,7 +67,7 @@ typecheck: $(TYPINGS_STAMP)
 mpy-compile: $(STAMP)
 	@$(PY) -m ground.build build/mpy/firmware
 
-pytest: $(STAMP)
+pytest: $(STAMP) $(CHROMIUM)
 	$(BIN)/pytest
 
 mptest: $(STAMP)
@@ -76,7 +87,13 @@ icd-check: $(STAMP)
 	@$(PY) -m ground xtce | diff -u docs/payload.xtce.xml - > /dev/null || \
 	  { echo "docs/payload.xtce.xml is stale: run 'make icd' and commit it"; exit 1; }
 
+# Every shipped procedure, checked against the dictionary (ground proc check; docs/PROCEDURES.md).
+proc-check: $(STAMP)
+	@$(PY) -m ground proc check procedures/*.proc
+
+# hil/out/archive.sqlite: every frame and procedure run of this run only (ground replay, ground proc replay).
 hil: $(STAMP)
+	rm -f hil/out/archive.sqlite*
 	$(BIN)/robot --variable TARGET:sim --exclude renode-only --outputdir hil/out hil/suites
 
 # Renode's renode-test, with its own Python (Robot Framework as Renode pins it, plus
@@ -86,25 +103,31 @@ hil-renode:
 	@command -v renode-test > /dev/null || { echo "renode-test not found: install Renode (see hil/README.md)"; exit 2; }
 	@test -n "$(FIRMWARE)" || { echo "usage: make hil-renode FIRMWARE=path/to/firmware.elf"; exit 2; }
 	@mkdir -p hil/out
+	rm -f hil/out/archive.sqlite*
 	cd hil/out && renode-test --variable TARGET:renode --variable FIRMWARE:$(abspath $(FIRMWARE)) \
 	  -r $(abspath hil/out) $(abspath $(wildcard hil/suites/*.robot))
 
 # bench prints the figures and fails on a host-independent miss; bench-report also writes
 # docs/PERFORMANCE.md and its plot (make test and make bench never rewrite tracked files).
-bench: $(STAMP)
+bench: $(STAMP) $(CHROMIUM)
 	$(PY) -m tests.bench
 
-bench-report: $(STAMP)
+bench-report: $(STAMP) $(CHROMIUM)
 	$(PY) -m tests.bench --report
 
 bench-server: $(STAMP)
 	$(PY) -m tests.bench server
 
-# Screens of the console at 80x24 and 120x40 for docs/GROUND.md (SVG, Textual's screenshot).
-docs-screens: $(STAMP)
+bench-web: $(STAMP) $(CHROMIUM)
+	$(PY) -m tests.bench web
+
+# Screens for the docs (never made by make test): the console at 80x24 and 120x40 (SVG, Textual's
+# screenshot) and the web console in headless Chromium, both on the simulated board.
+docs-screens: $(STAMP) $(CHROMIUM)
 	$(PY) -m tests.screens
 
-# The simulated board, a ground server on it, and the console on the server (more join at the URL it prints).
+# The simulated board, a ground server on it with the web console, and the console on the server
+# (more consoles, tools and browsers join at the addresses it prints).
 run: $(STAMP)
 	$(PY) -m sim --console
 

@@ -9,18 +9,20 @@ ends the output quietly instead of a BrokenPipeError.
 """
 
 import argparse
+import contextlib
 import json
 import os
 import queue
+import secrets
 import sys
 import threading
 import time
 
 try:
-    from ground import codec, errors, hazard, icd, protocol, replay, xtce
+    from ground import codec, errors, hazard, icd, procedure, protocol, replay, runner, xtce
     from ground.archive import Archive, open_existing
     from ground.client import DEFAULT_RETRIES, DEFAULT_TIMEOUT, Client, counters_text, default_name, default_seq_file
-    from ground.errors import AuthorityError, GroundError, UsageError
+    from ground.errors import AuthorityError, CommandFailed, GroundError, LinkError, UsageError
     from ground.link import CLOSED, DOWN
     from ground.plot import DEFAULT_FIELDS
 except ImportError as e:  # a Python without the project's packages (outside .venv)
@@ -39,6 +41,7 @@ _MEANING = {
 _URL_HELP = ("URL: any pyserial URL: /dev/ttyACM0, socket://host:port, rfc2217://host:port, loop://;\n"
              "     or a ground server's: ground://host:port (see: ground serve --help)")
 DEFAULT_DB = "ground-archive.sqlite"
+DEFAULT_HTTP_PORT = 7011  # the web console's (the clients' is protocol.DEFAULT_PORT)
 _lock = threading.Lock()
 _gone = threading.Event()  # stdout's reader went away
 
@@ -59,6 +62,13 @@ def _out(line, err=False):
         except BrokenPipeError:
             _gone.set()
             os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())  # nothing more reaches it, not even at exit
+
+_PROC_RUN_EPILOG = """exit codes:
+  0    the procedure passed every step
+  1    it stopped FAILED, ABORTED or NO-GO (the END line says where and why), after its on-abort steps
+  2    usage: the file does not check, a param missing or out of its values, URL and --dry-run
+  3    link: the port (or ground server) cannot be reached, or the run's record did not all reach its archive
+  130  interrupted (Ctrl-C), after its on-abort steps"""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -194,11 +204,14 @@ def cmd_serve(a):
     host, port = server.parse_listen(a.listen)
     token = a.token or os.environ.get("GROUND_TOKEN")
     server.check_token(host, token)
+    http = server.parse_listen(a.http, "--http", DEFAULT_HTTP_PORT) if a.http else None
+    # a browser beyond loopback takes command authority with a token: this one, unless --token gives one
+    remote_token = secrets.token_urlsafe(12) if http and token is None and not server.loopback(http[0]) else None
     archive = Archive(a.db)
     try:
-        s = server.Server(a.url, archive, two_person=a.two_person, token=token, baudrate=a.baud,
-                          timeout=a.timeout, retries=a.retries, seq_file=default_seq_file())
-        server.run(s, host, port, (lambda url: console(url, take=True, token=token)) if a.console else None)
+        s = server.Server(a.url, archive, two_person=a.two_person, token=token, remote_token=remote_token,
+                          baudrate=a.baud, timeout=a.timeout, retries=a.retries, seq_file=default_seq_file())
+        server.run(s, host, port, (lambda url: console(url, take=True, token=token)) if a.console else None, http)
     finally:
         archive.close()
 
@@ -226,8 +239,87 @@ def cmd_console(a):
         retries=a.retries)
 
 
-def _link_args(p):
-    p.add_argument("url", help="pyserial URL of the payload link, or ground://HOST:PORT of a ground server")
+def cmd_proc(a):
+    {"check": _proc_check, "run": _proc_run, "replay": _proc_replay}[a.action](a)
+
+
+def _proc_check(a):
+    mistakes = [m for path in a.files for m in procedure.check(procedure.read(path), path)]
+    for m in mistakes:
+        _out(m)
+    if mistakes:
+        raise UsageError("%d mistake%s: fix them before the procedure is flown" % (
+            len(mistakes), "" if len(mistakes) == 1 else "s"))
+    _out("%d procedure%s checked: fit to run" % (len(a.files), "" if len(a.files) == 1 else "s"))
+
+
+def _proc_run(a):
+    proc = procedure.load(a.file, procedure.param_values(a.param))
+    if (a.url is None) != a.dry_run:
+        raise UsageError("give the payload's URL, or --dry-run to rehearse on a fresh simulated board (not both)")
+    server = a.url is not None and protocol.is_server_url(a.url)
+    if server and (a.db or a.no_record):
+        raise UsageError("through a server the run is recorded in the server's archive, with every frame: "
+                         "--db and --no-record are for a link of this process's own")
+    archive = None if a.no_record or server else Archive(a.db or DEFAULT_DB)
+    try:
+        with contextlib.ExitStack() as stack:
+            url = stack.enter_context(runner.rehearsal_board()) if a.dry_run else a.url
+            client = stack.enter_context(Client(url, baudrate=a.baud, timeout=a.timeout, retries=a.retries,
+                                                archive=archive, seq_file=default_seq_file(),
+                                                name=default_name("proc")))
+            if a.dry_run:
+                runner.await_payload(client)
+            about = {"link": url + (" (dry run: a fresh simulated board)" if a.dry_run else "")}
+            if server:
+                about["link"] += " (a ground server on %s)" % client.link.payload_url
+            try:
+                if a.take or a.force:
+                    client.take(force=a.force)
+                outcome = runner.Runner(proc, client, runner.TerminalOperator(), yes=a.yes,
+                                        sinks=[lambda e: _out(str(e))], about=about).run()
+            except AuthorityError as e:
+                raise AuthorityError("%s (--take takes command authority, --force takes it over)" % e)
+    finally:
+        if archive:
+            archive.close()
+    if client.unlogged:
+        lost = "%d %s of the run did not reach the archive of %s: its record is incomplete" % (
+            client.unlogged, "entry" if client.unlogged == 1 else "entries", url)
+        if outcome.status == runner.PASSED:
+            raise LinkError("%s PASSED, but %s" % (proc.name, lost))
+        _out("ground: %s" % lost, err=True)
+    if outcome.status == runner.INTERRUPTED:
+        raise KeyboardInterrupt
+    if outcome.status != runner.PASSED:
+        raise CommandFailed("%s %s" % (proc.name, outcome))
+
+
+def _proc_replay(a):
+    server = protocol.is_server_url(a.db)
+    source = Client(a.db, name=default_name("proc replay")) if server else open_existing(a.db)
+    try:
+        if a.list:
+            for r in runner.runs(source):
+                _out("%s  %s  %s  sha256 %s  session %s  %s" % (
+                    r["run"], replay.ground_text(r["t"]), r.get("procedure", "?"), r.get("sha256", "?")[:12],
+                    r["session"], r["end"]))
+            return
+        first, entries = runner.replay(source, a.run, "%s %s" % ("server" if server else "archive", a.db))
+    finally:
+        source.close()
+    if a.source:
+        if "source" not in first:
+            raise UsageError("the first entry of the run, with its text, is not in %s" % a.db)
+        _out(first["source"].removesuffix("\n"))  # _out ends the line
+        return
+    for entry in entries:
+        _out(str(entry))
+
+
+def _link_args(p, required=True):
+    p.add_argument("url", nargs=None if required else "?",
+                   help="pyserial URL of the payload link, or ground://HOST:PORT of a ground server")
     p.add_argument("--baud", type=int, default=115200, help="baud rate for serial devices (default 115200)")
 
 
@@ -264,6 +356,8 @@ COMMANDS = {
     "xtce": (cmd_xtce, "print the dictionary as XTCE 1.2, for Yamcs or COSMOS (see docs/INTEROP.md)", (), (0,)),
     "serve": (cmd_serve, "the ground server: the only process on the link; consoles and tools join it at "
               "ground://HOST:PORT", (_link_args, _command_args), (0, 2, 3, 5)),
+    "proc": (cmd_proc, "procedures: check a file, run it (or rehearse it on a simulated board), replay a run", (),
+             (0, 1, 2, 3)),
 }
 
 
@@ -299,6 +393,37 @@ def _specific_args(name, p):
                                        "$GROUND_TOKEN; required when --listen is not loopback)")
         p.add_argument("--console", action="store_true",
                        help="also run the console on this server, with command authority; quitting it stops all")
+        p.add_argument("--http", nargs="?", const="127.0.0.1:%d" % DEFAULT_HTTP_PORT, metavar="HOST:PORT",
+                       help="also serve the web console there (alone: 127.0.0.1:%d; port 0: any free one); beyond "
+                            "loopback, command authority needs a token: --token, or one printed at start"
+                            % DEFAULT_HTTP_PORT)
+    elif name == "proc":
+        _proc_args(p)
+
+
+def _proc_args(p):
+    sub = p.add_subparsers(dest="action", required=True, metavar="ACTION", parser_class=_Parser)
+    check = sub.add_parser("check", help="validate procedure files against the dictionary, without a link")
+    check.add_argument("files", nargs="+", metavar="FILE", help="procedure file")
+    run = sub.add_parser("run", help="fly a procedure step by step", epilog=_PROC_RUN_EPILOG,
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
+    run.add_argument("file", help="procedure file")
+    _link_args(run, required=False)
+    _command_args(run)
+    run.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE", help="a param's value")
+    run.add_argument("--yes", action="store_true",
+                     help="confirm every hazardous command now, at launch (recorded); go/no-go steps still ask")
+    run.add_argument("--dry-run", action="store_true", help="rehearse on a fresh simulated board (no URL)")
+    run.add_argument("--db", help="archive file for the run and the frames of its link (default %s; through a "
+                                   "server: the server's archive)" % DEFAULT_DB)
+    run.add_argument("--no-record", action="store_true", help="do not archive (not through a server)")
+    _authority_args(run)
+    again = sub.add_parser("replay", help="print a recorded run again, as it was shown (with every frame: "
+                                          "ground replay FILE --session N)")
+    again.add_argument("db", metavar="ARCHIVE", help="archive file, or ground://HOST:PORT: a server's")
+    again.add_argument("run", nargs="?", help="the run's id (default: the last run; --list shows them)")
+    again.add_argument("--list", action="store_true", help="list the runs in the archive, with their sessions")
+    again.add_argument("--source", action="store_true", help="print the procedure text that was flown")
 
 
 def _authority_args(p):
@@ -311,7 +436,7 @@ def _replay_args(p):
     p.add_argument("--since", help="from this ground time on (ISO 8601, UTC unless it says: 2026-06-13T10:00:00)")
     p.add_argument("--until", help="up to this ground time (same form)")
     p.add_argument("--type", help="only these rows, comma-separated: TC, TM, EVENT, LINK, CLIENT, AUTHORITY, "
-                                  "APPROVAL, COMMAND, FOREIGN, or a telemetry or event name (HK, RELEASED)")
+                                  "APPROVAL, COMMAND, PROCEDURE, FOREIGN, or a telemetry or event name (HK, RELEASED)")
     p.add_argument("--session", help="only this session (its number, or last)")
     p.add_argument("--sessions", action="store_true", help="list the sessions (start, end, link, software) and stop")
 

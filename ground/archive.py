@@ -10,7 +10,9 @@ One schema for every writer (the ground server, or a console or ``record`` alone
            packet BLOB,                  -- the CCSDS packet, CRC included
            client TEXT, approver TEXT)   -- TC: the client that sent it, the second person (two-person rule)
     log(id INTEGER PRIMARY KEY, session INTEGER, t REAL,
-        kind TEXT,                       -- LINK, CLIENT, AUTHORITY, APPROVAL, COMMAND (see LOG_KINDS)
+        kind TEXT,                       -- LINK, CLIENT, AUTHORITY, APPROVAL, COMMAND, PROCEDURE
+                                         -- (see LOG_KINDS; PROCEDURE: an entry of a procedure run,
+                                         -- ground/runner.py's JSON, from the client that flew it)
         client TEXT, text TEXT)          -- who, and what happened in words
 
 An archive written before sessions existed gains the columns and tables on first open;
@@ -33,7 +35,8 @@ from ground import software_version
 from ground.errors import GroundError, UsageError
 
 COMMIT_WINDOW = 0.1  # s: the most a stored row waits for its commit
-LOG_KINDS = ("LINK", "CLIENT", "AUTHORITY", "APPROVAL", "COMMAND")
+LOG_KINDS = ("LINK", "CLIENT", "AUTHORITY", "APPROVAL", "COMMAND", "PROCEDURE")
+CLIENT_KINDS = ("PROCEDURE",)  # what a client may log through the server; the other kinds are the server's own
 _BUSY_TIMEOUT = 5.0  # s: another process writing the same file
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS sessions (id INTEGER PRIMARY KEY, start REAL NOT NULL, end REAL, "
@@ -238,20 +241,26 @@ class Archive:
         """Every session, oldest first."""
         return [Session(*row) for row in self._read("SELECT id, start, end, link, version FROM sessions ORDER BY id")]
 
-    def rows(self, since=None, until=None, session=None):
+    def rows(self, since=None, until=None, session=None, kind=None):
         """Frames and log lines with ground time in [since, until) (None: unbounded) and of
-        ``session`` (None: any), in ground-time order."""
+        ``session`` (None: any), in ground-time order; ``kind`` (one of LOG_KINDS): its log lines only."""
         where, args = [], []
         for cond, value in (("t >= ?", since), ("t < ?", until), ("session = ?", session)):
             if value is not None:
                 where.append(cond)
                 args.append(value)
-        cond = " WHERE " + " AND ".join(where) if where else ""
-        sql = ("SELECT session, t, direction, packet, client, approver, NULL, NULL, 0 AS src, id FROM frames%s "
-               "UNION ALL SELECT session, t, 'LOG', NULL, client, NULL, kind, text, 1 AS src, id FROM log%s "
-               "ORDER BY t, src, id" % (cond, cond))
+        frames = ("SELECT session, t, direction, packet, client, approver, NULL, NULL, 0 AS src, id FROM frames%s "
+                  "UNION ALL " % _where(where))
+        if kind is not None:
+            frames, where, args = "", where + ["kind = ?"], args + [kind]
+        sql = ("%sSELECT session, t, 'LOG', NULL, client, NULL, kind, text, 1 AS src, id FROM log%s "
+               "ORDER BY t, src, id" % (frames, _where(where)))
         return [Row(s, t, d, bytes(p) if p is not None else None, c, a, k, x)
-                for s, t, d, p, c, a, k, x, _src, _id in self._read(sql, args * 2)]
+                for s, t, d, p, c, a, k, x, _src, _id in self._read(sql, args * 2 if frames else args)]
+
+
+def _where(conditions):
+    return " WHERE " + " AND ".join(conditions) if conditions else ""
 
 
 def open_existing(path):

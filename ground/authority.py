@@ -3,8 +3,9 @@
 The rules are written once, in docs/GROUND.md ("Command authority"); this module keeps
 their state (the holder, the commands held for a second person) and says yes or no, and
 ground/server.py applies them. Clients are any objects with a ``name`` (unique, as every
-client shows it) and an ``operator`` (the name the client gave); they are told apart by
-identity (one connection, one client), and a second person by ``operator``.
+client shows it), an ``operator`` (the name the client gave) and ``remote`` (True: it is not
+on loopback); they are told apart by identity (one connection, one client), and a second
+person by ``operator``.
 """
 
 import hmac
@@ -21,20 +22,28 @@ CANCELLED = "CANCELLED"
 
 
 class Authority:
-    """Who holds command authority; ``token``: required to take it (None: not required)."""
+    """Who holds command authority. ``token``: required of every client to take it or approve
+    (None: of none); ``remote_token``: required of a client not on loopback when ``token`` is None."""
 
-    def __init__(self, token=None):
+    def __init__(self, token=None, remote_token=None):
         self.token = token
+        self.remote_token = remote_token
         self.holder = None
 
-    def check_token(self, token, what):
-        if self.token is not None and not hmac.compare_digest(str(token or ""), self.token):
-            raise AuthorityError("%s needs this server's token (GROUND_TOKEN)%s" % (
-                what, ": the one given is wrong" if token else ""))
+    def needed(self, client):
+        """The token ``client`` must give, or None."""
+        return self.token if self.token is not None or not client.remote else self.remote_token
+
+    def check_token(self, client, token, what):
+        needed = self.needed(client)
+        if needed is not None and not hmac.compare_digest(str(token or ""), needed):
+            raise AuthorityError("%s needs this server's token (%s)%s" % (
+                what, "GROUND_TOKEN" if self.token is not None else "from another machine: the one it printed at start",
+                ": the one given is wrong" if token else ""))
 
     def take(self, client, force=False, token=None):
         """Give ``client`` authority; returns the log line (None if it held it already)."""
-        self.check_token(token, "command authority")
+        self.check_token(client, token, "command authority")
         previous = self.holder
         if previous is client:
             return None
@@ -101,6 +110,10 @@ class Approvals:
     def expire(self, now):
         """The approvals past their deadline, now EXPIRED."""
         return self._end([a for a in self.waiting.values() if a.deadline <= now], EXPIRED)
+
+    def withdraw(self, approval):
+        """``approval`` taken back by its sender: the Approval, now CANCELLED."""
+        return self._end([approval], CANCELLED)[0]
 
     def cancel(self, owner):
         """The approvals ``owner`` waits for (it lost authority), now CANCELLED."""

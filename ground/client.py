@@ -302,6 +302,21 @@ class Client:
         raise UsageError("approvals are a ground server's (ground serve --two-person): this client is alone on %s"
                          % self.link.url)
 
+    def withdraw(self, v):
+        """Take back a command held for its second person (a server's two-person rule)."""
+        raise UsageError("only a ground server holds commands for approval: this client is alone on %s" % self.link.url)
+
+    # --- the archive -------------------------------------------------------------------
+
+    unlogged = 0  # lines given to log() not archived yet: a server's (alone, the archive counts its own errors)
+
+    def log(self, lines):
+        """Archive ``lines`` ((ground time, kind, text); kind PROCEDURE) in this client's session,
+        under its name (without an archive: nowhere). Through a server: in the server's archive."""
+        if self.archive:
+            for t, kind, text in lines:
+                self.archive.log(t, kind, text, self.name)
+
     # --- commanding ------------------------------------------------------------------
 
     def build(self, name, *args):

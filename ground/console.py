@@ -12,7 +12,8 @@ At 100 columns and more::
     +-- keys -------------------------------------------------------------------+
 
 Below 100 columns the housekeeping table gives its width to the logs and F2
-swaps them. Log panes wrap to their width, again when it changes.
+swaps them. F3 shows the procedure panel (ground/procpanel.py), whose run goes on
+while the console is shown. Log panes wrap to their width, again when it changes.
 
 The link thread never touches a widget: the Client's callbacks put records and
 verification stages on a queue that a 10 Hz timer drains on the UI thread.
@@ -42,11 +43,12 @@ from textual.suggester import Suggester
 from textual.widgets import DataTable, Footer, Input, RichLog, Static
 
 from firmware import dictionary as d
-from ground import codec, hazard, protocol
+from ground import codec, hazard, protocol, runner
 from ground.archive import Archive
 from ground.client import COMPLETED, PENDING, Client, default_name, default_seq_file
 from ground.errors import GroundError, LinkError, LocalError, UsageError
 from ground.link import UP
+from ground.procpanel import ProcedurePanel
 
 _REFRESH = 0.1  # s between UI refreshes from the link queue
 _STALE_MIN_S = 5.0  # housekeeping older than this (and than _STALE_PERIODS periods) is stale
@@ -68,6 +70,8 @@ KEYS = (("F1, help, ?", "this help (help COMMAND: its usage in the hint line)"),
         ("Right arrow, Tab", "accept the completion shown: command names, slots, slot lists, names"),
         ("Escape", "cancel a confirmation; close this help"),
         ("F2", "below 100 columns: housekeeping table or logs"),
+        ("F3", "the procedure panel: choose a procedure, fly it, answer its questions; F3 again: back"),
+        ("F4", "in the procedure panel: stop the run (its on-abort steps make the payload safe)"),
         ("Ctrl+Q", "quit"))
 
 
@@ -215,7 +219,8 @@ class Console(App):
     .-narrow.show-hk #logs { display: none; }
     """
     BINDINGS = [Binding("ctrl+q", "quit", "quit"), Binding("f1", "help", "help"),
-                Binding("f2", "toggle_hk", "housekeeping/logs"), Binding("escape", "cancel", "cancel")]
+                Binding("f2", "toggle_hk", "housekeeping/logs"), Binding("f3", "procedures", "procedures"),
+                Binding("escape", "cancel", "cancel")]
 
     def __init__(self, client, inbox, hint=""):
         super().__init__()
@@ -230,6 +235,7 @@ class Console(App):
         self._approvals_shown = set()
         self._hk_interval = None  # s between the last two housekeeping reports
         self._stale = None  # whether the telemetry shown is drawn as stale
+        self.procedures = ProcedurePanel(client, inbox)  # its run goes on while the console is shown
 
     def compose(self) -> ComposeResult:
         yield Static(id="link")
@@ -258,6 +264,7 @@ class Console(App):
         table.add_row("received", "-", key="received")
         for f in d.HK_FIELDS:
             table.add_row(f.name, "-", key=f.name)
+        self.install_screen(self.procedures, name="procedures")
         self.set_interval(_REFRESH, self.refresh_from_link)
         self.refresh_from_link()
         self.w["cmd"].focus()
@@ -281,8 +288,14 @@ class Console(App):
                 break
             if isinstance(item, codec.Record):
                 self._record(item)
+            elif isinstance(item, (runner.Entry, runner.Question)):
+                self.procedures.receive(item)
+                if isinstance(item, runner.Question):
+                    self._hint("PROCEDURE %s asks: F3 to answer" % self.procedures.runner.proc.name,
+                               "bold black on yellow")
             else:
                 self._stage(*item)
+        self.procedures.update()
         for v in [v for v in self.active if v.status != PENDING]:
             self.active.remove(v)
             if v.status != COMPLETED or v.reason:  # a plain COMPLETED stage already said it
@@ -502,6 +515,16 @@ class Console(App):
 
     def action_help(self):
         self.push_screen(Help())
+
+    def action_procedures(self):
+        self.push_screen("procedures")
+
+    def action_quit(self):
+        if self.procedures.flying():  # its thread would go on with the client closed under it
+            self.notify("%s is flying: stop it first (F3, then F4)" % self.procedures.runner.proc.name,
+                        severity="error")
+            return
+        self.exit()
 
     def action_toggle_hk(self):
         self.screen.toggle_class("show-hk")

@@ -15,7 +15,7 @@ from ground.errors import LocalError, UsageError
 
 DEFAULT_FIELDS = ("temperature", "heap_free", "arm_left", "tc_accepted", "tc_rejected")
 _HK = {f.name: f for f in d.HK_FIELDS}
-_PLOTTABLE = tuple(f.name for f in d.HK_FIELDS if f.names is None or f.names.kind == d.ENUM)
+PLOTTABLE = tuple(f.name for f in d.HK_FIELDS if f.names is None or f.names.kind == d.ENUM)
 
 
 def housekeeping(path):
@@ -31,11 +31,11 @@ def housekeeping(path):
 def plot(path, out, fields=DEFAULT_FIELDS):
     unknown = [f for f in fields if f not in _HK]
     if unknown:
-        raise UsageError("not a housekeeping field: %s (fields: %s)" % (", ".join(unknown), " ".join(_PLOTTABLE)))
-    packed = [f for f in fields if f not in _PLOTTABLE]
+        raise UsageError("not a housekeeping field: %s (fields: %s)" % (", ".join(unknown), " ".join(PLOTTABLE)))
+    packed = [f for f in fields if f not in PLOTTABLE]
     if packed:
         raise UsageError("%s: a set of flags or a count per slot, not one value to plot (see: ground replay); "
-                         "fields: %s" % (", ".join(packed), " ".join(_PLOTTABLE)))
+                         "fields: %s" % (", ".join(packed), " ".join(PLOTTABLE)))
     hk = housekeeping(path)
     if not hk:
         raise UsageError("no housekeeping reports in %s: nothing to plot" % path)

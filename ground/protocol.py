@@ -88,9 +88,9 @@ def record_from_doc(doc, raw=b""):
 
 
 def tc_doc(tc):
-    """A Telecommand as the ``tc`` of a ``command`` message."""
+    """A Telecommand as the ``tc`` of a ``command`` message (``text``: as typed, for clients without the codec)."""
     args = [tc_doc(a) if isinstance(a, codec.Telecommand) else a for a in tc.args]
-    return {"name": tc.name, "args": args, "packet": tc.packet.hex(), "hazardous": tc.hazardous}
+    return {"name": tc.name, "args": args, "text": str(tc), "packet": tc.packet.hex(), "hazardous": tc.hazardous}
 
 
 def tc_from_doc(doc):

@@ -31,6 +31,7 @@ from ground.link import CLOSED, DOWN, reconnect
 REQUEST_TIMEOUT = 10.0  # s for the server to answer a request (a query: between two rows)
 _CONNECT_TIMEOUT = 5.0
 _ENDED = 256  # commands kept after their end, for a reply read after it (a command may end that quickly)
+_LOG_REQUEST = 200  # bytes of a log request around its lines, at most
 
 
 class _Waiting:
@@ -101,6 +102,8 @@ class ServerClient(Client):
         self._closed = threading.Event()
         self._ready = threading.Event()
         self._refused = None  # the server's error message, when it sent one
+        self._unlogged = []  # [t, kind, text] given to log() that the server has not archived yet
+        self._log_lock = threading.Lock()
         if archive:
             archive.start_session(url)  # the snapshot is archived too
         try:
@@ -180,6 +183,8 @@ class ServerClient(Client):
             v._finish(TIMEOUT, why)
 
     def close(self):
+        if self._unlogged:
+            self.log([])  # a last try: what ``unlogged`` still counts after this is lost
         self._closed.set()
         sock = self._sock
         if sock is not None:
@@ -324,13 +329,57 @@ class ServerClient(Client):
         """Approve command ``number`` another operator sent (two-person rule); it is sent then."""
         self._request({"type": "approve", "approval": number, "token": self.token})
 
+    def withdraw(self, v):
+        """Take back command ``v`` while it waits for its second person (``v.held``): it is never sent."""
+        with self._cond:
+            ref = next((ref for ref, mirror in self._mirrors.items() if mirror is v), None)
+        if ref is None:
+            raise UsageError("%s is not a command of this client in flight" % v.command)
+        self._request({"type": "withdraw", "ref": ref})
+
     # --- the server's archive -----------------------------------------------------------
+
+    @property
+    def unlogged(self):
+        """Lines given to ``log`` that have not reached the server's archive yet."""
+        return len(self._unlogged)
+
+    def log(self, lines):
+        """Archive ``lines`` ((ground time, kind, text); kind PROCEDURE) in the server's archive,
+        in its session, under this client's name. Lines the server cannot be reached for wait,
+        in order, and go with the next call (a resend after a reply lost with the connection may
+        store a line twice); UsageError if the server keeps no archive or a line is too long."""
+        with self._log_lock:
+            self._unlogged += [[t, kind, text] for t, kind, text in lines]
+            try:
+                while self._unlogged:
+                    batch = self._log_batch()
+                    self._request({"type": "log", "lines": batch})
+                    del self._unlogged[:len(batch)]
+            except UsageError:
+                self._unlogged = []
+                raise
+            except LinkError:
+                pass  # kept for the next call
+
+    def _log_batch(self):
+        """The first lines waiting, as many as one message carries (the server's MAX_LINE)."""
+        size = _LOG_REQUEST  # the request around them
+        for n, line in enumerate(self._unlogged):
+            size += len(protocol.encode(line))
+            if size > protocol.MAX_LINE:
+                if n == 0:
+                    raise UsageError("a %s line of %d bytes is longer than a client may send the server (%d)"
+                                     % (line[1], len(line[2].encode()), protocol.MAX_LINE - _LOG_REQUEST))
+                return self._unlogged[:n]
+        return list(self._unlogged)
 
     def sessions(self):
         return [Session(**s) for s in self._request({"type": "sessions"}).reply["sessions"]]
 
-    def rows(self, since=None, until=None, session=None):
+    def rows(self, since=None, until=None, session=None, kind=None):
         """Rows of the server's archive, as ``Archive.rows``."""
-        rows = self._request({"type": "query", "since": since, "until": until, "session": session}).rows
+        rows = self._request({"type": "query", "since": since, "until": until, "session": session,
+                              "kind": kind}).rows
         return [Row(r["session"], r["t"], r["direction"], bytes.fromhex(r["packet"]) if r["packet"] else None,
                     r["client"], r["approver"], r["kind"], r["text"]) for r in rows]

@@ -10,6 +10,7 @@ of ground time (time set) is preceded by a marker line, so that neither passes u
     2026-06-13T10:00:01.234Z T+12.345s HK sid=1 state=SAFE ...
     2026-06-13T10:00:01.300Z TC FIRE 2 [0x18C10005] by #1 console alice@desk, approved by #2 bob@desk
     2026-06-13T10:00:02.000Z AUTHORITY command authority taken by #1 console alice@desk
+    2026-06-13T10:00:02.100Z PROCEDURE 5d294dcb4bf4 STEP line 27 send ARM
     --- on-board time went back 734.120 s (T+740.000s to T+5.880s): the payload reset
 """
 
@@ -20,6 +21,7 @@ from firmware import dictionary as d
 from ground import codec
 from ground.archive import LOG_KINDS
 from ground.errors import UsageError
+from ground.runner import entry_doc
 
 JUMP_SLACK = 2.0  # s: on-board time may run ahead of ground time by this much before a marker
 _DAY_MS = 86400000
@@ -57,6 +59,18 @@ def ground_text(t):
     return datetime.datetime.fromtimestamp(t, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
+def row_types(row, rec=None):
+    """The ``--type`` names a row answers to (``rec``: a TM row's decoded record)."""
+    if row.direction == "TM":
+        return ("TM", rec.name, rec.event, "EVENT" if rec.event else None)
+    return (row.direction if row.direction == "TC" else row.kind,)
+
+
+def wanted(types, row, rec=None):
+    """True if ``row`` is of one of ``types`` (parse_types; None: every row)."""
+    return types is None or any(t in types for t in row_types(row, rec) if t)
+
+
 def _by(row):
     who = " by %s" % row.client if row.client else ""
     return who + (", approved by %s" % row.approver if row.approver else "")
@@ -89,28 +103,31 @@ class Replay:
         end = ground_text(s.end) if s.end is not None else "cut short"
         return "=== session %d: %s .. %s, %s, %s" % (s.id, ground_text(s.start), end, s.link, s.version)
 
-    def _wanted(self, *types):
-        return self.types is None or any(t in self.types for t in types if t)
-
     def _row(self, row):
         if row.direction == "TM":
             rec = codec.decode(row.packet, row.t)
             if rec is None:
                 return
             marker = None if rec.foreign or rec.time_error else self._jump(rec, row.t)  # the payload's clock only
-            if self._wanted("TM", rec.name, rec.event, "EVENT" if rec.event else None):
+            if wanted(self.types, row, rec):
                 if marker:
                     yield json.dumps({"obt_jump": marker}) if self.as_json else "--- " + marker
                 yield json.dumps(rec.to_json()) if self.as_json else "%s %s" % (ground_text(row.t), rec)
-        elif row.direction == "TC" and self._wanted("TC"):
+        elif row.direction == "TC" and wanted(self.types, row):
             text, rid = codec.describe_tc(row.packet), int.from_bytes(row.packet[:4], "big")
             if self.as_json:
                 yield json.dumps({"tc": text, "request_id": rid, "ground_time": row.t, "client": row.client,
                                   "approver": row.approver})
             else:
                 yield "%s TC %s [0x%08X]%s" % (ground_text(row.t), text, rid, _by(row))
-        elif row.direction == "LOG" and self._wanted(row.kind):
-            if self.as_json:
+        elif row.direction == "LOG" and wanted(self.types, row):
+            doc = entry_doc(row.text) if row.kind == "PROCEDURE" else None  # an entry of a run (ground/runner.py)
+            if doc is not None and self.as_json:
+                yield json.dumps({"log": row.kind, "ground_time": row.t, "client": row.client} | doc)
+            elif doc is not None:
+                yield "%s PROCEDURE %s %s%s %s" % (ground_text(row.t), doc["run"], doc["kind"],
+                                                   " line %d" % doc["line"] if doc["line"] else "", doc["text"])
+            elif self.as_json:
                 yield json.dumps({"log": row.kind, "text": row.text, "ground_time": row.t, "client": row.client})
             else:
                 yield "%s %s %s" % (ground_text(row.t), row.kind, row.text)

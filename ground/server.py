@@ -9,8 +9,8 @@
                     Server, on asyncio ── authority and two-person approvals (ground/authority.py)
                     │ each event encoded once (ground/protocol.py), written to every peer
                     ▼
-                    Peer, Peer, ... (the client protocol over TCP; a web console's WebSocket
-                                     would be one more kind of peer on the same loop)
+                    Peer, Peer, ... (the client protocol over TCP; or over a browser's WebSocket,
+                                     through ground/web: the same Peer on another transport)
 
 Every peer has a bounded queue: its transport's write buffer. Past ``QUEUE_BYTES`` the
 peer is paused and loses ``tm`` and ``status`` messages (counted, and told to it in the
@@ -31,8 +31,10 @@ import threading
 import time
 
 from ground import authority, hazard, protocol, software_version
+from ground.archive import CLIENT_KINDS
 from ground.client import DEFAULT_RETRIES, DEFAULT_TIMEOUT, PENDING, Client
 from ground.errors import GroundError, UsageError
+from ground.flight import Flight
 
 QUEUE_BYTES = 1 << 20  # a peer's queue; past it, its tm and status messages are dropped
 KERNEL_BYTES = 256 << 10  # the kernel's part of that queue, fixed (Linux would let it grow to 4 MiB)
@@ -67,7 +69,7 @@ class _Command:
 class Server:
     """One link, one archive, one request-id sequence; peers join and leave."""
 
-    def __init__(self, link_url, archive=None, *, two_person=False, token=None, baudrate=115200,
+    def __init__(self, link_url, archive=None, *, two_person=False, token=None, remote_token=None, baudrate=115200,
                  timeout=DEFAULT_TIMEOUT, retries=DEFAULT_RETRIES, seq_file=None,
                  approval_timeout=authority.APPROVAL_TIMEOUT):
         if protocol.is_server_url(link_url):
@@ -75,10 +77,11 @@ class Server:
                              % link_url)
         self.link_url = link_url
         self.archive = archive
-        self.authority = authority.Authority(token)
+        self.authority = authority.Authority(token, remote_token)
         self.approvals = authority.Approvals(approval_timeout) if two_person else None
         self.peers = []
         self.url = None
+        self.web_url = None  # the web console's, when it serves one
         self._core_args = dict(baudrate=baudrate, timeout=timeout, retries=retries, seq_file=seq_file)
         self.core = None
         self._commands = {}  # ref -> _Command, until it ends
@@ -91,14 +94,19 @@ class Server:
         self._outbox_bytes = 0
         self._loop = None
         self._tcp = None
+        self._web = None
         self._tasks = set()  # the status ticker, queries under way
         self._handlers = {"command": self._command, "take": self._take, "release": self._release,
-                          "approve": self._approve, "sessions": self._sessions}
+                          "approve": self._approve, "withdraw": self._withdraw, "sessions": self._sessions,
+                          "log": self._client_log, "proc_start": self._proc_start, "proc_answer": self._proc_answer,
+                          "proc_stop": self._proc_stop}
+        self._flight = None  # the procedure flown for a client (ground/flight.py), the last one once ended
 
     # --- life cycle -------------------------------------------------------------------
 
-    async def start(self, host="127.0.0.1", port=protocol.DEFAULT_PORT):
-        """Open the link (LinkError if it cannot be) and listen; returns the server's URL."""
+    async def start(self, host="127.0.0.1", port=protocol.DEFAULT_PORT, http=None):
+        """Open the link (LinkError if it cannot be) and listen (``http``: (host, port) of the web
+        console too, ``web_url`` then); returns the server's URL."""
         self._loop = asyncio.get_running_loop()
         later = self._from_thread
         self.core = Client(self.link_url, archive=self.archive, name="server",
@@ -114,6 +122,15 @@ class Server:
         bound = self._tcp.sockets[0].getsockname()
         self.url = "%s%s:%d" % (protocol.SCHEME, host if ":" not in host else "[%s]" % host, bound[1])
         self.core.link.describe("the ground server at %s (pid %d)" % (self.url, os.getpid()))  # a tool refused joins it
+        if http is not None:
+            from ground.web import Web  # aiohttp loads only here
+
+            self._web = Web(self)
+            try:
+                self.web_url = await self._web.start(*http)
+            except UsageError:
+                await self.stop()
+                raise
         self._task(self._tick())
         return self.url
 
@@ -137,6 +154,8 @@ class Server:
         for peer in list(self.peers):
             peer.close()
         await asyncio.sleep(0)  # let the peers see their end
+        if self._web:
+            await self._web.stop()
         if self.core:
             await self._loop.run_in_executor(None, self.core.close)
 
@@ -265,12 +284,13 @@ class Server:
         peer.send_now(protocol.encode({
             "type": "welcome", "protocol": protocol.VERSION, "server": software_version(), "client": peer.name,
             "link": self.link_url, "session": self.archive.session if self.archive else None,
-            "two_person": self.approvals is not None, "token": self.authority.token is not None}))
+            "two_person": self.approvals is not None, "token": self.authority.needed(peer) is not None}))
         snapshot = [self._status_line(peer), self._latest_hk, *self._recent]
         snapshot += [self._command_line(c) for c in self._commands.values()]
         snapshot += [self._approval_line(a) for a in (self.approvals.waiting.values() if self.approvals else ())]
+        snapshot += self._flight.lines if self._flight else []
         peer.send_now(b"".join(line for line in snapshot if line) + protocol.encode({"type": "ready"}))
-        self._log("CLIENT", "%s joined" % peer.name, peer)
+        self._log("CLIENT", "%s joined from %s" % (peer.name, peer.address), peer)
         self._status(droppable=False)
 
     def detach(self, peer):
@@ -290,8 +310,10 @@ class Server:
         """Answer one request; a malformed one is a ProtocolError (the peer is dropped)."""
         kind = msg["type"]
         if kind == "query":
-            if not all(isinstance(msg.get(k), (int, float, type(None))) for k in ("since", "until", "session")):
-                raise protocol.ProtocolError("malformed query request: since, until and session are numbers or null")
+            if not all(isinstance(msg.get(k), (int, float, type(None))) for k in ("since", "until", "session")) \
+                    or not isinstance(msg.get("kind"), (str, type(None))):
+                raise protocol.ProtocolError("malformed query request: since, until and session are numbers or "
+                                             "null, kind a text or null")
             self._task(self._query(peer, msg))
             return
         handler = self._handlers.get(kind)
@@ -356,7 +378,7 @@ class Server:
     def _approve(self, peer, msg):
         if self.approvals is None:
             raise UsageError("this server does not apply the two-person rule: nothing to approve")
-        self.authority.check_token(msg.get("token"), "approving a command")
+        self.authority.check_token(peer, msg.get("token"), "approving a command")
         a = self.approvals.approve(int(msg["approval"]), peer, time.monotonic())
         cmd = a.command
         cmd.approver = peer
@@ -364,6 +386,13 @@ class Server:
             cmd.tc, cmd.tc.request_id, cmd.owner.name, peer.name), peer)
         self._broadcast(self._approval_line(a), False)
         self._send(cmd)
+
+    def _withdraw(self, peer, msg):
+        """The sender of a held command takes it back (a procedure that stopped): never sent."""
+        cmd = self._commands.get(int(msg["ref"]))
+        if cmd is None or cmd.owner is not peer or cmd.approval is None or cmd.approval.state != authority.WAITING:
+            raise UsageError("no command of yours numbered %s waits for approval" % msg["ref"])
+        self._unapproved(self.approvals.withdraw(cmd.approval), "withdrawn by its sender: not sent")
 
     def _cancel_approvals(self, owner, why):
         for a in self.approvals.cancel(owner) if self.approvals else ():
@@ -377,6 +406,54 @@ class Server:
         self._broadcast(self._command_line(cmd), False)
         self._end(cmd)
 
+    def _client_log(self, peer, msg):
+        """A client's lines for the archive (the entries of a procedure it flies), under its name."""
+        if self.archive is None:
+            raise UsageError("this server keeps no archive: nothing would record what %s logs" % peer.name)
+        lines = [(float(t), str(kind), str(text)) for t, kind, text in msg["lines"]]
+        refused = [kind for _t, kind, _text in lines if kind not in CLIENT_KINDS]
+        if refused:
+            raise UsageError("a client logs %s lines, not %s: the other kinds are the server's own" % (
+                "|".join(CLIENT_KINDS), refused[0]))
+        for t, kind, text in lines:
+            self.archive.log(t, kind, text, peer.name)
+
+    def _proc_start(self, peer, msg):
+        """Fly a shipped procedure for ``peer``, who holds command authority (ground/flight.py)."""
+        self.authority.check(peer)
+        if self._flight is not None and not self._flight.ended:
+            raise UsageError("%s is flying for %s: one procedure at a time" % (
+                self._flight.proc.name, self._flight.owner.name))
+        self._flight = Flight(self, peer, str(msg["procedure"]), msg.get("params") or {})
+        self._flight.start()
+        return {"procedure": self._flight.proc.name}
+
+    def _proc_answer(self, peer, msg):
+        self._flying().answer(peer, msg["text"])
+
+    def _proc_stop(self, peer, msg):
+        self._flying().stop(peer)
+
+    def _flying(self):
+        if self._flight is None or self._flight.ended:
+            raise UsageError("no procedure is flying")
+        return self._flight
+
+    def _flight_entry(self, flight, entry):
+        line = flight.line(entry)
+        flight.lines.append(line)
+        self._broadcast(line, False)
+
+    def _flight_ended(self, flight, client_name):
+        """Command authority back to the owner, if the flight's client (``client_name``) still holds it."""
+        flight.ended = True
+        holder = self.authority.holder
+        if client_name and holder is not None and holder.name == client_name and flight.owner in self.peers:
+            self.authority.holder = flight.owner
+            self._notice("AUTHORITY", "command authority back to %s: %s ended" % (flight.owner.name, flight.proc.name),
+                         flight.owner)
+            self._status(droppable=False)
+
     def _sessions(self, peer, msg):
         if self.archive is None:
             raise UsageError("this server keeps no archive")
@@ -389,7 +466,7 @@ class Server:
             if self.archive is None:
                 raise UsageError("this server keeps no archive")
             rows = await self._loop.run_in_executor(None, lambda: self.archive.rows(
-                msg.get("since"), msg.get("until"), msg.get("session")))
+                msg.get("since"), msg.get("until"), msg.get("session"), msg.get("kind")))
             for row in rows:
                 doc = row._asdict()
                 doc.update(type="row", id=msg.get("id"), packet=row.packet.hex() if row.packet else None)
@@ -408,6 +485,8 @@ class Peer(asyncio.Protocol):
         self.server = server
         self.name = None  # set by hello: "#3 console alice@desk", unique
         self.operator = None  # the name it gave: "console alice@desk"
+        self.address = None  # where it connects from: "127.0.0.1"
+        self.remote = False  # not on loopback: command authority may need a token (ground/authority.py)
         self.transport = None
         self.paused = False
         self.dropped = 0  # tm and status messages this client lost
@@ -419,6 +498,8 @@ class Peer(asyncio.Protocol):
 
     def connection_made(self, transport):
         self.transport = transport
+        self.address = transport.get_extra_info("peername")[0]
+        self.remote = not loopback(self.address)
         transport.set_write_buffer_limits(high=QUEUE_BYTES, low=QUEUE_BYTES // 4)
         sock = transport.get_extra_info("socket")
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # a report is due now, not in 40 ms
@@ -502,25 +583,27 @@ class Peer(asyncio.Protocol):
         self.transport.close()
 
 
-def _loopback(host):
+def loopback(host):
+    """True for an address (or ``localhost``) on this machine's loopback."""
     try:
-        return ipaddress.ip_address(host).is_loopback
+        ip = ipaddress.ip_address(host)
     except ValueError:
         return host == "localhost"
+    return (getattr(ip, "ipv4_mapped", None) or ip).is_loopback  # ::ffff:127.0.0.1 is loopback too
 
 
-def parse_listen(text):
+def parse_listen(text, option="--listen", example=protocol.DEFAULT_PORT):
     """``HOST:PORT`` (port 0: any free one) as (host, port); UsageError if malformed."""
     host, _, port = str(text).rpartition(":")
     host = host.strip("[]")
     if not host or not port.isdigit() or int(port) > 65535:
-        raise UsageError("--listen: %r is not HOST:PORT (like 127.0.0.1:%d)" % (text, protocol.DEFAULT_PORT))
+        raise UsageError("%s: %r is not HOST:PORT (like 127.0.0.1:%d)" % (option, text, example))
     return host, int(port)
 
 
 def check_token(host, token):
     """Command authority beyond loopback needs a token."""
-    if token is None and not _loopback(host):
+    if token is None and not loopback(host):
         raise UsageError("listening on %s (not loopback) needs a token for command authority: --token or "
                          "GROUND_TOKEN" % host)
 
@@ -528,13 +611,13 @@ def check_token(host, token):
 class Background:
     """A Server on an event loop of its own, in a thread (the console of ``serve --console``, tests)."""
 
-    def __init__(self, server, host="127.0.0.1", port=0):
+    def __init__(self, server, host="127.0.0.1", port=0, http=None):
         self.server = server
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="ground-server", daemon=True)
         self._thread.start()
         try:
-            self.url = asyncio.run_coroutine_threadsafe(server.start(host, port), self._loop).result()
+            self.url = asyncio.run_coroutine_threadsafe(server.start(host, port, http), self._loop).result()
         except BaseException:
             self._end()
             raise
@@ -555,22 +638,33 @@ class Background:
         self.stop()
 
 
-def run(server, host, port, console=None):
-    """``ground serve``: serve until SIGINT, SIGTERM or SIGHUP, or until ``console(url)`` returns."""
+def run(server, host, port, console=None, http=None):
+    """``ground serve``: serve until SIGINT, SIGTERM or SIGHUP, or until ``console(url)`` returns;
+    ``http``: (host, port) of the web console."""
     if console is None:
-        asyncio.run(_serve(server, host, port))
+        asyncio.run(_serve(server, host, port, http))
         return
-    with Background(server, host, port) as background:
+    with Background(server, host, port, http) as background:
         print("server: %s (more consoles: ground console %s; or ground monitor %s)" % ((background.url,) * 3),
               flush=True)
+        _announce_web(server)
         console(background.url)
 
 
-async def _serve(server, host, port):
+def _announce_web(server):
+    """The web console's address, and the token a browser on another machine needs (printed once)."""
+    if server.web_url:
+        token = server.authority.remote_token
+        print("web: %s%s" % (server.web_url, " (command authority from another machine needs the token %s: it is "
+                                             "shown only now)" % token if token else ""), flush=True)
+
+
+async def _serve(server, host, port, http):
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # Ctrl-C, kill, terminal gone: a clean stop
         asyncio.get_running_loop().add_signal_handler(sig, stop.set)
-    print("server: %s" % await server.start(host, port), flush=True)
+    print("server: %s" % await server.start(host, port, http), flush=True)
+    _announce_web(server)
     try:
         await stop.wait()
     finally:

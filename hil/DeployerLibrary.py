@@ -1,8 +1,10 @@
 """Robot Framework keywords for the payload deployer, on any target.
 
-The link is ground's ``Client`` (PUS 1 verification, events, housekeeping);
-inputs, satellites, faults, resets and output lines go through the target
-adapter of hil/targets.py, chosen by the target's resource file:
+The link is ground's ``Client`` (PUS 1 verification, events, housekeeping), on the
+target's link or through a ground server on it; every frame it sees and every
+procedure run goes to archive.sqlite in the output folder. Inputs, satellites,
+faults, resets and output lines go through the target adapter of hil/targets.py,
+chosen by the target's resource file:
 ``Start The Simulated Board`` (sim.resource) or ``Use The Renode Board``
 (renode.resource). Every keyword that checks something fails with a message
 naming what was expected and what came instead.
@@ -15,6 +17,7 @@ import datetime
 import os
 import sys
 
+from robot.api import logger
 from robot.api.deco import keyword, library
 from robot.libraries.BuiltIn import BuiltIn
 from robot.utils import timestr_to_secs as _seconds  # "5", "2.5", "500 ms" -> seconds
@@ -23,8 +26,11 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from firmware import dictionary as d  # noqa: E402  (the repository root is on sys.path first)
 from firmware import framing, packet  # noqa: E402
+from ground import procedure, runner  # noqa: E402
+from ground.archive import Archive  # noqa: E402
 from ground.client import Client  # noqa: E402
 from ground.errors import GroundError  # noqa: E402
+from ground.server import Background, Server  # noqa: E402
 from hil.targets import RenodeTarget, SimTarget  # noqa: E402
 
 # The PUS 1 reports that end a command: a refusal, or the completion report. A progress
@@ -40,6 +46,7 @@ _NOISE = b"\xff\x13\x37\x42\x00"  # COBS code 0xFF announces 254 bytes, 3 follow
 # so their waits are fixed here.
 _BURN_TIMEOUT = 5.0  # s from a FIRE (or a schedule release) to its actuator burning
 _OUTPUT_TIMEOUT = 2.0  # s for an output line to follow a command
+_ARCHIVE = "archive.sqlite"  # in the output folder: every frame and procedure run (ground replay, proc replay)
 
 
 @library(scope="SUITE", auto_keywords=False)
@@ -48,6 +55,8 @@ class DeployerLibrary:
         self.command_timeout = _seconds(command_timeout)
         self.target = None
         self.client = None
+        self.server = None  # a ground server on the link (Background), when the client goes through one
+        self.archive = None
         self._mark = 0  # telemetry position from which events are looked for
 
     # --- targets -------------------------------------------------------------------
@@ -88,9 +97,26 @@ class DeployerLibrary:
     @keyword
     def connect_to_the_deployer(self, timeout="20 s"):
         """Open the link and wait until the firmware answers a PING."""
-        self.client = Client(self._target().link_url, timeout=self.command_timeout, retries=0)
+        self.archive = Archive(os.path.join(BuiltIn().get_variable_value("${OUTPUT DIR}"), _ARCHIVE))
+        self._connect(Client(self._target().link_url, timeout=self.command_timeout, retries=0, archive=self.archive),
+                      timeout)
+
+    @keyword
+    def connect_to_the_deployer_through_a_ground_server(self, timeout="20 s"):
+        """Put a ground server on the link (``ground serve``, on a thread here), join it and take
+        command authority, as an operator position does: every keyword after this goes through it."""
+        self.disconnect_from_the_deployer()
+        self.archive = Archive(os.path.join(BuiltIn().get_variable_value("${OUTPUT DIR}"), _ARCHIVE))
+        self.server = Background(Server(self._target().link_url, self.archive, timeout=self.command_timeout,
+                                        retries=0))
+        self.client = Client(self.server.url, timeout=self.command_timeout, retries=0, name="hil")
+        self.client.take()
+        self._connect(self.client, timeout)
+
+    def _connect(self, client, timeout):
+        self.client = client
         per_try = _seconds(timeout) / _PING_RETRIES
-        v = self.client.send("PING", timeout=per_try, retries=_PING_RETRIES - 1, check=False)
+        v = client.send("PING", timeout=per_try, retries=_PING_RETRIES - 1, check=False)
         if not v.ok:
             raise AssertionError("the deployer did not answer PING within %s: %s" % (timeout, v))
         self._mark = v.mark
@@ -100,6 +126,12 @@ class DeployerLibrary:
         client, self.client = self.client, None
         if client is not None:
             client.close()
+        server, self.server = self.server, None
+        if server is not None:
+            server.stop()
+        archive, self.archive = self.archive, None  # the client's, or the server's
+        if archive is not None:
+            archive.close()
 
     def _client(self):
         if self.client is None:
@@ -231,6 +263,49 @@ class DeployerLibrary:
             raise AssertionError("no TIME report after TIME_REPORT within %g s" % self.command_timeout)
         later = rec.values["days"] * _DAY_MS + rec.values["ms"] + int(_seconds(seconds) * 1000)
         return divmod(later, _DAY_MS)
+
+    # --- procedures (procedures/*.proc, as operators fly them) ------------------------
+
+    def _fly(self, name, params, answers):
+        """Run a shipped procedure as ``ground proc run --yes`` does; its Outcome.
+
+        Every go/no-go is answered GO, or by ``answers`` (comma-separated, in order; then GO).
+        The satellite of each FIRE is played by the target as the FIRE starts (Renode has no
+        plant). The run goes to the Robot log and to the archive (the client's session, or the
+        server's), from which it must read back entry for entry.
+        """
+        proc = procedure.load(os.path.join(procedure.SHIPPED, name), procedure.param_values(params))
+        operator = runner.ScriptedOperator(answers.split(",") if answers else (), rest=runner.GO)
+        client = self._client()
+        self._mark = client.position()
+        r = runner.Runner(proc, client, operator, yes=True,
+                          sinks=[lambda e: logger.info(str(e)), self._play_fired_satellite],
+                          about={"link": client.link.url, "hil": "Robot"})
+        outcome = r.run()
+        _first, recorded = runner.replay(self.archive, r.run_id)
+        if [str(e) for e in recorded] != [str(e) for e in r.entries]:
+            raise AssertionError("run %s of %s is not in the archive as it was shown" % (r.run_id, name))
+        return outcome
+
+    def _play_fired_satellite(self, entry):
+        if entry.kind == "STAGE" and entry.ref[1].name == "STARTED" and entry.ref[0].command.name == "FIRE":
+            self._target().play_satellite(entry.ref[0].command.args[0], _BURN_TIMEOUT)
+
+    @keyword
+    def procedure_should_pass(self, name, *params, answers=None):
+        """Fly procedures/``name`` with params ``NAME=VALUE``; it must pass every step."""
+        outcome = self._fly(name, params, answers)
+        if outcome.status != runner.PASSED:
+            raise AssertionError("%s should have passed: %s" % (name, outcome))
+
+    @keyword
+    def procedure_should_stop(self, name, *params, status, reason, answers=None):
+        """Fly procedures/``name``; it must stop with ``status`` (FAILED, ABORTED, NO-GO) for a
+        reason that says ``reason``, and its on-abort steps must complete."""
+        outcome = self._fly(name, params, answers)
+        if outcome.status != status or reason not in outcome.reason or outcome.safe is False:
+            raise AssertionError("%s should have stopped %s (%s) and made the payload safe: %s" % (
+                name, status, reason, outcome))
 
     # --- link noise ----------------------------------------------------------------
 

@@ -36,7 +36,7 @@ def parse_args(argv):
     p.add_argument("--flash-timing", choices=("typical", "max"), default="typical",
                    help="flash erase and write-back stalls: datasheet typical (default) or maximum")
     p.add_argument("--console", action="store_true",
-                   help="run a ground server on the link and the console on it in the foreground")
+                   help="run a ground server on the link (and its web console) and the console on it in the foreground")
     opts = p.parse_args(argv)
     if not 1200 <= opts.baud <= 4_000_000:
         p.error("--baud must be 1200..4000000")
@@ -46,8 +46,10 @@ def parse_args(argv):
 
 
 def console_command(link_url):
-    """The ground server on the link, and the console on the server: more consoles join at the URL it prints."""
-    return [sys.executable, "-m", "ground", "serve", link_url, "--listen", "127.0.0.1:0", "--console"]
+    """The ground server on the link (with the web console), and the console on the server: more consoles,
+    tools and browsers join at the addresses it prints."""
+    return [sys.executable, "-m", "ground", "serve", link_url, "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0",
+            "--console"]
 
 
 async def serve(opts, console=None):

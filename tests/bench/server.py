@@ -64,14 +64,17 @@ class _Tool:
 
 
 class _Server(_Tool):
-    """``ground serve`` on ``link_url``, its archive in ``tmp``."""
+    """``ground serve`` on ``link_url``, its archive in ``tmp``; ``--http HOST:PORT`` in ``options``: ``web`` is
+    the web console's URL."""
 
-    def __init__(self, link_url, tmp):
-        super().__init__(tmp, "serve", link_url, "--listen", "127.0.0.1:0", "--db", os.path.join(tmp, "server.sqlite"))
+    def __init__(self, link_url, tmp, *options):
+        super().__init__(tmp, "serve", link_url, "--listen", "127.0.0.1:0", "--db", os.path.join(tmp, "server.sqlite"),
+                         *options)
         line = self.proc.stdout.readline()
         if not line.startswith("server: "):
             raise RuntimeError("ground serve did not start: %s" % self.proc.stderr.read())
         self.url = line.split()[1]
+        self.web = self.proc.stdout.readline().split()[1] if "--http" in options else None
 
     def stop(self):
         self.proc.terminate()

@@ -3,6 +3,7 @@
     with Relay(sim.ports["link"], up=Faults(repeat=1.0)) as relay:
         main(["send", relay.url, "FIRE", "1", "--yes"])     # every uplink frame arrives twice
         relay.truth(request_id)                               # what the payload said about it
+        relay.cut(); relay.restore()                          # the port gone, then back (same URL)
 
 Frames are the link's (COBS, each ending with 0x00). Each direction has its own ``Faults``:
 per frame, drop it (``drop``), send it twice (``repeat``), or hold it and send it after the
@@ -41,10 +42,10 @@ class Relay:
                        "down": {"frames": 0, "dropped": 0, "repeated": 0, "reordered": 0}}
         self.reports = {}  # request id -> [(report name, code, data)] as the payload sent them
         self._lock = threading.Lock()
-        self._server = socket.create_server(("127.0.0.1", 0))
-        self.url = "socket://127.0.0.1:%d" % self._server.getsockname()[1]
         self._socks = []
-        threading.Thread(target=self._accept, daemon=True).start()
+        self.port = 0
+        self.restore()
+        self.url = "socket://127.0.0.1:%d" % self.port
 
     def __enter__(self):
         return self
@@ -52,14 +53,23 @@ class Relay:
     def __exit__(self, *exc):
         self.close()
 
-    def close(self):
-        self._server.close()
-        for s in self._socks:
+    def restore(self):
+        """Listen (again) on the relay's port."""
+        self._server = socket.create_server(("127.0.0.1", self.port))
+        self.port = self._server.getsockname()[1]
+        threading.Thread(target=self._accept, args=(self._server,), daemon=True).start()
+
+    def cut(self):
+        """The port and every connection gone, as a link that drops (``restore`` brings the port back)."""
+        for s in [self._server] + self._socks:  # a shutdown wakes the accept under way: a close alone does not
             try:
                 s.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
             s.close()
+        self._socks = []
+
+    close = cut
 
     def truth(self, rid):
         """What the payload did with ``rid``: "COMPLETED", a failure name and code, or None (not run)."""
@@ -70,10 +80,10 @@ class Relay:
                 return "%s %d" % (name, code)
         return None
 
-    def _accept(self):
+    def _accept(self, server):
         while True:
             try:
-                ground, _ = self._server.accept()
+                ground, _ = server.accept()
             except OSError:
                 return
             board = socket.create_connection(self._target)

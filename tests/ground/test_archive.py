@@ -200,7 +200,7 @@ def test_replay_lists_the_sessions_of_an_archive(two_sessions, capsys):
 
 @pytest.mark.parametrize("options, message", [
     (["--type", "HK,NOPE"], "--type: unknown NOPE (one or more of TC|TM|EVENT|LINK|CLIENT|AUTHORITY|APPROVAL|"
-                            "COMMAND, or a telemetry or event name: see ground dictionary)"),
+                            "COMMAND|PROCEDURE, or a telemetry or event name: see ground dictionary)"),
     (["--since", "yesterday"], "--since: 'yesterday' is not a time like 2026-06-13T10:00:00Z or 2026-06-13"),
     (["--session", "7"], "--session: '7' is not a session of this archive (sessions 1..2; see --sessions)"),
 ])

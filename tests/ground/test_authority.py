@@ -8,9 +8,10 @@ from ground.errors import AuthorityError, UsageError
 
 
 class Client:
-    def __init__(self, name):
+    def __init__(self, name, remote=False):
         self.name = name
         self.operator = name.split(" ", 1)[1]  # the server numbers the names clients give
+        self.remote = remote  # not on loopback
 
 
 ALICE, BOB, CAROL = Client("#1 console alice@desk"), Client("#2 console bob@desk"), Client("#3 carol")
@@ -64,6 +65,19 @@ def test_a_server_with_a_token_gives_authority_only_to_a_client_that_presents_it
         a.take(ALICE, force=True, token="guess")
     assert a.holder is None
     assert a.take(ALICE, token="s3cret")
+
+
+def test_without_a_server_token_only_a_client_beyond_loopback_needs_the_token_printed_at_start():
+    a = Authority(remote_token="printed")
+    remote = Client("#4 web dave@10.0.0.7", remote=True)
+    with pytest.raises(AuthorityError, match=r"needs this server's token \(from another machine: the one it printed"):
+        a.take(remote)
+    with pytest.raises(AuthorityError, match="the one given is wrong"):
+        a.take(remote, token="guess")
+    assert a.take(ALICE) == "command authority taken by #1 console alice@desk"  # on loopback
+    assert a.take(remote, force=True, token="printed")
+    assert (a.needed(ALICE), a.needed(remote)) == (None, "printed")
+    assert Authority(token="s3cret", remote_token="printed").needed(remote) == "s3cret"  # --token: everyone's
 
 
 def _held(approvals, owner=ALICE, now=0.0):

@@ -58,7 +58,7 @@ def test_dictionary_output_matches_the_golden_file(capsys):
      "ground: cannot open /dev/nonexistent-port: [Errno 2] could not open port /dev/nonexistent-port: "
      "[Errno 2] No such file or directory: '/dev/nonexistent-port'\n"),
     (("bogus",), errors.USAGE, "ground: argument SUBCOMMAND: invalid choice: 'bogus' (choose from 'send', "
-     "'monitor', 'record', 'replay', 'plot', 'dictionary', 'console', 'xtce', 'serve') (see: ground --help)\n"),
+     "'monitor', 'record', 'replay', 'plot', 'dictionary', 'console', 'xtce', 'serve', 'proc') (see: ground --help)\n"),
     (("replay", "/nonexistent.sqlite"), errors.USAGE,
      "ground: archive /nonexistent.sqlite: [Errno 2] No such file or directory: '/nonexistent.sqlite'\n"),
     (("send", "socket://127.0.0.1", "PING"), errors.USAGE,

@@ -43,13 +43,6 @@ def wait_for(predicate, timeout=5.0, what="condition"):
 
 
 @pytest.fixture
-def archive(tmp_path):
-    a = Archive(str(tmp_path / "server.sqlite"))
-    yield a
-    a.close()
-
-
-@pytest.fixture
 def serve(fw, archive):
     """Start a server on the fake payload (options as Server's); stopped after the test."""
     started = []
@@ -432,6 +425,70 @@ def test_two_person_rule_a_held_command_is_cancelled_when_its_owner_loses_author
         assert fw.received == []
 
 
+def test_two_person_rule_the_sender_withdraws_its_held_command_and_it_is_never_sent(serve, fw, archive):
+    url = serve(two_person=True)
+    with Client(url, name="alice") as alice, Client(url, name="bob") as bob:
+        alice.take()
+        v = alice.submit("FIRE", 2, confirm=True)
+        s, lines = _raw(url)
+        s.sendall(protocol.encode({"type": "withdraw", "id": 7, "ref": 1}))  # not its command
+        assert _reply(lines, 7)["error"] == "no command of yours numbered 1 waits for approval"
+        s.close()
+        alice.withdraw(v)
+        assert v.wait(2) and v.status == NOT_SENT and v.reason == "withdrawn by its sender: not sent"
+        with pytest.raises(UsageError, match="no command waits for approval number 1"):
+            bob.approve(1)
+        with pytest.raises(UsageError, match="FIRE 2 is not a command of this client in flight"):
+            alice.withdraw(v)
+    assert fw.received == []
+    assert any("withdrawn by its sender" in r.text for r in archive.rows(kind="APPROVAL"))
+
+
+def _reply(lines, rid):
+    """The reply to request ``rid`` among the messages that come."""
+    while (msg := json.loads(lines.readline()))["type"] != "reply" or msg["id"] != rid:
+        pass
+    return msg
+
+
+def test_a_clients_procedure_lines_go_to_the_servers_archive_under_its_name_and_no_other_kind(join, archive):
+    alice = join("alice")
+    alice.log([(1000.0, "PROCEDURE", "one"), (1001.0, "PROCEDURE", "two")])
+    with pytest.raises(UsageError, match="a client logs PROCEDURE lines, not AUTHORITY: the other kinds are the "
+                                         "server's own"):
+        alice.log([(1002.0, "AUTHORITY", "command authority taken by nobody")])
+    assert [(r.t, r.text, r.client, r.session) for r in alice.rows(kind="PROCEDURE")] == [
+        (1000.0, "one", "#1 alice", archive.session), (1001.0, "two", "#1 alice", archive.session)]
+    assert alice.unlogged == 0 and not [r for r in archive.rows(kind="AUTHORITY") if "nobody" in r.text]
+
+
+def test_log_lines_longer_than_one_message_go_in_several_and_one_too_long_is_refused_in_one_line(join, archive):
+    alice = join("alice")
+    alice.log([(float(t), "PROCEDURE", "x" * 10000) for t in range(20)])  # 200 kB: four messages at least
+    assert [r.t for r in archive.rows(kind="PROCEDURE")] == [float(t) for t in range(20)]
+    with pytest.raises(UsageError, match="a PROCEDURE line of %d bytes is longer than a client may send the server"
+                                         % protocol.MAX_LINE):
+        alice.log([(99.0, "PROCEDURE", "x" * protocol.MAX_LINE)])
+    assert alice.link.state == UP and alice.sessions()  # it never went: still a client of the server
+
+
+def test_a_server_without_an_archive_refuses_a_clients_lines_so_nothing_is_flown_unrecorded(fw):
+    with Background(Server(fw.url, None, timeout=FAST)) as b, Client(b.url, name="alice") as alice:
+        with pytest.raises(UsageError, match="this server keeps no archive: nothing would record what #1 alice logs"):
+            alice.log([(1.0, "PROCEDURE", "x")])
+        assert alice.unlogged == 0
+
+
+def test_a_procedure_line_that_is_no_runs_entry_is_replayed_as_text_and_is_no_run(join, capsys):
+    alice = join("alice")
+    alice.log([(1000.0, "PROCEDURE", "not an entry")])
+    url = alice.link.url
+    assert main(["replay", url, "--type", "PROCEDURE"]) == 0
+    assert capsys.readouterr().out.splitlines()[1] == "1970-01-01T00:16:40.000Z PROCEDURE not an entry"
+    assert main(["proc", "replay", url]) == 2
+    assert capsys.readouterr().err == "ground: server %s has no procedure run\n" % url
+
+
 def test_a_server_with_a_token_gives_command_authority_only_with_it(serve):
     url = serve(token="s3cret")
     with Client(url, name="guess", token="") as guess, Client(url, name="ops", token="s3cret") as ops:
@@ -446,6 +503,14 @@ def test_serving_beyond_loopback_without_a_token_is_refused_in_one_line(capsys, 
     assert main(["serve", "loop://", "--listen", "0.0.0.0:0"]) == 2
     assert capsys.readouterr().err == ("ground: listening on 0.0.0.0 (not loopback) needs a token for command "
                                        "authority: --token or GROUND_TOKEN\n")
+
+
+@pytest.mark.parametrize("address, on_loopback", [
+    ("127.0.0.1", True), ("127.3.2.1", True), ("::1", True), ("localhost", True),
+    ("::ffff:127.0.0.1", True),  # an IPv4 client of a dual-stack listener
+    ("192.0.2.7", False), ("::ffff:192.0.2.7", False), ("fd00::2", False), ("desk.example", False)])
+def test_only_a_loopback_address_counts_as_this_machine_for_the_token_beyond_loopback(address, on_loopback):
+    assert server.loopback(address) is on_loopback
 
 
 def test_serve_refuses_a_servers_url_as_its_link(capsys):
@@ -554,4 +619,20 @@ def test_serve_stopped_by_a_signal_ends_its_session_and_exits_0(fw, tmp_path, si
     sessions, rows = archive.sessions(), archive.rows()
     archive.close()
     assert len(sessions) == 1 and sessions[0].end is not None
-    assert [r.text for r in rows if r.kind == "CLIENT"] == ["#1 alice joined", "#1 alice left"]
+    assert [r.text for r in rows if r.kind == "CLIENT"] == ["#1 alice joined from 127.0.0.1", "#1 alice left"]
+
+
+def test_procedure_requests_need_authority_a_shipped_procedure_and_a_flight(url, fw):
+    s, lines = _raw(url)
+    s.sendall(protocol.encode({"type": "proc_start", "id": 1, "procedure": "checkout.proc"}))
+    assert "does not hold command authority" in _reply(lines, 1)["error"]
+    s.sendall(protocol.encode({"type": "take", "id": 2}))
+    assert _reply(lines, 2)["ok"]
+    s.sendall(protocol.encode({"type": "proc_start", "id": 3, "procedure": "/etc/passwd"}))
+    assert _reply(lines, 3)["error"].startswith("no shipped procedure /etc/passwd (there are: checkout.proc ")
+    s.sendall(protocol.encode({"type": "proc_start", "id": 4, "procedure": "deploy-one.proc", "params": {"SLOT": 9}}))
+    assert _reply(lines, 4)["error"] == "deploy-one.proc: param SLOT=9 is not one of SLOT=1..4"
+    for i, kind in enumerate(("proc_answer", "proc_stop"), 5):
+        s.sendall(protocol.encode({"type": kind, "id": i, "text": "GO"}))
+        assert _reply(lines, i)["error"] == "no procedure is flying"
+    s.close()

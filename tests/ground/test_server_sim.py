@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 
 import pexpect
 import pytest
@@ -42,14 +43,7 @@ def _booted(url):
             assert time.monotonic() < deadline, "the simulated board did not answer PING"
 
 
-@pytest.fixture(scope="module")
-def ground_state(tmp_path_factory):
-    return tmp_path_factory.mktemp("ground-state")
-
-
-@pytest.fixture(autouse=True)
-def _one_ground(ground_state, monkeypatch):
-    monkeypatch.setenv("XDG_STATE_HOME", str(ground_state))
+pytestmark = pytest.mark.usefixtures("one_ground")
 
 
 @pytest.fixture(scope="module")
@@ -200,6 +194,9 @@ def test_make_run_starts_board_server_and_console_others_join_and_ctrl_q_stops_t
     try:
         run.expect(r"server: (ground://127\.0\.0\.1:\d+)")
         url = run.match.group(1)
+        run.expect(r"web: (http://127\.0\.0\.1:\d+/)")
+        with urllib.request.urlopen(run.match.group(1), timeout=10) as page:
+            assert b"web console" in page.read()
         run.expect("AUTHORITY")  # the console is up, with command authority
         # and has housekeeping, so a joiner's snapshot starts with it (the first boot writes its
         # records to flash before the first report: a second of sector erases on the board)

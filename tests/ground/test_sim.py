@@ -27,16 +27,7 @@ def _up(url, timeout=BOOT_TIMEOUT, **kw):
     return client
 
 
-@pytest.fixture(scope="module")
-def ground_state(tmp_path_factory):
-    return tmp_path_factory.mktemp("ground-state")
-
-
-@pytest.fixture(autouse=True)
-def _one_ground(ground_state, monkeypatch):
-    """Every client and CLI run on the module's board counts on from one saved sequence
-    count, as one ground station does: no two commands share a request id by chance."""
-    monkeypatch.setenv("XDG_STATE_HOME", str(ground_state))
+pytestmark = pytest.mark.usefixtures("one_ground")
 
 
 @pytest.fixture(scope="module")

@@ -76,10 +76,10 @@ def test_pty_is_a_serial_device_for_pyserial():
         link.close()
 
 
-def test_console_mode_runs_a_ground_server_on_the_link_url_and_the_console_on_it():
+def test_console_mode_runs_a_ground_server_with_its_web_console_on_the_link_url_and_the_console_on_it():
     assert console_command("socket://127.0.0.1:5") == [sys.executable, "-m", "ground", "serve",
                                                          "socket://127.0.0.1:5", "--listen", "127.0.0.1:0",
-                                                         "--console"]
+                                                         "--http", "127.0.0.1:0", "--console"]
 
 
 def test_console_mode_stops_the_board_when_the_console_exits(tmp_path):
