@@ -33,7 +33,11 @@ included). A command cut short by a reset is answered DUPLICATE with outcome ABO
 when repeated, even if it had acted; one refused at acceptance did nothing and may be
 sent again. While an actuator is on, a persisted command other than SAFE is refused
 BUSY at acceptance: its record cannot reach flash before it acts, as no flash write may
-happen during a burn.
+happen during a burn. One power loss defeats the flash: without VBAT, inside a sector
+write-back (the board's flash erases a whole sector before writing it back), it takes
+every record with it; the next boot reports RECORD_MISSING (or RECORD_CORRUPT), the
+slots are resolved by their switches and any request id may run again. A flight board
+has VBAT supplied (docs/ARCHITECTURE.md, "What the board's flash does").
 """
 
 from micropython import const

@@ -434,6 +434,7 @@ def _powercut_line(cut):
     kind = next(k for k in POWERCUT_KINDS if k in cut)
     return "P%s %d %d\n" % (kind[0], cut[kind], cut["bytes"])
 
+
 def workdir(state_dir):
     """The state dir (created), or a temporary one removed at exit."""
     if state_dir:

@@ -4,9 +4,11 @@ separation, with the retry rule of before the fix put back; the schedule replay,
 
 import pytest
 
+from firmware import tables as T
 from firmware.switches import Switches
 from tests.explore import scopes
 from tests.explore.search import explore, replay
+from tests.explore.world import Bounds
 
 pytestmark = pytest.mark.slow
 SECONDS = 60  # a bound, not an expectation: the quick form takes about 10 s on an idle machine
@@ -45,8 +47,30 @@ def test_quick_exploration_finds_the_burn_after_separation_with_the_retry_rule_b
     found = {m: e for m, e in r.violations.values()}
     retry = [m for m in found if "left during a burn" in m and "a retry of the same command" in m]
     assert retry, list(found)
-    assert len(found[retry[0]]) == 9  # PARAM_SET COOLDOWN, DEBOUNCE, BURN_MAX; ARM, FIRE, the release, 3 x time
+    # ARM; PARAM_SET BURN_MAX, COOLDOWN, DEBOUNCE (refused BUSY while a burn runs: so before FIRE); FIRE,
+    # the release, 4 x time (burn end, end of the chatter, end of the switch's settling, cooldown end)
+    assert len(found[retry[0]]) == 10
     assert replay("retry", found[retry[0]]) == [retry[0]]
+
+
+def _power(kinds, monkeypatch=None):
+    """ARM, FIRE, their resends and ``kinds`` (a reset or a power cut); with ``monkeypatch`` no
+    command is persisted (its record goes to the backup SRAM only)."""
+    if monkeypatch:
+        monkeypatch.setattr(T, "CMD_PERSISTED", bytes(len(T.CMD_PERSISTED)))
+    bounds = Bounds("power", ("ARM", "FIRE", "ABORT", "resend", "advance") + kinds, slots=1, depth=6)
+    return _messages(explore(bounds, max_seconds=SECONDS, log=lambda s: None))
+
+
+def test_exploration_runs_no_command_twice_across_a_power_cut_and_finds_it_if_records_stay_off_the_flash(
+        monkeypatch):
+    assert _power(("power cut",)) == []
+    found = _power(("power cut",), monkeypatch)
+    assert any("(ARM) executed twice" in m for m in found), found
+
+
+def test_exploration_runs_no_command_twice_across_a_reset_with_records_in_the_backup_sram_alone(monkeypatch):
+    assert _power(("reset",), monkeypatch) == []
 
 
 def test_the_search_finds_the_same_states_on_one_core_as_on_two():

@@ -3,7 +3,8 @@
 Explicit-state, breadth-first search over the real firmware (``firmware.app.App``: Services,
 Sequencer, State, Schedule, Switches, Params, Clock, Store) on the tests' fake board, with a
 plant (satellites, switches that bounce or stick, current only when every hardware inhibit
-allows it), a flash in RAM where power can fail in any write, and a clock moved by hand
+allows it), the backup SRAM and a flash in RAM where power can fail in any write (the
+firmware's own persistence rules decide what goes where), and a clock moved by hand
 (tests/explore/world.py). From the first boot, every enabled event is tried in every state;
 each state is checked against the plant's truth; a violation is reported with the shortest
 event sequence that reaches it, printed as a pytest test that replays it (search.replay).
@@ -17,7 +18,8 @@ FIRE_SEQUENCE (a nested one included) and the last SCHED_INSERT; a burst of N_RE
 that stops reading back; a satellite leaving (during a burn, or on its own: an early release);
 a switch chatter while it settles (SETTLE_MS after a release under current), a switch stuck
 at either level; time advancing to the next deadline, or to 1 ms before it; a reset; a power
-cut in any flash write of any event (then the board boots).
+cut in any flash write of any event (then the board boots without VBAT: the backup SRAM is lost,
+the records come from the flash; a reset keeps it).
 
 Invariants, after every event (world.py ``current``, ``_check``, ``_executed``, the fake
 board's own checks): at most one actuator on; no current unless RBF is out, permit on, the
@@ -42,7 +44,8 @@ The abstract state (world.py ``key``), whose hash the visited set holds:
 - board and plant: actuator, arm output and its fault, RBF, permit; per slot how its
   satellite left, its reading while settling, stuck level, chatters, current intervals;
 - the path: slots the firmware reported RELEASED, slots fired since boot, resets and faults
-  used; records on flash that differ from RAM (normally none);
+  used; the records queued for the flash, and where the flash holds other records than RAM (the
+  state record between persisted saves), what a power cut would boot into, abstracted as above;
 - time, as the order of the pending deadlines (burn end, cooldown end, arm window, hardware
   cutoff, each debounce, each switch settling in the plant and in the firmware's eyes after a
   burn, each due schedule entry, the next iteration

@@ -22,7 +22,7 @@ SCOPES = (RETRY, ONCE, INHIBITS, EVERY)  # the deep ones first; every event take
 
 # make test: the timing parameters at their range ends, no power cuts or stuck switches
 QUICK = (Bounds("retry", ("ARM", "FIRE", "ABORT", "PARAM_SET", "separate", "bounce") + _TIME + ("reset",),
-                slots=1, depth=9, values={p: _ENDS[p] for p in ("BURN_MAX", "COOLDOWN", "DEBOUNCE")}),
+                slots=1, depth=10, values={p: _ENDS[p] for p in ("BURN_MAX", "COOLDOWN", "DEBOUNCE")}),
          Bounds("once", ("ARM", "FIRE", "ABORT", "resend", "PING", "TIME_SET", "SCHED_INSERT") + _TIME + ("reset",),
                 slots=1, depth=6))
 

@@ -17,12 +17,16 @@ at once (the firmware cannot tell a chatter right after an unexpected release fr
 aboard). A stuck switch reads one level forever (the firmware cannot know: only the burn count
 is then checked).
 
-Storage: ``Flash`` stands for the FAT filesystem that firmware/store.py writes records to on the
-board (``open``, ``os.rename``, ``os.remove`` are redirected to it by ``flash_in_ram``); a power
-cut interrupts the n-th flash write of an event (temp file, remove, rename), and the board restarts.
-A board-provided store (a backup domain) would sit beside ``Flash``: its bytes copied by
-``snapshot``/``restore``, kept or lost by ``_restart`` as the hardware does, part of
-``cut_point``, and compared with the firmware's copy in ``_files_key`` as the records are.
+Storage, by the firmware's own rules (firmware/store.py): every save goes to the backup SRAM
+(``Board.backup``, bytes the firmware's Store reads and writes), a persisted one to flash too.
+``Flash`` stands for the FAT filesystem of the stock board (``open``, ``os.rename``,
+``os.remove`` are redirected to it by ``flash_in_ram``): a power cut interrupts the n-th flash
+write of an event (temp file, remove, rename), and the board restarts. A reset keeps the backup
+SRAM; a power cut loses it (no VBAT: the case where only what reached the flash survives), so
+after a reset the records come back from the backup SRAM and after a power cut from the flash.
+Not modelled here: a cut that loses a whole flash sector (MicroPython's block device erases a
+sector before writing it back), which without VBAT loses the records; ``make faults`` cuts there
+and reports those runs apart.
 """
 
 import contextlib
@@ -34,11 +38,11 @@ from firmware import dictionary as d
 from firmware import store as fw_store
 from firmware import tables as T
 from firmware.app import TICK_MS, App
-from firmware.packet import ACK_ALL, TC_HEADER, encode_tc
+from firmware.packet import ACK_ALL, TC_HEADER, crc16, encode_tc
 from firmware.schedule import _ENTRY
 from firmware.sequencer import _MARGIN
-from firmware.services import _RUNNING
-from firmware.state import N_RECENT
+from firmware.state import N_RECENT, State
+from firmware.verification import RUNNING
 from tests.firmware.fakes import FakeBoard, Rig
 
 SETTLE_MS = T.SWITCH_SETTLE_MS  # the deployer's specification: a switch chatters at most this long after a release
@@ -49,6 +53,9 @@ SAFETY_PARAMS = ("ARM_WINDOW", "BURN_MAX", "RETRIES", "COOLDOWN", "DEBOUNCE")
 _PARAM_IDS = {p.name: p.id for p in d.PARAMETERS}
 _CMD = {c.name: i for i, c in enumerate(d.COMMANDS)}
 MEMORY = ("ARM", "FIRE", "SCHED_INSERT")  # telecommands the explorer keeps to send again byte for byte
+BACKUP_SIZE = 2048  # the backup SRAM the board contract promises at least (the board has 4 KiB)
+_REC_GEN = 4  # a record file: generation u32 | payload | CRC-16 (firmware/store.py)
+_RECORDS = ("state", "params", "schedule")  # their files, by record number - 1
 
 # Deadline codes (their order in ``key`` is the abstract time)
 _D_BURN, _D_COOL, _D_WINDOW, _D_CUTOFF, _D_LOOP = 1, 2, 3, 4, 5
@@ -141,10 +148,14 @@ def flash_in_ram():
 # --- the board and the plant -----------------------------------------------------------------
 
 class Board(FakeBoard):
-    """The fake board of the firmware tests, its switches and current from the plant state."""
+    """The fake board of the firmware tests, its switches and current from the plant state, FAT's
+    record writes (temp file, remove, rename) and a backup SRAM of its own."""
+
+    fs_atomic = False
 
     def __init__(self, world):
         super().__init__("/flash", T0)
+        self.backup = bytearray(BACKUP_SIZE)  # copied by every snapshot: only the contract's size
         self.world = world
         self.uart.capture = False
         self.max_at_start = 0  # BURN_MAX when the actuator went on
@@ -264,6 +275,7 @@ class World:
         self.app = None
         self._boot()
         self._saver = Saver(self.app)
+        self._scratch = State(None, None)  # reads a state record found on flash
         self.step()
         self.settle()
 
@@ -305,7 +317,7 @@ class World:
         def counted(i, buf, tc, args):  # every request id handed to a handler: "executed"
             self._executed(tc.request_id, i)
             code = run(i, buf, tc, args)
-            if code == _RUNNING:  # a FIRE or FIRE_SEQUENCE that passed every inhibit
+            if code == RUNNING:  # a FIRE or FIRE_SEQUENCE that passed every inhibit
                 self.fired |= 1 << (args[0] - 1) if i == T.CMD_FIRE else args[0]
             return code
 
@@ -449,8 +461,8 @@ class World:
         b = self.board
         files = self.flash.files
         kept = tuple(sorted(kv for kv in files.items() if not (kv[0].endswith(".tmp") and kv[0][:-3] + "rec" in files)))
-        state = files.get("/flash/state.rec", b"")
-        ran = tuple(r for r in self._running if r[0].to_bytes(4, "big") in state)
+        on_flash = self._on_flash(0, len(self.app.state._buf))
+        ran = tuple(r for r in self._running if on_flash is not None and self._scratch.outcome(r[0]) >= 0)
         torn = path if path and path[:-3] + "rec" not in files else None
         return (torn, kept, ran, b.t, b.on, b.rbf, b.perm, b.arm_line(), self.flowing, tuple(self.separated),
                 tuple(self.burns), tuple(self._reading))
@@ -458,7 +470,7 @@ class World:
     def _restart(self, cause):
         """Reset or power cut: outputs off at once, then a boot and its first loop iteration."""
         self.resets += 1
-        self.board.power_cycle(cause)
+        self.board.power_cycle(cause, keep_backup=cause != 0)  # a power cut: no VBAT
         self.current()
         self._boot()
         self.step()
@@ -597,6 +609,7 @@ class World:
         st = a.state
         b = self.board
         now = b.t
+        running = a.verification.running()
         rids = {}
         memory = []
         for i, kind in enumerate(MEMORY if self._resends else ()):
@@ -633,8 +646,8 @@ class World:
                 entries.append((i, what, rid in self.executed))
         return (
             seq.state, seq.slot, seq._pending, seq._unreleased, seq._spacing, seq._done, seq.arm_on,
-            rids.get(seq._rid, 9 if seq._rid else 0),
-            tuple(sw.level), tuple(sw._raw), sw.busy,
+            rids.get(running, 9 if running else 0),
+            tuple(sw.level), tuple(sw._raw), seq.judged,
             bytes(st.slots), bytes(st.attempts),
             tuple(a.params.values[:5]),
             sch.enabled, a.clock.correlated, tuple(entries),
@@ -643,17 +656,39 @@ class World:
             tuple(self.burns), self.flowing, self.released, self.fired,
             tuple(memory), self.resets, self.faults,
             tuple(order), first is not None and first - now == 1,
-            self._files_key(),
+            self._flash_key(memory),
         )
 
-    def _files_key(self):
-        """Which records on flash differ from the firmware's copy in RAM (normally none)."""
-        out = []
+    def _on_flash(self, i, n):
+        """The payload of record ``i`` (0 state, 1 params, 2 schedule; ``n`` bytes) that a boot from
+        the flash alone would load (a good record file, else a good temp file), or None."""
+        for suffix in ("rec", "tmp"):
+            data = self.flash.files.get("/flash/%s.%s" % (_RECORDS[i], suffix))
+            if data is not None and len(data) == _REC_GEN + n + 2 and not crc16(data, len(data)):
+                if i == 0:
+                    self._scratch._buf[:] = data[_REC_GEN:-2]
+                return data[_REC_GEN:-2]
+        return None
+
+    def _flash_key(self, memory):
+        """What a power cut would boot into where it differs from RAM (between persisted saves the
+        state record on flash lags behind), and the records queued for the flash. The backup SRAM
+        is not in it: every save writes it before anything else, so it always equals RAM."""
         a = self.app
-        for name, buf in (("state", a.state._buf), ("params", a.params._buf), ("schedule", a.schedule._buf)):
-            rec = self.flash.files.get("/flash/%s.rec" % name)
-            if rec is None or rec[:-2] != buf:
-                out.append((name, rec, self.flash.files.get("/flash/%s.tmp" % name)))
+        out = [a.store.pending]
+        for i, buf in enumerate((a.state._buf, a.params._buf, a.schedule._buf)):
+            payload = self._on_flash(i, len(buf))
+            if payload == buf:
+                continue
+            if i or payload is None:
+                out.append((i, payload))
+                continue
+            sc = self._scratch  # the state record as the firmware reads it, abstracted as in ``key``
+            view = (bytes(sc.slots), bytes(sc.attempts),
+                    tuple(m and (sc.outcome(_rid(self.memory[k][2])), sc.stale(self.memory[k][1]))
+                          for k, m in zip(MEMORY, memory, strict=False)))  # memory: empty without resends
+            if view != (bytes(a.state.slots), bytes(a.state.attempts), tuple(m and m[2:] for m in memory)):
+                out.append(view)
         return tuple(out)
 
 
@@ -676,8 +711,10 @@ class Saver:
     """
 
     SKIP = {"tm", "deframer", "hk", "board", "_on_packet", "_rx", "reset_cause"}
-    SKIP_ATTRS = {"services": {"tc", "_inner", "_release", "_args", "_data", "accepted", "rejected", "_len"},
-                  "clock": {"uptime_s", "_uptime_ms"}}
+    SKIP_ATTRS = {"services": {"tc", "_inner", "_release", "_args"},
+                  "verification": {"accepted", "rejected", "_data"},
+                  "clock": {"uptime_s", "_uptime_ms"},
+                  "store": {"_bufs", "_head", "_gen_head", "_tail"}}  # the records' owners hold _bufs
 
     def __init__(self, app):
         self.plan = []
