@@ -16,9 +16,10 @@ def _calls(path):
     """(line, method) of every call of a RECORDING method on something other than ``self``."""
     out = []
     for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in RECORDING:
-            if not (isinstance(node.func.value, ast.Name) and node.func.value.id == "self"):
-                out.append((node.lineno, node.func.attr))
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in RECORDING):
+            continue
+        if not (isinstance(node.func.value, ast.Name) and node.func.value.id == "self"):
+            out.append((node.lineno, node.func.attr))
     return out
 
 
