@@ -21,9 +21,12 @@ Storage, by the firmware's own rules (firmware/store.py): every save goes to the
 (``Board.backup``, bytes the firmware's Store reads and writes), a persisted one to flash too.
 ``Flash`` stands for the FAT filesystem of the stock board (``open``, ``os.rename``,
 ``os.remove`` are redirected to it by ``flash_in_ram``): a power cut interrupts the n-th flash
-write of an event (temp file, remove, rename), and the board restarts. A reset keeps the backup
-SRAM; a power cut loses it (no VBAT: the case where only what reached the flash survives), so
-after a reset the records come back from the backup SRAM and after a power cut from the flash.
+write of an event (temp file, remove, rename), and the board restarts; so does a reset there
+(a watchdog, a brown-out). A reset keeps the backup SRAM; a power cut loses it (no VBAT: the
+case where only what reached the flash survives), so after a reset the records come back from
+the backup SRAM and after a power cut from the flash. A reset or a power cut may also come
+between two events, where the flash lags the backup SRAM by the records of every command that
+is not persisted.
 Not modelled here: a cut that loses a whole flash sector (MicroPython's block device erases a
 sector before writing it back), which without VBAT loses the records; ``make faults`` cuts there
 and reports those runs apart.
@@ -53,6 +56,8 @@ SAFETY_PARAMS = ("ARM_WINDOW", "BURN_MAX", "RETRIES", "COOLDOWN", "DEBOUNCE")
 _PARAM_IDS = {p.name: p.id for p in d.PARAMETERS}
 _CMD = {c.name: i for i, c in enumerate(d.COMMANDS)}
 MEMORY = ("ARM", "FIRE", "SCHED_INSERT")  # telecommands the explorer keeps to send again byte for byte
+HAZARDOUS = ("ARM", "FIRE")  # of those, what SCHED_INSERT may nest a copy of (FIRE: the last FIRE or FIRE_SEQUENCE)
+RESTARTS = {"power cut": 0, "reset": 1}  # the reset cause of each (0, power on: no VBAT)
 BACKUP_SIZE = 2048  # the backup SRAM the board contract promises at least (the board has 4 KiB)
 _REC_GEN = 4  # a record file: generation u32 | payload | CRC-16 (firmware/store.py)
 _RECORDS = ("state", "params", "schedule")  # their files, by record number - 1
@@ -63,7 +68,8 @@ _D_DEBOUNCE, _D_SETTLE, _D_SCHEDULE, _D_OFF = 10, 20, 30, 40  # + slot or entry
 
 
 class PowerCut(BaseException):
-    """Raised inside a flash write the power did not survive (not an OSError: the store must not catch it)."""
+    """Raised inside a flash write that a power cut or a reset interrupted (not an OSError: the store
+    must not catch it)."""
 
 
 # --- storage ------------------------------------------------------------------------------
@@ -194,17 +200,18 @@ class Board(FakeBoard):
 
 def label(event):
     """An event as the operator would say it: ``("PARAM_SET", "COOLDOWN", 500)`` -> PARAM_SET COOLDOWN 500."""
-    if event[0] == "power cut":
-        return "%s [power cut in flash write %d]" % (label(event[2]), event[1])
+    if len(event) == 3 and event[0] in RESTARTS:
+        return "%s [%s in flash write %d]" % (label(event[2]), event[0], event[1])
     return " ".join(label(e) if isinstance(e, tuple) else str(e) for e in event)
 
 
 class Bounds:
     """What an exploration may do: which events, slots and values, how many faults per path."""
 
-    def __init__(self, name, kinds, slots=2, values=None, depth=12, resets=1, faults=1, bounces=2):
+    def __init__(self, name, kinds, slots=2, values=None, depth=12, resets=1, faults=1, bounces=2, in_writes=True):
         self.name = name
         self.kinds = frozenset(kinds)  # event kinds tried (the first word of an event)
+        self.in_writes = in_writes  # resets and power cuts also inside each flash write of an event
         self.slots = slots  # slots the events name (FIRE, separation, faults); the others stay aboard
         self.values = VALUES if values is None else values  # PARAM_SET values per safety parameter
         self.depth = depth
@@ -230,13 +237,14 @@ def alphabet(bounds):
     events = [("ARM",), ("DISARM",), ("ABORT",), ("SAFE",)] + [("FIRE", s) for s in slots]
     events += [("FIRE_SEQUENCE", mask, 0), ("FIRE_SEQUENCE", mask, 1), ("TIME_SET",), ("SCHED_ENABLE",),
                ("SCHED_DISABLE",), ("SCHED_INSERT", ("ARM",))]
-    events += [("SCHED_INSERT", ("FIRE", s)) for s in slots] + [("SCHED_INSERT", ("resend", "FIRE"))]
+    events += [("SCHED_INSERT", ("FIRE", s)) for s in slots]
+    events += [("SCHED_INSERT", ("resend", k)) for k in HAZARDOUS]  # a byte-identical copy of an earlier one
     events += [("PARAM_SET", p, v) for p in SAFETY_PARAMS for v in bounds.values.get(p, ())]
     events += [("resend", m) for m in MEMORY] + [("PING", N_RECENT)]
     events += [("RBF", "in"), ("RBF", "out"), ("permit", "off"), ("permit", "on")]
     events += [("separate", s) for s in slots] + [("bounce", s) for s in slots]
     events += [("stuck", s, v) for s in slots for v in ("stowed", "released")] + [("arm line", "fault")]
-    events += [("advance",), ("approach",), ("reset",)]
+    events += [("advance",), ("approach",), ("reset",), ("power cut",)]
     return [e for e in events if e[0] in bounds.kinds]
 
 
@@ -373,7 +381,7 @@ class World:
         if kind == "approach":
             d = self._next()
             return d is not None and d - 1 > b.t
-        if kind == "reset":
+        if kind in RESTARTS:
             return self.resets < self.bounds.resets
         if kind == "resend":
             return event[1] in self.memory
@@ -383,21 +391,22 @@ class World:
         if kind == "PARAM_SET":
             return self.app.params.get(_PARAM_IDS[event[1]]) != event[2]
         if kind == "SCHED_INSERT" and event[1][0] == "resend":
-            return "FIRE" in self.memory
+            return event[1][1] in self.memory
         return True
 
     def apply(self, event, points=None):
-        """Run ``event`` then one loop iteration; a power cut (``("power cut", n, event)``) reboots.
+        """Run ``event`` then one loop iteration; a power cut or a reset in its n-th flash write
+        (``("power cut", n, event)``, ``("reset", n, event)``) reboots instead.
 
-        ``points``: a list that gets, per flash write of the event, what a power cut there
-        would leave (the files so far, the path being written, the plant): equal ones reboot alike.
+        ``points``: a list that gets, per flash write of the event, what a power cut and what a
+        reset there would leave (``restart_point``): equal ones reboot alike.
         """
         self.found = []
         self.board.violations = []
         self.flash.writes = 0
         self._running = []
-        self.flash.on_write = None if points is None else lambda path: points.append(self.cut_point(path))
-        if event[0] == "power cut":
+        self.flash.on_write = None if points is None else lambda path: points.append(self.restart_point(path))
+        if len(event) == 3 and event[0] in RESTARTS:
             self.flash.cut_at = event[1]
             try:
                 self._do(event[2])
@@ -405,7 +414,7 @@ class World:
                 self.flash.cut_at = 0
                 ran = self._running
                 self._running = []
-                self._restart(0)
+                self._restart(RESTARTS[event[0]])
                 # the cut undid the step: what ran in it counts only if its record reached the flash
                 self._commit([r for r in ran if self.app.state.outcome(r[0]) >= 0])
                 return
@@ -447,8 +456,8 @@ class World:
             b.advance(max(d, b.t + 1) - b.t)
         elif kind == "approach":
             b.advance(self._next() - 1 - b.t)
-        elif kind == "reset":
-            self._restart(1)
+        elif kind in RESTARTS:
+            self._restart(RESTARTS[kind])
             return
         self.current()
         self.step()
@@ -467,10 +476,17 @@ class World:
         return (torn, kept, ran, b.t, b.on, b.rbf, b.perm, b.arm_line(), self.flowing, tuple(self.separated),
                 tuple(self.burns), tuple(self._reading))
 
+    def restart_point(self, path=None):
+        """{kind: what a restart of that kind now leaves}: a power cut, the flash (``cut_point``);
+        a reset, the backup SRAM as well."""
+        cut = self.cut_point(path)
+        return {"power cut": cut, "reset": (cut, bytes(self.board.backup))}
+
     def _restart(self, cause):
-        """Reset or power cut: outputs off at once, then a boot and its first loop iteration."""
+        """Reset or power cut (cause 0, power on: no VBAT, the backup SRAM is lost): outputs off at
+        once, then a boot and its first loop iteration."""
         self.resets += 1
-        self.board.power_cycle(cause, keep_backup=cause != 0)  # a power cut: no VBAT
+        self.board.power_cycle(cause, keep_backup=cause != 0)
         self.current()
         self._boot()
         self.step()
@@ -503,7 +519,7 @@ class World:
             args = divmod(EPOCH_MS + self.board.t, 86400000)
         elif name == "SCHED_INSERT":
             nested = event[1]
-            tail = self.memory["FIRE"][2] if nested[0] == "resend" else self._tc(nested)
+            tail = self.memory[nested[1]][2] if nested[0] == "resend" else self._tc(nested)
             args = divmod(EPOCH_MS + self.board.t + SCHED_DELAY_MS, 86400000)
         else:
             args = event[1:]
