@@ -194,7 +194,9 @@ class Services:
             return T.TIME_NOT_CORRELATED
         if self._clock.reached(args[0], args[1]):
             return T.TIME_PAST
-        return self._schedule.insert(args[0], args[1], buf, off, n)
+        sch = self._schedule
+        code = sch.room(n) or self._v.reserve(self._inner)  # room first: a reserved TC never runs elsewhere
+        return code or sch.insert(args[0], args[1], buf, off, n)
 
     def _list(self, sch):
         tm = self._tm

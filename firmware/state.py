@@ -24,8 +24,10 @@ link also pass an anti-replay window on their 14-bit sequence count (as IPsec's)
 "window" says whether count newest - i was accepted. A count newer than newest
 runs; one in the window runs if its bit is clear (a retry of a command lost on
 the way up); anything older is STALE: it may have run, so it never runs again.
-Every count accepted in the window is still in the ring, whose 14 entries can
-hold the whole window, so a repeat there gets its recorded outcome.
+Every count the link had accepted in the window is still in the ring, whose 14
+entries can hold the whole window, so a repeat there gets its recorded outcome;
+a count admitted for a telecommand that SCHED_INSERT nests (its reservation) is
+in the window alone until its release: a repeat of it is STALE.
 
 What the ring and the window mean for a telecommand, and when a record goes to flash
 as well as to the backup SRAM, is the exactly-once rule of firmware/verification.py,

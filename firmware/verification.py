@@ -12,7 +12,8 @@ here is a request id judged, recorded and answered::
                       a failure code                -> START_FAILED, REFUSED
                       RUNNING                       -> STARTED; the sequencer's from now on:
     progress(...)     each burn                     -> PROGRESS (failure: the slot not confirmed)
-    complete(...)     the last burn, or a stop      -> COMPLETED or COMPLETED_FAILED
+    complete(...)     the last burn, or a stop      -> COMPLETED or COMPLETION_FAILED
+    reserve(inner)    SCHED_INSERT's nested TC      -> checked as from the link, then reserved
 
 Success reports follow the TC's ack flags; failures are always sent. Failure data comes
 with the code (``fail``), from whichever part refused.
@@ -21,11 +22,17 @@ Exactly once. A telecommand's request id is recorded, EXECUTING, before it acts,
 outcome when it ends (firmware/state.py keeps the last 14 and the anti-replay window of
 sequence counts). A request id recorded already is refused DUPLICATE with its recorded
 outcome; one from the link whose sequence count is older than the window, or in it and
-accepted already, is refused STALE: it may have run, so it does not. Every
-record goes to the backup SRAM, which survives every reset (watchdog, brown-out, reset button, software)
+accepted already, is refused STALE: it may have run, so it does not. A telecommand
+nested in SCHED_INSERT passes the same two checks when it is inserted (a refusal fails
+the SCHED_INSERT at its start, START_FAILED with that code and data), then its sequence
+count is admitted to the window and saved before the schedule keeps it: no copy of it
+runs, from the link (DUPLICATE while its outcome is remembered, STALE after) or from
+another SCHED_INSERT (the same), and the schedule, which drops the entry before running
+it, runs it once at its time, however many commands came between. Every record goes
+to the backup SRAM, which survives every reset (watchdog, brown-out, reset button, software)
 and, with VBAT supplied, a power loss: no telecommand runs twice across resets. The
 record of a persisted command (dictionary.persisted: the hazardous ones and those that
-change what is kept on flash) also reaches flash
+change what is kept on flash, SCHED_INSERT's reservation included) also reaches flash
 before the command acts: a persisted command runs at most once across a power loss as
 well. After a power loss without VBAT any other command may run again if it arrives
 again; none of them changes anything that outlives a reset (TIME_SET's correlation
@@ -42,7 +49,7 @@ has VBAT supplied (docs/ARCHITECTURE.md, "What the board's flash does").
 
 from micropython import const
 
-from firmware.tables import DUPLICATE, EV_REFUSED, EXECUTING, STALE
+from firmware.tables import DUPLICATE, EV_REFUSED, EXECUTING, STALE, STORAGE
 from firmware.telemetry import ACCEPT, COMPLETE, PROGRESS, START
 
 RUNNING = const(-1)  # a handler's result: the sequencer now runs the command and completes it
@@ -99,6 +106,14 @@ class Verification:
         self._tm.verify(START, rid, tc.ack)
         if code == 0:
             self._tm.verify(COMPLETE, rid, tc.ack)
+
+    def reserve(self, inner):
+        """Reserve SCHED_INSERT's nested ``inner`` for its release: 0, or DUPLICATE, STALE, STORAGE."""
+        code = self.check(inner, True)
+        if code:
+            return code
+        self._st.admit(inner.seq)  # a copy from the link, or in another SCHED_INSERT, is STALE now
+        return 0 if self._st.save(True) else STORAGE  # on flash before the schedule keeps it
 
     # --- the running FIRE or FIRE_SEQUENCE (the sequencer's) --------------------------------
     def progress(self, step, code=0, data=0):
