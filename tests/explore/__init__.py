@@ -29,7 +29,9 @@ inhibit missing after a loop iteration; no current in a slot whose satellite has
 its switch works (a stuck switch cannot tell: then only the burn count is checked); every
 on-time <= BURN_MAX when it started, and the cutoff armed at no more; current intervals per
 slot <= 1 + RETRIES, over every boot; after a reset, SAFE with every output off; a slot the
-firmware reported RELEASED stays RELEASED; a request id's handler runs at most once, over
+firmware reported RELEASED stays RELEASED (across a power cut, once its record reached the flash:
+one queued behind a burn, when no flash write may happen, is lost with the backup SRAM and
+resolved again by the slot's switch); a request id's handler runs at most once, over
 the link, the schedule, resets and power cuts (a restart that undid the step in which it
 ran voids that run unless the record holding it survived: on flash, or after a reset in the
 backup SRAM); the firmware never raises.

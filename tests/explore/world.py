@@ -46,7 +46,7 @@ from firmware.schedule import _ENTRY
 from firmware.sequencer import _MARGIN
 from firmware.state import N_RECENT, State
 from firmware.verification import RUNNING
-from tests.firmware.fakes import FakeBoard, Rig
+from tests.firmware.fakes import FakeBoard, Rig, garbage
 
 SETTLE_MS = T.SWITCH_SETTLE_MS  # the deployer's specification: a switch chatters at most this long after a release
 EPOCH_MS = 24800 * 86400000  # ground time at board time 0 (CDS days since 1958: 2025-11)
@@ -61,6 +61,8 @@ RESTARTS = {"power cut": 0, "reset": 1}  # the reset cause of each (0, power on:
 BACKUP_SIZE = 2048  # the backup SRAM the board contract promises at least (the board has 4 KiB)
 _REC_GEN = 4  # a record file: generation u32 | payload | CRC-16 (firmware/store.py)
 _RECORDS = ("state", "params", "schedule")  # their files, by record number - 1
+_NOISE = bytearray(BACKUP_SIZE)
+garbage(_NOISE)  # what the backup SRAM holds after a power cut without VBAT
 
 # Deadline codes (their order in ``key`` is the abstract time)
 _D_BURN, _D_COOL, _D_WINDOW, _D_CUTOFF, _D_LOOP = 1, 2, 3, 4, 5
@@ -187,6 +189,11 @@ class Board(FakeBoard):
     def set_arm(self, on):
         super().set_arm(on)
         self.world.current()
+
+    def power_cycle(self, cause, keep_backup=True):
+        super().power_cycle(cause)
+        if not keep_backup:  # one draw of noise for every power cut: lost is what matters, not which noise
+            self.backup[:] = _NOISE
 
     def advance(self, ms):
         end = self.t + ms
@@ -486,6 +493,8 @@ class World:
         """Reset or power cut (cause 0, power on: no VBAT, the backup SRAM is lost): outputs off at
         once, then a boot and its first loop iteration."""
         self.resets += 1
+        if cause == RESTARTS["power cut"]:  # the backup SRAM is lost: the firmware knows what the flash holds
+            self.released = self._released_on_flash()
         self.board.power_cycle(cause, keep_backup=cause != 0)
         self.current()
         self._boot()
@@ -495,6 +504,14 @@ class World:
             self.found.append("after a reset: state %d, actuator %d, arm line %s" % (
                 a.seq.state, self.board.on, self.board.arm_out))
         self._check()
+
+    def _released_on_flash(self):
+        """The slots the state record on flash holds RELEASED. A RELEASED not there yet (queued behind
+        a burn: no flash write while an actuator is on) dies with the backup SRAM in a power cut; the
+        slot's switch resolves it again, and no current flows in it meanwhile (``current``)."""
+        if self._on_flash(0, len(self.app.state._buf)) is None:
+            return 0
+        return sum(1 << s for s in range(T.N_SLOTS) if self._scratch.slots[s] == T.RELEASED)
 
     def _check(self):
         a = self.app
