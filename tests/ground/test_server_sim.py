@@ -199,6 +199,9 @@ def test_make_run_starts_board_server_and_console_others_join_and_ctrl_q_stops_t
         run.expect(r"server: (ground://127\.0\.0\.1:\d+)")
         url = run.match.group(1)
         run.expect("AUTHORITY")  # the console is up, with command authority
+        # and has housekeeping, so a joiner's snapshot starts with it (the first boot writes its
+        # records to flash before the first report: a second of sector erases on the board)
+        run.expect("STATE SAFE")
         joined = subprocess.run([sys.executable, "-m", "ground", "monitor", url, "--count", "1", "--duration", "10"],
                                 cwd=ROOT, capture_output=True, text=True, timeout=30)
         assert joined.returncode == 0 and " HK sid=1 " in joined.stdout
