@@ -28,7 +28,8 @@ the SCHED_INSERT at its start, START_FAILED with that code and data), then its s
 count is admitted to the window and saved before the schedule keeps it: no copy of it
 runs, from the link or from another SCHED_INSERT (DUPLICATE while its outcome is
 remembered, STALE before its release and after), and the schedule, which drops the
-entry before running it, runs it once at its time, however many commands came between. Every record goes
+entry before running it, runs it once at its time, however many commands came between
+(deleted from the schedule, it never runs). Every record goes
 to the backup SRAM, which survives every reset (watchdog, brown-out, reset button, software)
 and, with VBAT supplied, a power loss: no telecommand runs twice across resets. The
 record of a persisted command (dictionary.persisted: the hazardous ones and those that
