@@ -412,7 +412,7 @@ class World:
         self.board.violations = []
         self.flash.writes = 0
         self._running = []
-        self.flash.on_write = None if points is None else lambda path: points.append(self.restart_point(path))
+        self.flash.on_write = None if points is None else lambda path: points.append(self.restart_point())
         if len(event) == 3 and event[0] in RESTARTS:
             self.flash.cut_at = event[1]
             try:
@@ -470,24 +470,23 @@ class World:
         self.step()
         self._check()
 
-    def cut_point(self, path=None):
-        """What a power cut now, in a write of ``path``, leaves for the next boot: the records (a
-        torn temp file only where it has no record beside it), the plant, and the request ids run
-        so far that the record on flash holds. Equal points reboot to equal states."""
+    def restart_point(self):
+        """{kind: what a restart of that kind now leaves for the next boot}; equal points reboot to
+        equal states. Both: the plant, and per record what a boot from the flash alone would load
+        (its payload, or None: ``_on_flash``), which is all the flash decides (the generations and
+        a torn temp file beside a good record do not). A power cut: the request ids run so far
+        that the state record on flash holds. A reset: the backup SRAM too, whose records are
+        always RAM's (every save writes it first), and every request id run so far (recorded there
+        before it acted)."""
         b = self.board
-        files = self.flash.files
-        kept = tuple(sorted(kv for kv in files.items() if not (kv[0].endswith(".tmp") and kv[0][:-3] + "rec" in files)))
-        on_flash = self._on_flash(0, len(self.app.state._buf))
-        ran = tuple(r for r in self._running if on_flash is not None and self._scratch.outcome(r[0]) >= 0)
-        torn = path if path and path[:-3] + "rec" not in files else None
-        return (torn, kept, ran, b.t, b.on, b.rbf, b.perm, b.arm_line(), self.flowing, tuple(self.separated),
-                tuple(self.burns), tuple(self._reading))
-
-    def restart_point(self, path=None):
-        """{kind: what a restart of that kind now leaves}: a power cut, the flash (``cut_point``);
-        a reset, the backup SRAM as well."""
-        cut = self.cut_point(path)
-        return {"power cut": cut, "reset": (cut, bytes(self.board.backup))}
+        a = self.app
+        bufs = (a.state._buf, a.params._buf, a.schedule._buf)
+        views = tuple(self._on_flash(i, len(buf)) for i, buf in reversed(tuple(enumerate(bufs))))
+        ran = tuple(r for r in self._running if views[-1] is not None and self._scratch.outcome(r[0]) >= 0)
+        plant = (b.t, b.on, b.rbf, b.perm, b.arm_line(), self.flowing, tuple(self.separated), tuple(self.burns),
+                 tuple(self._reading))
+        return {"power cut": (views, ran, plant),
+                "reset": (views, tuple(bytes(buf) for buf in bufs), tuple(self._running), plant)}
 
     def _restart(self, cause):
         """Reset or power cut (cause 0, power on: no VBAT, the backup SRAM is lost): outputs off at
