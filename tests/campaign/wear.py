@@ -91,19 +91,25 @@ def _events(releases, param_changes, scheduled):
             c.send("PARAM_SET", param_id("ARM_WINDOW"), 100 + i)
         mark = c.send("TIME_SET", 20000, 0).mark
         t0 = time.monotonic()  # on-board time 20000 d 0 ms, give or take the link's few ms
-        for _ in range(scheduled):
-            due = round((time.monotonic() - t0) * 1000) + 3000  # released while the next commands run
+        for i in range(scheduled):
+            due = round((time.monotonic() - t0) * 1000) + 3000
             c.send("SCHED_INSERT", 20000, due, "PING")
+            # one at a time: a release writes the schedule to flash, which can freeze the board for
+            # seconds (a 64 KiB sector at max timing) and so hold the next insert past its release time
+            _await_released(c, mark, i + 1)
         for i in range(releases):
             c.send("ARM", confirm=True)
             c.send("FIRE", i + 1, confirm=True, timeout=30)
-        end = time.monotonic() + 90
-        while sum(r.event == "SCHEDULE_RELEASED" for r in c.records(mark)) < scheduled:
-            assert time.monotonic() < end, "time-tagged commands not released within 90 s"
-            time.sleep(0.2)
         c.send("PING")  # answered once every write before it is done
         part.commands = param_changes + 1 + scheduled + 2 * releases
     return body
+
+
+def _await_released(c, mark, n):
+    end = time.monotonic() + 90
+    while sum(r.event == "SCHEDULE_RELEASED" for r in c.records(mark)) < n:
+        assert time.monotonic() < end, "time-tagged command not released within 90 s"
+        time.sleep(0.2)
 
 
 def measure(profile=PROFILE, commands=None, timing="max", log=print):
