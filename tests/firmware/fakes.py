@@ -180,8 +180,9 @@ class FakeBoard:
 
 
 def fresh_dir(name):
-    """An empty directory for one test's flash records."""
-    top = "/tmp/fwtest-" + sys.implementation.name
+    """An empty directory for one test's flash records (one tree per checkout and runtime: the
+    worktrees on one machine run their tests at the same time)."""
+    top = "/tmp/fwtest-" + sys.implementation.name + os.getcwd().replace("/", "-")
     for d in (top, top + "/" + name):
         try:
             os.mkdir(d)
