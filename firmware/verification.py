@@ -125,8 +125,8 @@ class Verification:
         rid = self._run_rid
         if rid:
             self._run_rid = 0
+            self._st.end(rid, code, True)  # recorded before reported (FIRE, FIRE_SEQUENCE: persisted)
             self._tm.verify(COMPLETE, rid, self._run_ack, code, data)
-            self._st.end(rid, code, True)  # FIRE and FIRE_SEQUENCE are persisted
 
     def running(self):
         """The request id of the command the sequencer runs, or 0."""

@@ -172,6 +172,9 @@ def _run(board, trigger, out):
         with board.client(on_record=trigger) as c:
             _release(c, board, trigger)
             board.do("clear")  # an unused power cut must not hit the recovery
+            # The board reads the clear at its next storage write: a PING is answered once it has
+            # (its outcome is written first), or by the board that a cut under way restarted.
+            c.send("PING", timeout=2, retries=5)
             out.injected = board.starts() > 1
             wait_running(board, board.starts())
             records = recover(c)

@@ -20,6 +20,7 @@ from firmware.tables import (
     STOWED,
     UNKNOWN,
 )
+from firmware.telemetry import COMPLETE
 from tests.firmware.fakes import Rig, events, failure
 
 BURN_MAX = 3000
@@ -292,3 +293,46 @@ def test_a_fire_cut_short_by_a_power_loss_without_vbat_never_fires_again():
     tms = r.run(1000)
     assert failure(tms, rid) == (2, DUPLICATE, ABORTED)
     assert len(r.board.burns) == 1 and r.board.on == -1
+
+
+def storage(r):
+    """The backup SRAM and every flash file, as they are now."""
+    root = r.board.fs_root
+    files = {}
+    for name in os.listdir(root):
+        with open(root + "/" + name, "rb") as f:
+            files[name] = f.read()
+    return bytes(r.board.backup), files
+
+
+def put_back(r, saved):
+    mem, files = saved
+    root = r.board.fs_root
+    r.board.backup[:] = mem
+    for name in os.listdir(root):
+        os.remove(root + "/" + name)
+    for name, data in files.items():
+        with open(root + "/" + name, "wb") as f:
+            f.write(data)
+
+
+def test_a_reset_as_a_fire_is_reported_complete_keeps_the_outcome_reported():
+    r = armed_rig("recorded_before_reported")
+    r.board.release_after[0] = 500
+    packet = r.tc(CMD_FIRE, 1)
+    rid = r.send_raw(packet)
+    at_report = []
+    verify = r.app.tm.verify
+
+    def spy(stage, req, *args, **kw):
+        if stage == COMPLETE and req == rid:
+            at_report.append(storage(r))  # what a reset at this instant would find
+        return verify(stage, req, *args, **kw)
+
+    r.app.tm.verify = spy
+    r.run(2000)
+    assert r.app.state.slots[0] == RELEASED and len(at_report) == 1
+    put_back(r, at_report[0])
+    r.reset()
+    r.send_raw(packet)
+    assert failure(r.run(), rid) == (2, DUPLICATE, 0)
