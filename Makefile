@@ -12,13 +12,16 @@ N      ?= 1000000
 MINUTES ?= 60
 
 .PHONY: help venv test lint typecheck mpy-compile pytest mptest icd icd-check hil hil-renode \
-        bench bench-server run flash flash-micropython faults fuzz soak wear explore clean
+        bench bench-report bench-server docs-screens run flash flash-micropython faults fuzz soak \
+        wear explore clean
 
 help:
 	@echo "make run      start the simulated board, a ground server on it and the console on the server"
 	@echo "make test     install everything into .venv and run the whole suite (what CI runs)"
-	@echo "make bench    print benchmark figures and write docs/PERFORMANCE.md"
+	@echo "make bench    print benchmark figures; fails if a host-independent one misses its target"
+	@echo "make bench-report   the same, and write docs/PERFORMANCE.md and its plot"
 	@echo "make bench-server   the ground server's figures only (latency added, fan-out, archive rate)"
+	@echo "make docs-screens   SVG screens of the console for docs/GROUND.md"
 	@echo "make hil      HIL scenarios (Robot Framework) against the simulated board"
 	@echo "make hil-renode FIRMWARE=path   the same scenarios inside Renode"
 	@echo "make flash PORT=/dev/ttyACM0    install the application on a board running MicroPython"
@@ -28,9 +31,12 @@ help:
 
 venv: $(STAMP)
 
-$(STAMP): requirements.txt
+# The project itself goes in editable (no copy: the tree is what runs), so `ground` is on the
+# venv's PATH: `. .venv/bin/activate`, then `ground --help`.
+$(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $@
 
 $(TYPINGS_STAMP): requirements-stubs.txt $(STAMP)
@@ -83,11 +89,20 @@ hil-renode:
 	cd hil/out && renode-test --variable TARGET:renode --variable FIRMWARE:$(abspath $(FIRMWARE)) \
 	  -r $(abspath hil/out) $(abspath $(wildcard hil/suites/*.robot))
 
+# bench prints the figures and fails on a host-independent miss; bench-report also writes
+# docs/PERFORMANCE.md and its plot (make test and make bench never rewrite tracked files).
 bench: $(STAMP)
 	$(PY) -m tests.bench
 
+bench-report: $(STAMP)
+	$(PY) -m tests.bench --report
+
 bench-server: $(STAMP)
 	$(PY) -m tests.bench server
+
+# Screens of the console at 80x24 and 120x40 for docs/GROUND.md (SVG, Textual's screenshot).
+docs-screens: $(STAMP)
+	$(PY) -m tests.screens
 
 # The simulated board, a ground server on it, and the console on the server (more join at the URL it prints).
 run: $(STAMP)

@@ -394,7 +394,8 @@ HK_FIELDS = (
     Field("reset_cause", "B", "", None, None, "cause of the last reset", RESET_CAUSE_NAMES),
     Field("temperature", "h", "0.1 C", -200, 850, "MCU temperature; INVALID (%d) when the sensor reads no number "
           "or one it cannot measure (SENSOR_INVALID)" % TEMP_INVALID, invalid=TEMP_INVALID),
-    Field("heap_free", "I", "B", 8192, None, "free MicroPython heap"),
+    Field("heap_free", "I", "B", 8192, None,
+          "free heap after a garbage collection (at most 1 s old); below 8 KiB a 4-slot release may not fit"),
     Field("scheduled", "B", "", 0, SCHEDULE_SIZE, "commands in the time-based schedule"),
     Field("last_burn", "H", "ms", None, None, "duration of the last burn"),
 )

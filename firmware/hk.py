@@ -8,8 +8,16 @@ HK_PERIOD 0 is continuous housekeeping, the maximum rate: each loop iteration
 tops the UART up with reports until _AHEAD_US of line time is queued, enough to
 keep the line busy until the next iteration whatever the baud, and little
 enough that a command's reports wait at most that long behind housekeeping.
+
+heap_free is the free heap right after a garbage collection, the figure the heap
+budget is about: read without one it saw-tooths with the garbage of the moment
+(from ~33 KB down to ~500 B on an idle sim). A report collects at most once per
+_COLLECT_MS and never while an actuator is on (a collection takes milliseconds,
+docs/PERFORMANCE.md; a burn's timing keeps priority), so the figure is at most
+a second old, or a burn old. A collection allocates nothing.
 """
 
+import gc
 import struct
 
 from micropython import const
@@ -21,6 +29,7 @@ _ARM_BIT = 1 << T.N_SLOTS  # OUTPUT_BITS: actuators, then ARM_ENABLE, then LED
 _LED_BIT = 2 << T.N_SLOTS
 _HK_LEN = struct.calcsize(T.HK_FORMAT)
 _AHEAD_US = const(25000)  # 2.5 loop ticks (firmware.app.TICK_MS) of reports queued ahead
+_COLLECT_MS = const(1000)  # at most one collection a second for the heap figure
 
 
 class Housekeeping:
@@ -38,6 +47,9 @@ class Housekeeping:
         self._tm = tm
         self._reset_cause = reset_cause
         self._last = clock.now
+        self._collected = clock.now - _COLLECT_MS  # ticks of the last collection (wrapping)
+        self._heap = 0
+        self.collect = gc.collect  # tests count collections: one hides allocations from gc.mem_alloc
         self.led = False
         self._temp_ok = True  # SENSOR_INVALID is reported once per bad spell, not per report
 
@@ -78,7 +90,16 @@ class Housekeeping:
             attempts, self._switches.bits(), inputs, outputs,
             seq.arm_left(), self._v.accepted & 0xFFFF, self._v.rejected & 0xFFFF,
             d.crc_errors & 0xFFFF, d.oversize & 0xFFFF, d.undecodable & 0xFFFF,
-            self._clock.uptime_s, st.boot_count, self._reset_cause, temperature, b.heap_free(),
+            self._clock.uptime_s, st.boot_count, self._reset_cause, temperature, self._heap_free(on),
             self._schedule.count(), seq.last_burn,
         )
         tm.send(T.TM_HK, _HK_LEN)
+
+    def _heap_free(self, burning):
+        """Free heap after the latest collection (see the module doc)."""
+        c = self._clock
+        if burning < 0 and c.since(self._collected) >= _COLLECT_MS:
+            self._collected = c.now
+            self.collect()
+            self._heap = self._board.heap_free()
+        return self._heap

@@ -2,7 +2,10 @@
 
 A command table (name -> handler, arguments) in the mpremote manner; every
 operator mistake is a ``GroundError`` caught once in ``main``, printed as
-``ground: message`` on stderr, with the exit code of its kind (see EPILOG).
+``ground: message`` on stderr, with the exit code of its kind (ground/errors.py).
+Output goes through ``_out``: whole lines, one thread at a time (verification
+stages arrive on the link thread), and a reader that went away (``| head``)
+ends the output quietly instead of a BrokenPipeError.
 """
 
 import argparse
@@ -13,22 +16,49 @@ import sys
 import threading
 import time
 
-from ground import codec, hazard, icd, protocol, replay, xtce
-from ground.archive import Archive, open_existing
-from ground.client import DEFAULT_RETRIES, DEFAULT_TIMEOUT, Client, default_name, default_seq_file
-from ground.errors import AuthorityError, GroundError, UsageError
-from ground.link import CLOSED
-from ground.plot import DEFAULT_FIELDS
+try:
+    from ground import codec, errors, hazard, icd, protocol, replay, xtce
+    from ground.archive import Archive, open_existing
+    from ground.client import DEFAULT_RETRIES, DEFAULT_TIMEOUT, Client, counters_text, default_name, default_seq_file
+    from ground.errors import AuthorityError, GroundError, UsageError
+    from ground.link import CLOSED, DOWN
+    from ground.plot import DEFAULT_FIELDS
+except ImportError as e:  # a Python without the project's packages (outside .venv)
+    print("ground: %s: run it from the project's venv (make venv; then . .venv/bin/activate)" % e, file=sys.stderr)
+    sys.exit(2)
 
-EPILOG = """exit codes:
-  0  success
-  1  the command failed or was refused by the payload (the reason is printed)
-  2  usage: wrong arguments, unknown command, hazardous command without --yes
-  3  link: the port cannot be opened (or dropped for good)
-  4  verification timeout: no report in time, the command's outcome is unknown
-URL: any pyserial URL: /dev/ttyACM0, socket://host:port, rfc2217://host:port, loop://;
-     or a ground server's: ground://host:port (see: ground serve --help)"""
+_MEANING = {
+    errors.OK: "success",
+    errors.FAILED: "the command failed or was refused by the payload (the reason is printed)",
+    errors.USAGE: "usage: wrong arguments, unknown command, hazardous command without --yes, bad URL or file, "
+                  "no command authority (ground server)",
+    errors.LINK: "link: the port (or ground server) cannot be reached, another tool has the port, or it dropped",
+    errors.TIMEOUT: "verification timeout: no report in time, the command's outcome is unknown",
+    errors.LOCAL: "local: a file cannot be written, or the tool itself failed (the console crashed)",
+}
+_URL_HELP = ("URL: any pyserial URL: /dev/ttyACM0, socket://host:port, rfc2217://host:port, loop://;\n"
+             "     or a ground server's: ground://host:port (see: ground serve --help)")
 DEFAULT_DB = "ground-archive.sqlite"
+_lock = threading.Lock()
+_gone = threading.Event()  # stdout's reader went away
+
+
+def _epilog(codes):
+    return "exit codes:\n" + "\n".join("  %d  %s" % (c, _MEANING[c]) for c in codes)
+
+
+def _out(line, err=False):
+    """Write one whole line (see the module doc)."""
+    stream = sys.stderr if err else sys.stdout
+    with _lock:
+        if _gone.is_set() and not err:
+            return
+        try:
+            stream.write(line + "\n")
+            stream.flush()
+        except BrokenPipeError:
+            _gone.set()
+            os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())  # nothing more reaches it, not even at exit
 
 
 class _Parser(argparse.ArgumentParser):
@@ -37,12 +67,9 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _client(a, **kw):
-    return Client(a.url, baudrate=a.baud, timeout=a.timeout, retries=a.retries, seq_file=default_seq_file(),
-                  name=default_name(a.subcommand), **kw)
-
-
-def _print_stage(v, stage):
-    print("%8.3fs %s" % (stage.t - v.sent_at, stage), flush=True)
+    timing = {"timeout": a.timeout, "retries": a.retries} if "timeout" in a else {}
+    return Client(a.url, baudrate=a.baud, seq_file=default_seq_file(), name=default_name(a.subcommand), **timing,
+                  **kw)
 
 
 def cmd_send(a):
@@ -51,14 +78,17 @@ def cmd_send(a):
     if confirm is not None and not a.yes:
         raise UsageError("%s (hazardous: add --yes to send it)" % confirm.text)
     if confirm is not None:
-        print("HAZARDOUS %s" % confirm.text, flush=True)
+        _out("HAZARDOUS %s" % confirm.text)
     sent = threading.Event()
+
+    def show_stage(v, stage):
+        _out("%8.3fs %s" % (stage.t - v.sent_at, stage))
 
     def show_report(rec):  # what the command caused: PONG, PARAM, SCHEDULE, events
         if sent.is_set() and rec.service != 1 and rec.name != "HK":
-            print("          %s" % rec, flush=True)
+            _out("          %s" % rec)
 
-    with _client(a, on_stage=_print_stage, on_record=show_report) as c:
+    with _client(a, on_stage=show_stage, on_record=show_report) as c:
         try:
             if a.take or a.force:
                 c.take(force=a.force)
@@ -66,20 +96,25 @@ def cmd_send(a):
             v = c.send(a.command, *a.args, confirm=a.yes)
         except AuthorityError as e:
             raise AuthorityError("%s (--take takes command authority, --force takes it over)" % e)
-        print(v)
+        _out(str(v))
 
 
 def _watch(a, archive, show):
-    """Receive until --count records, --duration seconds or Ctrl-C; returns how many."""
+    """Receive until --count records, --duration seconds or Ctrl-C; then every counter on stderr."""
     records = queue.Queue()
+    opened = []  # the link, once open (its first UP comes while it opens)
+
     def states(state):  # on stderr: stdout carries telemetry only
+        why = opened[0].down_reason if opened and state == DOWN else ""
         if state != CLOSED:
-            print("link: %s" % state, file=sys.stderr, flush=True)
+            _out("link: %s%s" % (state, " (%s)" % why if why else ""), err=True)
+
     n = 0
     end = time.monotonic() + a.duration if a.duration else None
-    with _client(a, archive=archive, on_record=records.put, on_state=states):
+    with _client(a, archive=archive, on_record=records.put, on_state=states) as client:
+        opened.append(client.link)
         try:
-            while not (a.count and n >= a.count):
+            while not (a.count and n >= a.count) and not _gone.is_set():
                 left = None if end is None else end - time.monotonic()
                 if left is not None and left <= 0:
                     break
@@ -91,13 +126,14 @@ def _watch(a, archive, show):
                 show(rec)
         except KeyboardInterrupt:
             pass
+        _out("link: %s" % counters_text(client.counters()), err=True)
     return n
 
 
 def _show(a):
     if a.json:
-        return lambda rec: print(json.dumps(rec.to_json()), flush=True)
-    return lambda rec: print(rec, flush=True)
+        return lambda rec: _out(json.dumps(rec.to_json()))
+    return lambda rec: _out(str(rec))
 
 
 def cmd_monitor(a):
@@ -115,7 +151,7 @@ def cmd_record(a):
         n = _watch(a, archive, lambda rec: None)
     finally:
         archive.close()
-    print("recorded %d packets to %s" % (n, a.db))
+    _out("recorded %d packets to %s" % (n, a.db))
 
 
 def cmd_replay(a):
@@ -127,14 +163,16 @@ def cmd_replay(a):
         sessions = source.sessions()
         if a.sessions:
             for s in sessions:
-                print("%d %s .. %s %s %s" % (s.id, replay.ground_text(s.start),
-                                             replay.ground_text(s.end) if s.end else "cut-short", s.link, s.version))
+                _out("%d %s .. %s %s %s" % (s.id, replay.ground_text(s.start),
+                                            replay.ground_text(s.end) if s.end else "cut-short", s.link, s.version))
             return
         rows = source.rows(since, until, _session(a.session, sessions))
     finally:
         source.close()
     for line in shown.lines(rows, sessions):
-        print(line)
+        if _gone.is_set():
+            break
+        _out(line)
 
 
 def _session(text, sessions):
@@ -169,15 +207,15 @@ def cmd_plot(a):
     from ground.plot import plot  # matplotlib loads only here
 
     n = plot(a.file, a.out, tuple(a.fields.split(",")) if a.fields else DEFAULT_FIELDS)
-    print("plotted %d housekeeping reports to %s" % (n, a.out))
+    _out("plotted %d housekeeping reports to %s" % (n, a.out))
 
 
 def cmd_dictionary(a):
-    print(icd.dictionary_text())
+    _out(icd.dictionary_text())
 
 
 def cmd_xtce(a):
-    print(xtce.document(), end="")
+    _out(xtce.document().rstrip("\n"))
 
 
 def cmd_console(a):
@@ -191,6 +229,9 @@ def cmd_console(a):
 def _link_args(p):
     p.add_argument("url", help="pyserial URL of the payload link, or ground://HOST:PORT of a ground server")
     p.add_argument("--baud", type=int, default=115200, help="baud rate for serial devices (default 115200)")
+
+
+def _command_args(p):
     p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
                    help="seconds without a verification report before giving up (default %(default)s)")
     p.add_argument("--retries", type=int, default=DEFAULT_RETRIES,
@@ -198,23 +239,31 @@ def _link_args(p):
 
 
 def _watch_args(p):
-    p.add_argument("--json", action="store_true", help="one JSON object per line")
     p.add_argument("--count", type=int, help="stop after this many packets")
     p.add_argument("--duration", type=float, help="stop after this many seconds")
 
 
-# name -> (handler, help, argument adders)
+def _json_arg(p):
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
+
+
+_ALL = tuple(_MEANING)
+# name -> (handler, help, argument adders, exit codes it can return)
 COMMANDS = {
-    "send": (cmd_send, "send one telecommand and wait for its completion", (_link_args,)),
-    "monitor": (cmd_monitor, "print decoded telemetry and events", (_link_args, _watch_args)),
-    "record": (cmd_record, "archive every packet with its ground time into SQLite", (_link_args, _watch_args)),
-    "replay": (cmd_replay, "play an archive back through the decoder", ()),
-    "plot": (cmd_plot, "draw housekeeping fields of an archive over time", ()),
-    "dictionary": (cmd_dictionary, "print the commands, telemetry and events of this build", ()),
-    "console": (cmd_console, "the operator console (terminal UI)", (_link_args,)),
-    "xtce": (cmd_xtce, "print the dictionary as XTCE 1.2, for Yamcs or COSMOS (see docs/INTEROP.md)", ()),
+    "send": (cmd_send, "send one telecommand and wait for its completion", (_link_args, _command_args),
+             (0, 1, 2, 3, 4)),
+    "monitor": (cmd_monitor, "print decoded telemetry and events; every link counter on stderr at the end",
+                (_link_args, _watch_args, _json_arg), (0, 2, 3)),
+    "record": (cmd_record, "archive every packet with its ground time into SQLite; counters on stderr at the end",
+               (_link_args, _watch_args), (0, 2, 3)),
+    "replay": (cmd_replay, "play an archive (or a ground server's) back through the decoder", (_json_arg,),
+               (0, 2, 3)),
+    "plot": (cmd_plot, "draw housekeeping fields of an archive over time", (), (0, 2, 5)),
+    "dictionary": (cmd_dictionary, "print the commands, telemetry and events of this build", (), (0,)),
+    "console": (cmd_console, "the operator console (terminal UI)", (_link_args, _command_args), (0, 2, 3, 5)),
+    "xtce": (cmd_xtce, "print the dictionary as XTCE 1.2, for Yamcs or COSMOS (see docs/INTEROP.md)", (), (0,)),
     "serve": (cmd_serve, "the ground server: the only process on the link; consoles and tools join it at "
-              "ground://HOST:PORT", (_link_args,)),
+              "ground://HOST:PORT", (_link_args, _command_args), (0, 2, 3, 5)),
 }
 
 
@@ -259,22 +308,21 @@ def _authority_args(p):
 
 
 def _replay_args(p):
-    p.add_argument("--json", action="store_true", help="one JSON object per line")
     p.add_argument("--since", help="from this ground time on (ISO 8601, UTC unless it says: 2026-06-13T10:00:00)")
     p.add_argument("--until", help="up to this ground time (same form)")
     p.add_argument("--type", help="only these rows, comma-separated: TC, TM, EVENT, LINK, CLIENT, AUTHORITY, "
-                                  "APPROVAL, COMMAND, or a telemetry or event name (HK, RELEASED)")
+                                  "APPROVAL, COMMAND, FOREIGN, or a telemetry or event name (HK, RELEASED)")
     p.add_argument("--session", help="only this session (its number, or last)")
     p.add_argument("--sessions", action="store_true", help="list the sessions (start, end, link, software) and stop")
 
 
 def parser():
     top = _Parser(prog="ground", description="Ground tools for the payload deployment controller.",
-                  epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+                  epilog=_epilog(_ALL) + "\n" + _URL_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = top.add_subparsers(dest="subcommand", required=True, metavar="SUBCOMMAND")
-    for name, (handler, text, adders) in COMMANDS.items():
-        p = sub.add_parser(name, help=text, description=text, epilog=EPILOG,
-                           formatter_class=argparse.RawDescriptionHelpFormatter)
+    for name, (handler, text, adders, codes) in COMMANDS.items():
+        p = sub.add_parser(name, help=text, description=text, formatter_class=argparse.RawDescriptionHelpFormatter,
+                           epilog=_epilog(codes) + ("\n" + _URL_HELP if _link_args in adders else ""))
         for add in adders:
             add(p)
         _specific_args(name, p)
@@ -287,7 +335,7 @@ def main(argv=None):
         a = parser().parse_args(argv)
         a.handler(a)
     except GroundError as e:
-        print("ground: %s" % e, file=sys.stderr)
+        _out("ground: %s" % e, err=True)
         return e.exit_code
     except KeyboardInterrupt:
         return 130

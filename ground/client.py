@@ -138,9 +138,9 @@ class Verification:
 
     def _add(self, stage):
         self.stages.append(stage)
+        self._on_stage(self, stage)  # first: whoever waits for the end has seen every stage reported
         if self.status == PENDING:
             self._judge(stage)
-        self._on_stage(self, stage)
 
     def _judge(self, stage):
         code = stage.code
@@ -272,6 +272,8 @@ class Client:
         self._on_record = on_record or (lambda rec: None)
         self._on_stage = on_stage or (lambda v, stage: None)
         self._on_finish = on_finish or (lambda v: None)
+        self.malformed = 0  # the payload's packets whose data did not fit their layout
+        self.bad_time = 0  # the payload's packets with a time no clock can give
 
     def __enter__(self):
         return self
@@ -405,6 +407,9 @@ class Client:
         rec = codec.decode(raw, t)
         if rec is None:
             return
+        if not rec.foreign:  # only the link's own decoder counts (a server's clients are told its counts)
+            self.malformed += rec.error is not None
+            self.bad_time += rec.time_error is not None
         v = self._keep(rec)
         if v is not None:
             stage = Stage(rec.name, t, rec.values.get("step"), rec.values.get("code"), rec.values.get("data"))
@@ -416,14 +421,15 @@ class Client:
 
     def _keep(self, rec):
         """Add a record to the history (and to latest_hk); the pending Verification it reports on, if any."""
+        ours = not rec.foreign  # another APID's report never completes a command nor passes for HK
         with self._cond:
             rec.position = self._received
             self._history.append(rec)
             self._received += 1
-            if rec.name == "HK" and not rec.error:
+            if ours and rec.name == "HK" and not rec.error:
                 self.latest_hk = rec
             self._cond.notify_all()
-            return self._pending.get(rec.request_id) if rec.service == 1 and not rec.error else None
+            return self._pending.get(rec.request_id) if ours and rec.service == 1 and not rec.error else None
 
     def _resequence(self, v, stage):
         """A first attempt refused STALE never ran: our count is behind the payload's (a new
@@ -440,6 +446,11 @@ class Client:
             self._write(v, time.time())  # a lost write is resent by the driver's retries
         except LinkError:
             pass
+
+    def counters(self):
+        """The link's counters (ground.link) and the decoder's: ``malformed``, ``bad_time``
+        (through a ground server: the server's, and ``dropped``, see ground.remote)."""
+        return dict(self.link.counters(), malformed=self.malformed, bad_time=self.bad_time)
 
     def position(self):
         """How many telemetry records have arrived: a ``since`` for the await_* helpers."""
@@ -487,6 +498,17 @@ class Client:
         rec = self.await_record(Match(event=True), timeout, self._event_cursor)
         self._event_cursor = rec.position + 1
         return rec
+
+
+def counters_text(c):
+    """Every counter of ``Client.counters()`` in words, for ``monitor``, ``record`` and the console."""
+    text = ("%(rx_packets)d packets; frames dropped: %(crc_errors)d bad CRC, %(oversize)d oversize, "
+            "%(undecodable)d undecodable; %(foreign)d foreign (another APID); %(malformed)d malformed, "
+            "%(bad_time)d impossible time; TM gaps %(tm_gaps)d (%(tm_lost)d lost), %(tm_repeated)d repeated, "
+            "%(tm_back)d stepped back; %(reconnects)d reconnects" % c)
+    if "dropped" in c:  # through a ground server: what it did not pass on to this client
+        text += "; %(dropped)d messages the server dropped for this client" % c
+    return text
 
 
 def _with(error, verification):

@@ -7,6 +7,12 @@ a verified packet into a ``Record`` with named raw values, rendered text (each
 value by the names the dictionary gives its field, scaled units) and the fields
 outside their dictionary limits. ``decode`` never raises:
 a packet it cannot parse comes back as a ``Record`` whose ``error`` says why.
+
+Only the payload's APID is decoded as the payload's: a packet of another APID
+(valid CRC or not, it is not ours) is a ``FOREIGN`` record whose data is never
+read, so it can neither pass for housekeeping nor answer a command. A time stamp
+no clock can give (ms of day past the end of the day) is kept as received and
+flagged (``time_error``), never rolled into another day.
 """
 
 import datetime
@@ -23,6 +29,8 @@ _EVENT_FIELDS = {e.name: e.fields for e in d.EVENTS}
 _CDS_EPOCH = datetime.datetime(1958, 1, 1, tzinfo=datetime.UTC)
 _CORRELATED_DAYS = 20000  # on-board days past 2012: time was set from ground, else uptime
 _SEQ_MASK = 0x3FFF
+MS_PER_DAY = 86400000  # CDS ms of day: 0 .. MS_PER_DAY - 1
+FOREIGN = "FOREIGN"
 
 
 def failure_text(code):
@@ -273,8 +281,17 @@ def _unpack(layout, data):
     return values, None
 
 
+def time_error(ms):
+    """Why a CDS time with ``ms`` ms of day cannot be true, or None."""
+    if ms >= MS_PER_DAY:
+        return "impossible time: %d ms of day (a day has %d)" % (ms, MS_PER_DAY)
+    return None
+
+
 def format_obt(days, ms):
-    """On-board time: UTC once correlated, else uptime since boot."""
+    """On-board time: UTC once correlated, else uptime since boot; an impossible time as received."""
+    if time_error(ms):
+        return "BADTIME(days=%d,ms=%d)" % (days, ms)
     if days >= _CORRELATED_DAYS:
         t = _CDS_EPOCH + datetime.timedelta(days=days, milliseconds=ms)
         return t.strftime("%Y-%m-%dT%H:%M:%S.") + "%03dZ" % (ms % 1000)
@@ -287,7 +304,8 @@ class Record:
 
     ``values`` holds raw integers by field name (``entry`` lists for SCHEDULE);
     ``event`` and ``severity`` are set for PUS 5 reports; ``error`` says why the
-    data did not fit its layout (the header fields are still valid then).
+    data did not fit its layout (the header fields are still valid then), or, for
+    a FOREIGN record, that its APID is not the payload's.
     """
 
     name: str
@@ -305,10 +323,19 @@ class Record:
     ground_time: float = 0.0  # s since the Unix epoch, when the ground received it
     position: int = -1  # index among the records a Client received
     raw: bytes = b""  # the packet it was decoded from
+    apid: int = d.APID
 
     @property
     def obt(self):
         return format_obt(self.days, self.ms)
+
+    @property
+    def foreign(self):
+        return self.apid != d.APID
+
+    @property
+    def time_error(self):
+        return time_error(self.ms)
 
     @property
     def request_id(self):
@@ -334,25 +361,37 @@ class Record:
         return "%s %s" % (self.name, self.event) if self.event else self.name
 
     def __str__(self):
-        parts = [self.obt, self.title()]
+        if self.foreign:
+            return "%s %s apid=0x%03X [%d,%d] seq=%d: %s" % (
+                self.obt, FOREIGN, self.apid, self.service, self.subtype, self.seq, self.error)
+        parts = [self.obt + (" !TIME" if self.time_error else ""), self.title()]
         parts += ["%s=%s%s" % (n, t, " !LIMIT" if bad else "") for n, t, bad in self.rendered()]
         if "code" in self.values:
             parts.append("(%s)" % failure_text(self.values["code"]).partition(" (")[2][:-1])
-        for e in self.rendered_entries():
-            parts.append("{%s}" % " ".join("%s=%s" % kv for kv in e))
+        parts += _when(self.values)
+        for e, raw in zip(self.rendered_entries(), self.values.get("entry", ()), strict=False):
+            parts.append("{%s}" % " ".join(["%s=%s" % kv for kv in e] + _when(raw)))
         if self.error:
             parts.append("MALFORMED: " + self.error)
         return " ".join(parts)
 
     def to_json(self):
-        doc = {"name": self.name, "service": self.service, "subtype": self.subtype, "seq": self.seq,
-               "counter": self.counter, "obt": self.obt, "ground_time": self.ground_time, "values": self.values}
+        doc = {"name": self.name, "apid": self.apid, "service": self.service, "subtype": self.subtype,
+               "seq": self.seq, "counter": self.counter, "obt": self.obt, "ground_time": self.ground_time,
+               "values": self.values}
         rendered = self.rendered()  # once: it is most of the cost (the ground server does it for every packet)
         doc["text"] = {n: t for n, t, _bad in rendered}
         doc["violations"] = [n for n, _t, bad in rendered if bad]
         doc.update({k: v for k, v in (("event", self.event), ("severity", self.severity),
-                                      ("error", self.error)) if v})
+                                      ("error", self.error), ("time_error", self.time_error)) if v})
         return doc
+
+
+def _when(values):
+    """A CDS time given as fields "days" and "ms", as a time: ``["= 2026-06-13T01:00:00.000Z"]``."""
+    if "days" in values and "ms" in values:
+        return ["= " + format_obt(values["days"], values["ms"])]
+    return []
 
 
 def layout(service, subtype, event=None):
@@ -368,6 +407,10 @@ def decode(raw, ground_time=0.0):
     tm = packet.decode_tm(raw, len(raw))
     if tm is None:
         return None
+    if tm.apid != d.APID:
+        why = "APID 0x%03X is not the payload's (0x%03X): not decoded" % (tm.apid, d.APID)
+        return Record(FOREIGN, tm.service, tm.subtype, tm.seq, tm.counter, tm.days, tm.ms, ground_time=ground_time,
+                      raw=bytes(raw), apid=tm.apid, error=why)
     entry = _TM_BY_TYPE.get((tm.service, tm.subtype))
     rec = Record(entry.name if entry else "TM[%d,%d]" % (tm.service, tm.subtype),
                  tm.service, tm.subtype, tm.seq, tm.counter, tm.days, tm.ms, ground_time=ground_time, raw=bytes(raw))
@@ -378,7 +421,10 @@ def decode(raw, ground_time=0.0):
     rec.layout = entry.fields
     if tm.service == d.SVC_EVENT:
         rec.severity = d.SEVERITIES[tm.subtype - 1]
-        eid = struct.unpack_from(">H", data)[0] if len(data) >= 2 else 0
+        if len(data) < 2:
+            rec.error = "event id cut short: %d byte%s of 2" % (len(data), "" if len(data) == 1 else "s")
+            return rec
+        eid = struct.unpack_from(">H", data)[0]
         ev = d.event(eid)
         if ev is None:
             rec.error = "event id %d not in this dictionary" % eid

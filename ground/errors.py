@@ -2,13 +2,15 @@
 
 Each kind carries the process exit code the CLI returns for it, so the CLI
 catches ``GroundError`` once, prints ``ground: message`` and exits with
-``err.exit_code``. Exit codes (also in ``ground --help``):
+``err.exit_code``. Exit codes (``ground --help``; each subcommand's help lists
+the ones it can return):
 
     0  success
     1  the command failed or was refused by the payload
-    2  usage: wrong arguments, unknown command, missing confirmation
-    3  link: the port cannot be opened or dropped
+    2  usage: wrong arguments, unknown command, missing confirmation, bad URL or file
+    3  link: the port cannot be opened, is taken by another tool, or dropped
     4  verification timeout: no report in time, outcome unknown
+    5  local: a file cannot be written, or the tool itself failed (the console crashed)
 """
 
 OK = 0
@@ -16,6 +18,7 @@ FAILED = 1
 USAGE = 2
 LINK = 3
 TIMEOUT = 4
+LOCAL = 5
 
 
 class GroundError(Exception):
@@ -42,3 +45,7 @@ class CommandFailed(GroundError):
 
 class VerificationTimeout(GroundError):
     exit_code = TIMEOUT
+
+
+class LocalError(GroundError):
+    exit_code = LOCAL

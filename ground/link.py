@@ -2,21 +2,45 @@
 
 Any URL ``serial.serial_for_url`` knows works: ``/dev/ttyACM0``, ``socket://host:port``
 (sim, Renode), ``rfc2217://host:port``, ``loop://``. The first open is synchronous
-and raises ``LinkError`` (a missing port is an operator mistake, said in one line);
-after that the reader thread survives the port disappearing: the state goes DOWN,
-it reopens with a backoff (0.1 s doubling to 2 s) and goes UP again. Bytes from
-the port go through ``framing.Deframer``, which drops and counts junk; each
-verified TM packet is handed to ``on_packet(raw, ground_time)``, after a check
-of its 14-bit sequence count against the previous one (gaps are counted).
+and raises ``LinkError`` (a missing port is an operator mistake, said in one line;
+a malformed URL is a ``UsageError``); after that the reader thread survives the port
+disappearing: the state goes DOWN, it reopens with a backoff (0.1 s doubling to 2 s)
+and goes UP again. Bytes from the port go through ``framing.Deframer``, which drops
+and counts junk; each verified TM packet is handed to ``on_packet(raw, ground_time)``.
+
+One tool per link. The payload's UART (like any serial port) serves one client, so a
+Link holds a lock on its URL for as long as it is open: a second ground tool on this
+machine given the same URL is refused at once, naming the tool that has it
+(``LinkTaken``). A serial device is also opened with ``exclusive=True`` (pyserial's
+flock), which keeps out any other program. The sim refuses a second TCP client
+(sim/README.md); Renode's server socket terminal accepts one client and leaves the
+next one connected but unserved until the first leaves (renode-infrastructure
+src/Emulator/Main/Utilities/SocketServerProvider.cs: listen backlog 1, line 38; the
+listener joins the client's reader and writer threads before it accepts again, lines
+385-449), which is why the lock, not the far end, tells a second tool.
+
+Sequence counts (14 bits, the payload's APID only; another APID's packets are
+counted as ``foreign`` and handed on for the codec to show as such): the next count
+is in order; the same count again is a repeat; a count ahead is a gap of the packets
+between (``tm_gaps``, ``tm_lost``); a count behind is a step back (``tm_back``: late, or
+the payload restarted its count after a reset, which the next count in order from it
+confirms). Neither a repeat nor a step back is counted as lost.
 """
 
+import fcntl
+import hashlib
+import os
+import sys
+import tempfile
 import threading
 import time
+import urllib.parse
 
 import serial
 
+from firmware import dictionary as d
 from firmware import framing, packet
-from ground.errors import LinkError
+from ground.errors import LinkError, UsageError
 
 UP = "UP"
 DOWN = "DOWN"
@@ -26,7 +50,14 @@ _BACKOFF_MIN = 0.1
 _BACKOFF_MAX = 2.0
 _READ_TIMEOUT = 0.05  # s; how soon the reader notices close()
 _BURST = 65536  # bytes taken at once from a socket:// port
+_HALF = 0x2000  # a count up to this far ahead is a gap; further is behind
 _PORT_ERRORS = (serial.SerialException, OSError, ValueError)
+_AT_ONCE = 1.0  # s: the far end closing this soon after a connect, before a byte, refused us
+_REFUSED = "the far end closed the connection at once: it serves one client, and another one has it"
+
+
+class LinkTaken(LinkError):
+    """Another ground tool on this machine has the link open."""
 
 
 class Link:
@@ -47,18 +78,32 @@ class Link:
         self._closed = threading.Event()
         self._thread = None
         self._resync = True  # lead the next TC with a delimiter: the far end drops any partial frame
-        self._last_seq = None
+        self._last_seq = None  # the count of the stream being followed
+        self._behind = None  # the count of the last step back: the next in order from it is a restart
+        self._lock_file = None
+        self._connected_at = 0.0
+        self._rx_at_connect = 0
+        self.down_reason = ""  # why the state last went DOWN, in words
         self.deframer = framing.Deframer()
-        self.rx_packets = 0
-        self.tm_gaps = 0  # sequence count jumps seen
+        self.rx_packets = 0  # the payload's packets
+        self.foreign = 0  # verified packets of another APID
+        self.tm_gaps = 0  # sequence count jumps ahead seen
         self.tm_lost = 0  # packets missing by those jumps
+        self.tm_repeated = 0  # the same count twice in a row
+        self.tm_back = 0  # a count behind the one before
         self.reconnects = 0
         self.rx_bytes = 0
         self.tx_bytes = 0
 
     def open(self):
-        """Open the port (LinkError if it cannot be) and start the reader thread."""
-        self._connect()
+        """Open the port (LinkError if it cannot be, LinkTaken if another tool has it) and start reading."""
+        _check_url(self.url)
+        self._lock_file = _take(self.url)
+        try:
+            self._connect()
+        except LinkError:
+            self._release()
+            raise
         self._thread = threading.Thread(target=self._run, name="ground-link", daemon=True)
         self._thread.start()
         return self
@@ -68,6 +113,17 @@ class Link:
         if self._thread:
             self._thread.join(2.0)
         self._drop(CLOSED)
+        self._release()
+
+    def describe(self, holder):
+        """Say who holds this link to a second tool it refuses (by default: this pid and tool)."""
+        if self._lock_file is not None:
+            _write_holder(self._lock_file, holder)
+
+    def _release(self):
+        f, self._lock_file = self._lock_file, None
+        if f is not None:
+            f.close()  # the flock goes with it
 
     def write(self, raw):
         """Send one packet, framed; LinkError if the link is down."""
@@ -89,26 +145,31 @@ class Link:
             self.tx_bytes += len(data)
 
     def counters(self):
-        """Link health as numbers, for the console header and ``monitor``."""
+        """Link health as numbers, for the console header, ``monitor`` and ``record``."""
         f = self.deframer
         return {"rx_packets": self.rx_packets, "crc_errors": f.crc_errors, "oversize": f.oversize,
-                "undecodable": f.undecodable, "tm_gaps": self.tm_gaps, "tm_lost": self.tm_lost,
+                "undecodable": f.undecodable, "foreign": self.foreign, "tm_gaps": self.tm_gaps,
+                "tm_lost": self.tm_lost, "tm_repeated": self.tm_repeated, "tm_back": self.tm_back,
                 "reconnects": self.reconnects}
 
     # --- reader thread -------------------------------------------------------------
 
     def _connect(self):
         try:
-            port = serial.serial_for_url(self.url, baudrate=self.baudrate, timeout=_READ_TIMEOUT)
+            port = serial.serial_for_url(self.url, baudrate=self.baudrate, timeout=_READ_TIMEOUT, exclusive=True)
         except _PORT_ERRORS as e:
+            if "exclusively lock" in str(e):
+                raise LinkTaken("%s is taken: another program has the serial port open" % self.url)
             raise LinkError("cannot open %s: %s" % (self.url, e))
         with self._lock:
             self._port = port
             self._resync = True
+            self._connected_at = time.monotonic()
+            self._rx_at_connect = self.rx_bytes
         self._set_state(UP)
         return port
 
-    def _drop(self, state=DOWN):
+    def _drop(self, state=DOWN, reason=""):
         with self._lock:
             port, self._port = self._port, None
         if port is not None:
@@ -116,6 +177,8 @@ class Link:
                 port.close()
             except _PORT_ERRORS:
                 pass
+        if state == DOWN and state != self.state:
+            self.down_reason = reason
         self._set_state(state)
 
     def _set_state(self, state):
@@ -124,6 +187,7 @@ class Link:
             self._on_state(state)
 
     def _run(self):
+        backoff = _BACKOFF_MIN  # the wait after a drop; grows while the far end keeps refusing us
         while not self._closed.is_set():
             port = self._port
             if port is None:
@@ -134,13 +198,21 @@ class Link:
                 data = port.read(port.in_waiting or 1)
                 if data and self.url.startswith("socket://"):
                     data += _rest(port)
-            except _PORT_ERRORS:
+            except _PORT_ERRORS as e:
                 if not self._closed.is_set():
-                    self._drop()
+                    refused = self._refused()
+                    self._drop(DOWN, _REFUSED if refused else str(e))
+                    # a far end that refuses us is asked again later and later, never in a loop
+                    backoff = min(backoff * 2, _BACKOFF_MAX) if refused else _BACKOFF_MIN
+                    self._closed.wait(backoff)
                 continue
             if data:
                 self.rx_bytes += len(data)
                 self.deframer.feed(data, self._handle)
+
+    def _refused(self):
+        """The far end closed the connection at once, before sending a byte: it serves another client."""
+        return self.rx_bytes == self._rx_at_connect and time.monotonic() - self._connected_at < _AT_ONCE
 
     def _handle(self, buf, n):
         t = time.time()
@@ -148,13 +220,30 @@ class Link:
         tm = packet.decode_tm(raw, n)
         if tm is None:
             return False  # counted by the deframer as undecodable
-        if self._last_seq is not None and tm.seq != (self._last_seq + 1) & _SEQ_MASK:
-            self.tm_gaps += 1
-            self.tm_lost += (tm.seq - self._last_seq - 1) & _SEQ_MASK
-        self._last_seq = tm.seq
-        self.rx_packets += 1
+        if tm.apid == d.APID:
+            self._count(tm.seq)
+            self.rx_packets += 1
+        else:
+            self.foreign += 1
         self._on_packet(raw, t)
         return True
+
+    def _count(self, seq):
+        """Follow the payload's sequence count (see the module doc)."""
+        last = self._last_seq
+        if last is None or seq == (last + 1) & _SEQ_MASK:
+            self._last_seq, self._behind = seq, None
+        elif seq == last:
+            self.tm_repeated += 1
+        elif self._behind is not None and seq == (self._behind + 1) & _SEQ_MASK:
+            self._last_seq, self._behind = seq, None  # the count restarted: follow it
+        elif (seq - last) & _SEQ_MASK < _HALF:
+            self.tm_gaps += 1
+            self.tm_lost += (seq - last - 1) & _SEQ_MASK
+            self._last_seq, self._behind = seq, None
+        else:
+            self.tm_back += 1
+            self._behind = seq
 
 
 def reconnect(connect, closed):
@@ -178,3 +267,59 @@ def _rest(port):
         return port.read(_BURST)
     finally:
         port.timeout = _READ_TIMEOUT
+
+
+def _check_url(url):
+    """A malformed URL is a usage mistake, said in words (pyserial's own messages are its internals)."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme != "socket":
+        return
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if not parts.hostname or not port:
+        raise UsageError("bad link URL %r: expected socket://HOST:PORT, PORT from 1 to 65535" % url)
+
+
+def _lock_dir():
+    base = os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()
+    folder = os.path.join(base, "payload-ground-%d" % os.getuid())
+    os.makedirs(folder, mode=0o700, exist_ok=True)
+    return folder
+
+
+def _take(url):
+    """Lock ``url`` for this process (an open file holding a flock); LinkTaken if another has it."""
+    key = os.path.realpath(url) if os.path.exists(url) else url
+    try:
+        path = os.path.join(_lock_dir(), hashlib.sha1(key.encode()).hexdigest()[:16] + ".lock")
+        f = open(path, "a+")  # noqa: SIM115  (held open while the link is)
+    except OSError:
+        return None  # no place for locks: the far end is left to refuse
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        f.seek(0)
+        holder = f.read().strip() or "another ground tool"
+        f.close()
+        raise LinkTaken("%s is taken by %s: one tool per link (close it, or use the ground server)"
+                        % (url, holder))
+    _write_holder(f, "pid %d (%s)" % (os.getpid(), _tool()))
+    return f
+
+
+def _write_holder(f, holder):
+    f.seek(0)
+    f.truncate()
+    f.write(holder)
+    f.flush()
+
+
+def _tool():
+    """What this process is, for the refusal a second tool gets: ``ground monitor``, ``pytest``."""
+    argv = sys.argv if sys.argv and sys.argv[0] else ["python"]
+    name = os.path.basename(argv[0])
+    if name == "__main__.py":  # python -m ground
+        name = os.path.basename(os.path.dirname(argv[0]))
+    return " ".join([name] + argv[1:2])

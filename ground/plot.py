@@ -11,7 +11,7 @@ import datetime
 from firmware import dictionary as d
 from ground import codec
 from ground.archive import open_existing
-from ground.errors import GroundError, UsageError
+from ground.errors import LocalError, UsageError
 
 DEFAULT_FIELDS = ("temperature", "heap_free", "arm_left", "tc_accepted", "tc_rejected")
 _HK = {f.name: f for f in d.HK_FIELDS}
@@ -38,7 +38,7 @@ def plot(path, out, fields=DEFAULT_FIELDS):
                          "fields: %s" % (", ".join(packed), " ".join(_PLOTTABLE)))
     hk = housekeeping(path)
     if not hk:
-        raise GroundError("no housekeeping reports in %s" % path)
+        raise UsageError("no housekeeping reports in %s: nothing to plot" % path)
     import matplotlib
 
     matplotlib.use("Agg")
@@ -66,8 +66,10 @@ def plot(path, out, fields=DEFAULT_FIELDS):
     fig.tight_layout()
     try:
         fig.savefig(out)
-    except (OSError, ValueError) as e:
-        raise GroundError("cannot write %s: %s" % (out, e))
+    except ValueError as e:  # a file type matplotlib does not write
+        raise UsageError("cannot write %s: %s" % (out, e))
+    except OSError as e:
+        raise LocalError("cannot write %s: %s" % (out, e))
     finally:
         plt.close(fig)
     return len(hk)

@@ -50,6 +50,7 @@ class ServerLink:
         self.url = url  # the server's
         self.payload_url = None  # the link the server is on
         self.state = DOWN
+        self.down_reason = ""  # why the state last went DOWN: the server's link's reason, or the connection's
         self.dropped = 0  # messages the server dropped for this client (it did not keep up)
         self.reconnects = 0  # to the server
         self.archive = None  # the server's: {"path", "errors", "last_error"}, or None
@@ -57,7 +58,7 @@ class ServerLink:
         self._on_state = on_state or (lambda state: None)
 
     def counters(self):
-        """The server's link counters, and the messages this client lost (``dropped``)."""
+        """The server's counters (its ``Client.counters()``), and the messages this client lost (``dropped``)."""
         return dict(self._counters, dropped=self.dropped)
 
     def write(self, raw):
@@ -66,11 +67,13 @@ class ServerLink:
 
     write_raw = write
 
-    def _set(self, state, counters=None, dropped=None):
+    def _set(self, state, counters=None, dropped=None, down_reason=""):
         if counters is not None:
             self._counters = counters
         if dropped is not None:
             self.dropped = dropped
+        if state == DOWN:
+            self.down_reason = down_reason
         if state != self.state:
             self.state = state
             self._on_state(state)
@@ -167,7 +170,7 @@ class ServerClient(Client):
             sock.close()
         self._authority = None
         self.approvals = {}
-        self.link._set(CLOSED if self._closed.is_set() else DOWN)
+        self.link._set(CLOSED if self._closed.is_set() else DOWN, down_reason="no connection to the ground server")
         why = "lost the connection to %s: outcome unknown, check telemetry" % self.link.url
         with self._cond:
             mirrors, self._mirrors = list(self._mirrors.values()), {}
@@ -205,7 +208,7 @@ class ServerClient(Client):
         elif kind == "status":
             self._authority, self.clients = msg["authority"], msg["clients"]
             self.link.archive = msg["archive"]
-            self.link._set(msg["link"], msg["counters"], msg["dropped"])
+            self.link._set(msg["link"], msg["counters"], msg["dropped"], msg["down_reason"])
         elif kind == "approval":
             if msg["state"] == "WAITING":
                 self.approvals[msg["approval"]] = msg
@@ -288,6 +291,10 @@ class ServerClient(Client):
         if not waiting.reply["ok"]:
             raise protocol.error(waiting.reply)
         return waiting
+
+    def counters(self):
+        """The server's link and decoder counters, and ``dropped``: this client never decodes a packet."""
+        return self.link.counters()
 
     # --- commanding -------------------------------------------------------------------
 

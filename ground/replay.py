@@ -97,7 +97,7 @@ class Replay:
             rec = codec.decode(row.packet, row.t)
             if rec is None:
                 return
-            marker = self._jump(rec, row.t)
+            marker = None if rec.foreign or rec.time_error else self._jump(rec, row.t)  # the payload's clock only
             if self._wanted("TM", rec.name, rec.event, "EVENT" if rec.event else None):
                 if marker:
                     yield json.dumps({"obt_jump": marker}) if self.as_json else "--- " + marker

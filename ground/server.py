@@ -24,6 +24,7 @@ import collections
 import dataclasses
 import ipaddress
 import itertools
+import os
 import signal
 import socket
 import threading
@@ -112,6 +113,7 @@ class Server:
             raise UsageError("cannot listen on %s:%s: %s" % (host, port, e.strerror or e))
         bound = self._tcp.sockets[0].getsockname()
         self.url = "%s%s:%d" % (protocol.SCHEME, host if ":" not in host else "[%s]" % host, bound[1])
+        self.core.link.describe("the ground server at %s (pid %d)" % (self.url, os.getpid()))  # a tool refused joins it
         self._task(self._tick())
         return self.url
 
@@ -205,7 +207,8 @@ class Server:
     def _status_line(self, peer):
         link, archive = self.core.link, self.archive
         return protocol.encode({
-            "type": "status", "link": link.state, "counters": link.counters(), "dropped": peer.dropped,
+            "type": "status", "link": link.state, "down_reason": link.down_reason, "counters": self.core.counters(),
+            "dropped": peer.dropped,
             "authority": self.authority.holder.name if self.authority.holder else None,
             "clients": [p.name for p in self.peers],
             "archive": archive and {"path": archive.path, "errors": archive.errors, "last_error": archive.last_error}})

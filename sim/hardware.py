@@ -32,6 +32,7 @@ FLASH_SIZE = 512 * 224  # sim/board.py: _BLOCK * _BLOCKS (MicroPython's /flash o
 FLASH_SECTORS = (1, 2, 3, 4)  # the internal-flash sectors /flash occupies
 BACKUP_SIZE = 4096  # sim/board.py BACKUP_SIZE: the backup SRAM
 POWER_CUT_OFF_S = 0.1
+_TAKEN_GRACE_S = 0.3  # a second link client waits this long for the first to leave, then is closed
 POWERCUT_KINDS = ("write", "erase", "program", "backup")  # sim/board.py _Cut, in its io letters
 
 
@@ -117,6 +118,8 @@ class Hardware:
         self.link_url = None
         self._tasks = []
         self._conns = {}  # connection handler task -> its writer
+        self._link_free = asyncio.Event()  # no ground client on the link
+        self._link_free.set()
         self._servers = []
 
     def now(self):
@@ -379,9 +382,16 @@ class Hardware:
 
     # --- the link ---------------------------------------------------------------------------
     async def _on_link(self, reader, writer):
+        """One client at a time, like the board's UART. A second one is closed at once (the one
+        connected keeps the link: nobody steals it), after a moment's grace for a client that
+        has just closed and whose end the sim has not read yet."""
         if self._client:
-            self._client.close()  # one client at a time, as Renode's socket terminal
+            try:
+                await asyncio.wait_for(self._link_free.wait(), _TAKEN_GRACE_S)
+            except TimeoutError:
+                return  # the serve() wrapper closes this connection
         self._client = writer
+        self._link_free.clear()
         try:
             while data := await reader.read(4096):
                 self.up.put(data)
@@ -390,6 +400,7 @@ class Hardware:
         finally:
             if self._client is writer:
                 self._client = None
+                self._link_free.set()
 
     async def _on_uart(self, reader, writer):
         self._uart = writer

@@ -7,6 +7,7 @@ meant to cut MARGIN_MS before BURN_MAX, leaving the hardware cutoff as the backs
 """
 
 from firmware import dictionary as d
+from tests.bench import Figures
 from tests.campaign import rig
 from tests.campaign.rig import Board, param_id
 
@@ -32,20 +33,20 @@ def measure():
     return out
 
 
-def run():
+def run(report=False):
     rows = measure()
-    lines = ["burn: actuator on-time vs commanded BURN_MAX (open circuit, no release), sim burn history, "
-             "sim heap %s" % rig.HEAP]
+    f = Figures("burn: actuator on-time vs commanded BURN_MAX (open circuit, no release), sim burn history, "
+                "sim heap %s (host-dependent: the sim's timing)" % rig.HEAP)
     for ms, on, fw, by in rows:
-        lines.append("  BURN_MAX %5d ms: on-time %7.1f ms, error %+6.1f ms (loop aims at %+d), firmware says %d ms,"
-                     " ended by %s" % (ms, on, on - ms, -MARGIN_MS, fw, by))
+        f.add("  BURN_MAX %5d ms: on-time %7.1f ms, error %+6.1f ms (loop aims at %+d), firmware says %d ms,"
+              " ended by %s" % (ms, on, on - ms, -MARGIN_MS, fw, by))
     errors = [on - ms for ms, on, _fw, _by in rows]
-    lines.append("  pulse-width error: mean %+.1f ms, worst %+.1f ms over %d burns" % (
+    f.add("  pulse-width error: mean %+.1f ms, worst %+.1f ms over %d burns" % (
         sum(errors) / len(errors), max(errors, key=abs), len(errors)))
-    return lines
+    return f
 
 
 assert len(BURN_MAX_MS) == d.N_SLOTS
 
 if __name__ == "__main__":
-    print("\n".join(run()))
+    print("\n".join(run().lines))

@@ -11,6 +11,7 @@ same firmware needs noticeably less heap on the board: the budget here is
 sim.BOARD_HEAP, the board's 64 KiB scaled for this port.
 """
 
+import contextlib
 import shutil
 import subprocess
 import sys
@@ -19,6 +20,7 @@ from pathlib import Path
 
 from ground import build
 from sim import BOARD_HEAP
+from tests.bench import Figures
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -38,6 +40,9 @@ gc.collect()
 harness = gc.mem_alloc() - base - modules
 r = fakes.Rig('bench')
 r.board.uart.capture = False
+def no_collection():
+    pass
+r.app.hk.collect = no_collection  # a collection would hide allocations from mem_alloc
 r.send(CMD_HK_PERIOD, 1, 100)
 r.run(500)
 gc.collect()
@@ -80,36 +85,44 @@ def _run(tmp, heap_k):
                           cwd=tmp, capture_output=True, text=True, timeout=300)
 
 
-def measure():
-    """(modules, live app, harness, least free, bytes/iteration, us/HK, smallest heap KiB)."""
-    tmp = Path(tempfile.mkdtemp(prefix="fwbench-"))
+@contextlib.contextmanager
+def compiled(script, module):
+    """A temporary folder holding the app, the rig and ``script`` as ``module``, all as .mpy."""
+    tmp = Path(tempfile.mkdtemp(prefix=module + "-"))
     try:
         compile_app_and_rig(tmp)
-        (tmp / "fwbench.py").write_text(_SCRIPT)
-        build.compile_module(tmp / "fwbench.py", tmp / "fwbench.mpy")
-        (tmp / "fwbench.py").unlink()  # the .mpy only: compiling at run time needs heap
+        (tmp / (module + ".py")).write_text(script)
+        build.compile_module(tmp / (module + ".py"), tmp / (module + ".mpy"))
+        (tmp / (module + ".py")).unlink()  # the .mpy only: compiling at run time needs heap
+        yield tmp
+    finally:
+        shutil.rmtree(tmp)
+
+
+def measure():
+    """(modules, live app, harness, least free, bytes/iteration, us/HK, smallest heap KiB)."""
+    with compiled(_SCRIPT, "fwbench") as tmp:
         p = _run(tmp, HEAP_K)
         if p.returncode:
             raise RuntimeError((p.stdout + p.stderr).strip().splitlines()[-1])
         figures = [float(x) for x in p.stdout.split()]
         smallest = next(k for k in range(32, HEAP_K + 1, 4) if _run(tmp, k).returncode == 0)
         return (*figures, smallest)
-    finally:
-        shutil.rmtree(tmp)
 
 
-def run():
+def run(report=False):
     modules, live, harness, low, per_iter, hk_us, smallest = measure()
-    return [
-        "firmware: micropython unix port (x86-64), modules as .mpy, figures at -X heapsize=%dk" % HEAP_K,
-        "  firmware modules (tables, link, app)    %6d bytes" % modules,
-        "  application objects after boot          %6d bytes (the test rig's fake board: %d more)" % (live, harness),
-        "  least free heap, 4-slot release         %6d bytes (garbage included)" % low,
-        "  smallest heap running that release      %6d KiB (rig included; budget %d KiB)" % (smallest, BUDGET_K),
-        "  allocation per main-loop iteration      %6.2f bytes (steady state, HK at 10 Hz)" % per_iter,
-        "  HK packet: pack + CRC + COBS + write    %6.1f us" % hk_us,
-    ]
+    f = Figures("firmware: micropython unix port (x86-64), modules as .mpy, figures at -X heapsize=%dk" % HEAP_K)
+    f.add("  firmware modules (tables, link, app)    %6d bytes" % modules)
+    f.add("  application objects after boot          %6d bytes (the test rig's fake board: %d more)" % (live, harness))
+    f.add("  least free heap, 4-slot release         %6d bytes (garbage included)" % low)
+    f.check("  smallest heap running that release      %6d KiB (rig included)" % smallest, "<= %d KiB" % BUDGET_K,
+            smallest <= BUDGET_K)
+    f.check("  allocation per main-loop iteration      %6.2f bytes (steady state, HK at 10 Hz)" % per_iter, "0",
+            per_iter == 0)
+    f.add("  HK packet: pack + CRC + COBS + write    %6.1f us (host-dependent)" % hk_us)
+    return f
 
 
 if __name__ == "__main__":
-    print("\n".join(run()))
+    print("\n".join(run().lines))

@@ -9,6 +9,7 @@ from cobs import cobs
 from spacepackets.ecss import PusTm
 
 from firmware import framing, packet
+from tests.bench import Figures
 
 ROOT = Path(__file__).resolve().parents[2]
 _N = 20000
@@ -52,7 +53,7 @@ def _rate(fn):
     return _N / best
 
 
-def run():
+def run(report=False):
     packets = _stream()
     stream = b"".join(framing.frame(p) for p in packets)
 
@@ -73,11 +74,11 @@ def run():
     mp = subprocess.run([str(Path(sys.executable).parent / "micropython"), "-X", "heapsize=256k", "-c",
                          _MP_ENCODE % 5000], cwd=ROOT, capture_output=True, text=True, check=True)
     us, allocs = (float(x) for x in mp.stdout.split())
-    return [
-        "link: ground decode of COBS-framed HK packets (64-byte payload), %d frames" % _N,
-        "  ours (deframe + CRC + decode_tm)        %9.0f frames/s" % r_ours,
-        "  spacepackets PusTm.unpack alone         %9.0f frames/s  (ours is %.1fx)" % (r_unpack, r_ours / r_unpack),
-        "  spacepackets with COBS split + decode   %9.0f frames/s  (ours is %.1fx)" % (r_stream, r_ours / r_stream),
-        "link: firmware TM encode + COBS under micropython unix port: %.1f us/packet, %.2f bytes allocated/packet"
-        % (us, allocs),
-    ]
+    f = Figures("link: ground decode of COBS-framed HK packets (64-byte payload), %d frames, best of 5 "
+                "(host-dependent)" % _N)
+    f.add("  ours (deframe + CRC + decode_tm)        %9.0f frames/s" % r_ours)
+    f.add("  spacepackets PusTm.unpack alone         %9.0f frames/s  (ours is %.1fx)" % (r_unpack, r_ours / r_unpack))
+    f.add("  spacepackets with COBS split + decode   %9.0f frames/s  (ours is %.1fx)" % (r_stream, r_ours / r_stream))
+    f.add("link: firmware TM encode + COBS under micropython unix port: %.1f us/packet (host-dependent), "
+          "%.2f bytes allocated/packet (the timing loop's own)" % (us, allocs))
+    return f

@@ -13,6 +13,9 @@
 - Archive: rows stored and committed per second by ``Archive`` (its writer thread,
   transactions every ``COMMIT_WINDOW``), against the HK frames per second that a
   921600-baud line carries.
+
+Every figure here is a time, so it depends on the host: each is printed against the aim
+it should meet (met, or not met), and none fails ``make bench`` (tests/bench/targets.md).
 """
 
 import asyncio
@@ -29,19 +32,20 @@ from firmware import framing
 from ground import protocol
 from ground.archive import COMMIT_WINDOW, Archive
 from ground.client import Client
+from tests.bench import Figures
 from tests.bench.roundtrip import _percentile
 from tests.ground.fakefw import hk_data, tm_packet
 from tests.sim.simproc import ROOT, Sim
 
 N_PINGS = 200
-TARGET_P50_MS = 0.5  # added by the server, over the direct link
-TARGET_P99_MS = 2.0
+AIM_P50_MS = 0.5  # added by the server, over the direct link
+AIM_P99_MS = 2.0
 FANOUT = 16
 FANOUT_BAUD = 921600
 WINDOW_S = 4.0
 ROUNDS = 3  # windows of each kind, alternating: the median per-frame CPU of each
 ARCHIVE_ROWS = 50000
-TARGET_ARCHIVE = 10  # times the line's frame rate
+AIM_ARCHIVE = 10  # times the line's frame rate
 _CLK = os.sysconf("SC_CLK_TCK")
 
 
@@ -98,12 +102,15 @@ def _latency(tmp):
             server.stop()
     a, b = times[direct], times[served]
     p50, p99 = (_percentile(b, 50) - _percentile(a, 50)), (_percentile(b, 99) - _percentile(a, 99))
-    ok = p50 <= TARGET_P50_MS and p99 <= TARGET_P99_MS
-    return ["server: PING completion at 115200 baud, n=%d each, interleaved A/B on two boards" % N_PINGS,
-            "  direct on the link:      p50 %6.2f ms, p99 %6.2f ms" % (_percentile(a, 50), _percentile(a, 99)),
+    ok = p50 <= AIM_P50_MS and p99 <= AIM_P99_MS
+    return ["  direct on the link:      p50 %6.2f ms, p99 %6.2f ms" % (_percentile(a, 50), _percentile(a, 99)),
             "  through ground serve:    p50 %6.2f ms, p99 %6.2f ms" % (_percentile(b, 50), _percentile(b, 99)),
-            "  added by the server:     p50 %+6.2f ms, p99 %+6.2f ms [target p50 <= %.1f ms, p99 <= %.1f ms: %s]"
-            % (p50, p99, TARGET_P50_MS, TARGET_P99_MS, "ok" if ok else "MISSES TARGET")]
+            "  added by the server:     p50 %+6.2f ms, p99 %+6.2f ms [aim p50 <= %.1f ms, p99 <= %.1f ms: %s]"
+            % (p50, p99, AIM_P50_MS, AIM_P99_MS, _met(ok))]
+
+
+def _met(ok):
+    return "met" if ok else "not met (host-dependent: no fail)"
 
 
 async def _reader(url, name, stop):
@@ -155,7 +162,7 @@ def _alone(link_url, tmp):
 
 
 def _fanout(tmp):
-    lines = ["server: fan-out, HK continuous at %d baud, %g s windows alternating 1 and %d clients, "
+    lines = ["  fan-out, HK continuous at %d baud, %g s windows alternating 1 and %d clients, "
              "CPU (user + system) from /proc" % (FANOUT_BAUD, WINDOW_S, FANOUT)]
     per_frame = {1: [], FANOUT: []}
     with Sim("--baud", str(FANOUT_BAUD), app="firmware.app") as board:
@@ -197,13 +204,16 @@ def _archive(tmp):
     rate = ARCHIVE_ROWS / (time.perf_counter() - t0)
     archive.close()
     line_rate = FANOUT_BAUD / 10 / len(framing.frame(raw))
-    return ["server: archive, %d HK rows stored and committed (transactions every %g s, synchronous=FULL)"
+    return ["  archive, %d HK rows stored and committed (transactions every %g s, synchronous=FULL)"
             % (ARCHIVE_ROWS, COMMIT_WINDOW),
-            "  %8.0f rows/s = %.0fx the %.0f HK frames/s of a %d-baud line [target >= %dx: %s]"
-            % (rate, rate / line_rate, line_rate, FANOUT_BAUD, TARGET_ARCHIVE,
-               "ok" if rate >= TARGET_ARCHIVE * line_rate else "MISSES TARGET")]
+            "  %8.0f rows/s = %.0fx the %.0f HK frames/s of a %d-baud line [aim >= %dx: %s]"
+            % (rate, rate / line_rate, line_rate, FANOUT_BAUD, AIM_ARCHIVE, _met(rate >= AIM_ARCHIVE * line_rate))]
 
 
-def run():
+def run(report=False):
+    f = Figures("server: the ground server's added latency (PING completion at 115200 baud, n=%d each, "
+                "interleaved A/B on two boards), fan-out and archive rate (host-dependent)" % N_PINGS)
     with tempfile.TemporaryDirectory() as tmp:
-        return _latency(tmp) + _fanout(tmp) + _archive(tmp)
+        for line in _latency(tmp) + _fanout(tmp) + _archive(tmp):
+            f.add(line)
+    return f

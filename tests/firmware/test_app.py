@@ -4,7 +4,7 @@ import gc
 import sys
 
 from firmware.app import TICK_MS
-from firmware.tables import ARMED, CMD_ARM, CMD_HK_PERIOD, CMD_SCHED_INSERT, CMD_TIME_SET
+from firmware.tables import ARMED, CMD_ARM, CMD_FIRE, CMD_HK_PERIOD, CMD_SCHED_INSERT, CMD_TIME_SET
 from tests.firmware.fakes import Rig
 
 ITERATIONS = 300
@@ -13,9 +13,26 @@ ITERATIONS = 300
 MP = sys.implementation.name == "micropython"
 
 
+class Calls:
+    """Records the order of calls (collect, heap_free); swapped in for gc.collect, which would
+    otherwise free garbage mid-measurement and hide allocations from gc.mem_alloc."""
+
+    def __init__(self, board):
+        self.log = []
+        self._heap_free = board.heap_free
+
+    def collect(self):
+        self.log.append("collect")
+
+    def heap_free(self):
+        self.log.append("heap_free")
+        return self._heap_free()
+
+
 def allocated_per_iteration(r):
     """Bytes allocated by ITERATIONS loop iterations (MicroPython's gc.mem_alloc; 0 elsewhere)."""
     r.board.uart.capture = False  # the fake UART must not allocate either
+    r.app.hk.collect = _no_collection
     gc.collect()
     gc.disable()
     try:
@@ -26,6 +43,10 @@ def allocated_per_iteration(r):
         return gc.mem_alloc() - a0 if MP else 0
     finally:
         gc.enable()
+
+
+def _no_collection():
+    pass
 
 
 def steady_rig(name):
@@ -72,3 +93,31 @@ def test_steady_state_loop_allocates_nothing_when_armed():
     assert r.app.seq.state == ARMED
     if MP:
         assert n == 0, "%d bytes in %d iterations" % (n, ITERATIONS)
+
+
+def test_heap_free_is_read_right_after_a_collection_at_most_once_a_second():
+    r = Rig("heap")
+    r.send(CMD_HK_PERIOD, 1, 100)
+    calls = Calls(r.board)
+    r.app.hk.collect, r.board.heap_free = calls.collect, calls.heap_free
+    reports = len([t for t in r.run(3000) if t.service == 3])
+    assert reports >= 29
+    assert calls.log == ["collect", "heap_free"] * 3  # every reading follows a collection; one a second
+
+
+def test_no_collection_while_an_actuator_is_on():
+    r = Rig("heap_burn")
+    r.send(CMD_HK_PERIOD, 1, 100)
+    r.board.release_after[0] = 2500
+    r.run(100)  # switches debounced: slots STOWED
+    r.send(CMD_ARM)
+    r.run()
+    r.send(CMD_FIRE, 1)
+    r.run(100)
+    assert r.board.on == 0
+    calls = Calls(r.board)
+    r.app.hk.collect, r.board.heap_free = calls.collect, calls.heap_free
+    r.run(2000)
+    assert r.board.on == 0 and calls.log == []  # burning for 2 s: the heap figure waits
+    r.run(2000)
+    assert r.board.on == -1 and calls.log[:2] == ["collect", "heap_free"]

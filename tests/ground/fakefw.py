@@ -6,8 +6,10 @@ outcome, EXECUTING while a ``slow`` command runs), can ignore the next ``drop``
 telecommands (a lost uplink), take every telecommand twice (``repeat``: a link
 that duplicates frames), lose the reports of the next ``lose_replies`` it executes
 or the next reports of one kind (``lose_stage``: a lost downlink), refuse a
-command with a failure code at acceptance or at its start, stop and restart listening on the same port (the
-port disappearing), and send housekeeping, events or raw bytes on demand.
+command with a failure code at acceptance or at its start, stop and restart listening on
+the same port (the port disappearing), and send housekeeping, events, another APID's packets
+(``send_foreign``) or raw bytes on demand. PING, PARAM_GET, TIME_REPORT and
+SCHED_LIST get their reports.
 """
 
 import socket
@@ -29,12 +31,17 @@ def tm_packet(service, subtype, data=b"", days=0, ms=1234, seq=0):
     return bytes(w.buf[:w.finish(service, subtype, len(data), days, ms)])
 
 
-def hk_data(**values):
-    """The data of an HK report: these values, the rest idle and within limits."""
+def hk_values(**values):
+    """The raw values of an HK report, in layout order: these, the rest idle and within limits."""
     fields = dict.fromkeys((f.name for f in d.HK_FIELDS), 0)
     fields.update(sid=d.HK_SID, temperature=250, heap_free=30000)
     fields.update(values)
-    return struct.pack(d.fmt(d.HK_FIELDS), *fields.values())
+    return tuple(fields.values())
+
+
+def hk_data(**values):
+    """The data of an HK report (see hk_values)."""
+    return struct.pack(d.fmt(d.HK_FIELDS), *hk_values(**values))
 
 
 class FakeFirmware:
@@ -53,6 +60,7 @@ class FakeFirmware:
         self.slow = {}  # command name -> s it runs before its completion report (EXECUTING meanwhile)
         self.unconfirmed_burns = 0  # FIRE: burns that fail (PROGRESS_FAILED) before one releases
         self.newest = None  # as the firmware's window: counts not after this are STALE
+        self.connections = 0  # ground connections accepted
         self._muted = False
         self._writer = packet.TmWriter()
         self._lock = threading.Lock()
@@ -76,6 +84,10 @@ class FakeFirmware:
 
     def stop(self):
         """Close the port and any connection: the ground sees the link drop."""
+        try:  # wakes the accept() thread: close() alone leaves it blocked, and it would still take a client
+            self._server.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
         self._server.close()
         if self._accepted:
             try:
@@ -92,6 +104,7 @@ class FakeFirmware:
             except OSError:
                 return
             self._accepted = conn
+            self.connections += 1
             time.sleep(_SETTLE)
             with self._lock:
                 self._conn = conn
@@ -122,19 +135,23 @@ class FakeFirmware:
             else:
                 self._backlog.append(data)
 
-    def send_tm(self, service, subtype, fmt=">", *values, ms=1000):
-        w = self._writer
+    def send_tm(self, service, subtype, fmt=">", *values, ms=1000, writer=None):
+        w = writer or self._writer
         with self._lock:
             struct.pack_into(fmt, w.buf, packet.TM_HEADER, *values)
             raw = bytes(w.buf[:w.finish(service, subtype, struct.calcsize(fmt), 0, ms)])
         self.send_raw(framing.frame(raw))
+
+    def send_foreign(self, apid, service, subtype, fmt=">", *values):
+        """A packet of another APID, CRC and all: what a hostile or misrouted stream carries."""
+        self.send_tm(service, subtype, fmt, *values, writer=packet.TmWriter(apid))
 
     def send_event(self, eid, *values):
         ev = d.event(eid)
         self.send_tm(5, ev.severity, ">H" + d.fmt(ev.fields)[1:], eid, *values)
 
     def send_hk(self, **values):
-        self.send_tm(3, 25, d.fmt(d.HK_FIELDS), *struct.unpack(d.fmt(d.HK_FIELDS), hk_data(**values)))
+        self.send_tm(3, 25, d.fmt(d.HK_FIELDS), *hk_values(**values))
 
     def _report(self, subtype, rid, *rest):
         if self.lose_stage.get(subtype):
@@ -197,6 +214,13 @@ class FakeFirmware:
             return
         if entry.name == "PING":
             self.send_tm(17, 2)
+        if entry.name == "PARAM_GET":  # every parameter at its default
+            pid = struct.unpack(">H", args)[0]
+            self.send_tm(20, 2, ">HI", pid, d.parameter(pid).default)
+        if entry.name == "TIME_REPORT":
+            self.send_tm(9, 130, ">HIB", 25000, 3600000, 1)
+        if entry.name == "SCHED_LIST":  # one FIRE 2 held for 2026-06-13T01:00:00Z
+            self.send_tm(11, 10, ">BIHI", 1, 0x18C1C123, 25000, 3600000)
         if entry.name == "FIRE":
             for burn in range(1, self.unconfirmed_burns + 1):  # burns the switch did not confirm
                 self._report(6, rid, burn, d.NOT_CONFIRMED, args[0])

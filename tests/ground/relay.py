@@ -82,6 +82,15 @@ class Relay:
                 threading.Thread(target=self._pump, args=(name, src, dst), daemon=True).start()
 
     def _pump(self, name, src, dst):
+        try:
+            self._relay(name, src, dst)
+        finally:  # one side gone: so is the other (the board serves one client, and this one has left)
+            try:
+                dst.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def _relay(self, name, src, dst):
         faults = self._faults[name]
         counts = self.counts[name]
         rng = random.Random("%d:%s" % (faults.seed, name))

@@ -14,6 +14,7 @@ from firmware import dictionary as d
 from firmware import packet
 from ground import errors
 from ground.__main__ import main
+from ground.archive import Archive
 
 GOLDEN = Path(__file__).parent / "golden"
 ROOT = Path(__file__).parents[2]
@@ -60,6 +61,14 @@ def test_dictionary_output_matches_the_golden_file(capsys):
      "'monitor', 'record', 'replay', 'plot', 'dictionary', 'console', 'xtce', 'serve') (see: ground --help)\n"),
     (("replay", "/nonexistent.sqlite"), errors.USAGE,
      "ground: archive /nonexistent.sqlite: [Errno 2] No such file or directory: '/nonexistent.sqlite'\n"),
+    (("send", "socket://127.0.0.1", "PING"), errors.USAGE,
+     "ground: bad link URL 'socket://127.0.0.1': expected socket://HOST:PORT, PORT from 1 to 65535\n"),
+    (("monitor", "socket://127.0.0.1:99999"), errors.USAGE,
+     "ground: bad link URL 'socket://127.0.0.1:99999': expected socket://HOST:PORT, PORT from 1 to 65535\n"),
+    (("monitor", "loop://", "--timeout", "3"), errors.USAGE,
+     "ground: unrecognized arguments: --timeout 3 (see: ground --help)\n"),
+    (("record", "loop://", "--db", "x.sqlite", "--json"), errors.USAGE,
+     "ground: unrecognized arguments: --json (see: ground --help)\n"),
 ])
 def test_operator_mistakes_give_one_line_and_a_meaningful_exit_code(capsys, argv, code, message):
     assert run(capsys, *argv) == (code, "", message)
@@ -101,8 +110,10 @@ def test_send_exits_4_when_verification_times_out(capsys, fw):
 def test_monitor_prints_text_or_json_lines(capsys, fw):
     fw.send_hk(state=d.ARMED, temperature=900)
     fw.send_event(d.EV_SLOT_FAILED, 3, 3)
-    code, out, _err = run(capsys, "monitor", fw.url, "--count", "2", "--duration", "5")
-    assert code == 0
+    code, out, err = run(capsys, "monitor", fw.url, "--count", "2", "--duration", "5")
+    assert code == 0 and err.endswith("link: 2 packets; frames dropped: 0 bad CRC, 0 oversize, 0 undecodable; "
+                                      "0 foreign (another APID); 0 malformed, 0 impossible time; TM gaps 0 "
+                                      "(0 lost), 0 repeated, 0 stepped back; 0 reconnects\n")
     hk, event = out.splitlines()
     assert "HK sid=1 state=ARMED" in hk and "temperature=90.0 C !LIMIT" in hk
     assert event == "T+1.000s EVENT_HIGH SLOT_FAILED slot=3 attempt=3"
@@ -115,11 +126,86 @@ def test_monitor_stops_after_duration_with_exit_0(capsys, fw):
     assert run(capsys, "monitor", fw.url, "--duration", "0.2")[0] == 0
 
 
-def test_help_documents_the_exit_codes(capsys):
+def _help(capsys, *argv):
     with pytest.raises(SystemExit) as e:
-        main(["send", "--help"])
+        main([*argv, "--help"])
     assert e.value.code == 0
-    assert "4  verification timeout" in capsys.readouterr().out
+    return capsys.readouterr().out
+
+
+def test_help_documents_every_exit_code_and_each_subcommand_only_its_own(capsys):
+    top = _help(capsys)
+    assert all("\n  %d  " % code in top for code in range(6))
+    assert "4  verification timeout" in _help(capsys, "send")
+    monitor = _help(capsys, "monitor")
+    assert "3  link" in monitor and "verification timeout" not in monitor and "--timeout" not in monitor
+    assert "exit codes:\n  0  success\n" in _help(capsys, "dictionary") and "  1  " not in _help(capsys, "dictionary")
+
+
+def test_junk_dropped_and_foreign_packets_are_reported_by_record(capsys, fw, tmp_path):
+    fw.send_raw(b"\x05junk\x00")
+    fw.send_foreign(0x123, 17, 2)
+    fw.send_hk()
+    code, out, err = run(capsys, "record", fw.url, "--db", str(tmp_path / "a.sqlite"), "--count", "2",
+                         "--duration", "5")
+    assert code == 0 and out == "recorded 2 packets to %s\n" % (tmp_path / "a.sqlite")
+    assert "link: 1 packets; frames dropped: 0 bad CRC, 0 oversize, 1 undecodable; 1 foreign (another APID)" in err
+
+
+def test_send_prints_every_report_a_command_caused_decoded(capsys, fw):
+    for command, shown in ((("PARAM_GET", "ARM_WINDOW"), "PARAM id=ARM_WINDOW value=60"),
+                           (("TIME_REPORT",), "TIME days=25000 d ms=3600000 ms correlated=YES "
+                                              "= 2026-06-13T01:00:00.000Z"),
+                           (("SCHED_LIST",), "SCHEDULE enabled=YES {request_id=0x18C1C123 days=25000 d "
+                                             "ms=3600000 ms = 2026-06-13T01:00:00.000Z}")):
+        code, out, _err = run(capsys, "send", fw.url, *command)
+        assert code == 0 and shown in out
+
+
+def test_a_plot_that_cannot_be_written_exits_5_not_as_a_refusal(capsys, fw, tmp_path):
+    db = str(tmp_path / "a.sqlite")
+    fw.send_hk()
+    assert run(capsys, "record", fw.url, "--db", db, "--count", "1", "--duration", "5")[0] == 0
+    code, out, err = run(capsys, "plot", db, "--out", str(tmp_path / "no-such-dir" / "hk.png"))
+    assert (code, out) == (errors.LOCAL, "") and err.startswith("ground: cannot write ")
+    assert len(err.splitlines()) == 1
+
+
+def test_replay_into_a_reader_that_stops_early_ends_quietly(fw, tmp_path):
+    db = tmp_path / "a.sqlite"
+    archive = Archive(str(db))
+    for _ in range(2000):
+        archive.store(_pong(), 0.0)
+    archive.close()
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    p = subprocess.run("%s -m ground replay %s | head -2" % (sys.executable, db), shell=True, capture_output=True,
+                       text=True, cwd=ROOT, env=env, timeout=60, executable="/bin/bash")
+    assert p.stdout == "=== before sessions were recorded\n1970-01-01T00:00:00.000Z T+1.000s PONG\n"
+    assert p.stderr == ""
+    p = subprocess.run("set -o pipefail; %s -m ground replay %s | head -1 > /dev/null" % (sys.executable, db),
+                       shell=True, capture_output=True, text=True, cwd=ROOT, env=env, timeout=60,
+                       executable="/bin/bash")
+    assert p.returncode == 0
+
+
+def _pong():
+    w = packet.TmWriter()
+    return bytes(w.buf[:w.finish(17, 2, 0, 0, 1000)])
+
+
+def test_ground_is_on_the_venvs_path():
+    ground = Path(sys.executable).parent / "ground"
+    p = subprocess.run([str(ground), "dictionary"], capture_output=True, text=True, timeout=30, cwd="/")
+    assert p.returncode == 0 and p.stdout.startswith("command ")
+
+
+def test_python_without_the_projects_packages_gets_one_line_not_a_traceback():
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    p = subprocess.run([sys.executable, "-S", "-m", "ground", "dictionary"], capture_output=True, text=True,
+                       cwd=ROOT, env=env, timeout=30)  # -S: no site-packages, as a bare system Python
+    assert p.returncode == errors.USAGE and "Traceback" not in p.stderr
+    assert p.stderr.startswith("ground: No module named ") and p.stderr.endswith(
+        "run it from the project's venv (make venv; then . .venv/bin/activate)\n")
 
 
 def test_installed_entry_point_reports_a_missing_port_without_traceback():

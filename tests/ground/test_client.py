@@ -1,14 +1,17 @@
 """The client library: verification stages, retries, hazards, reconnects, junk."""
 
+import os
 import time
 
 import pytest
 
 from firmware import dictionary as d
+from firmware import framing, packet
 from ground.client import COMPLETED, FAILED, TIMEOUT, Client
 from ground.errors import CommandFailed, LinkError, UsageError, VerificationTimeout
-from ground.link import DOWN, UP
+from ground.link import DOWN, UP, LinkTaken
 from tests.ground.conftest import FAST
+from tests.ground.fakefw import hk_values
 
 
 def _wait_for(predicate, timeout=5.0):
@@ -216,3 +219,90 @@ def test_latest_hk_follows_the_last_report(client, fw):
     fw.send_hk(slot2=d.RELEASED)
     client.await_hk(slot2="RELEASED", timeout=1)
     assert client.latest_hk.values["slot2"] == d.RELEASED
+
+
+# --- Hostile telemetry ---------------------------------------------------------------------------
+
+
+def test_a_completed_from_another_apid_never_completes_a_command(client, fw):
+    fw.silent.add("PING")  # accepted and started, then the payload says nothing more
+    v = client.submit("PING", timeout=0.5, retries=0)
+    _wait_for(lambda: len(v.stages) == 2)
+    fw.send_foreign(0x123, 1, 7, ">I", v.request_id)  # COMPLETED, carrying the PING's request id
+    assert v.wait(3) and v.status == TIMEOUT
+    assert [s.name for s in v.stages] == ["ACCEPTED", "STARTED"]
+    assert [r.name for r in client.records(v.mark)][-1] == "FOREIGN"
+    assert client.counters()["foreign"] == 1
+
+
+def test_a_foreign_housekeeping_report_never_becomes_the_current_state(client, fw):
+    fw.send_hk(state=d.SAFE)
+    client.await_hk(timeout=2, since=0)
+    mark = client.position()  # before it is sent: it may arrive before the await begins
+    fw.send_foreign(0x7FF, 3, 25, d.fmt(d.HK_FIELDS), *hk_values(state=d.ARMED))
+    foreign = client.await_record(lambda r: r.foreign, timeout=2, since=mark)
+    assert foreign.values == {} and client.latest_hk.values["state"] == d.SAFE
+
+
+def test_repeated_and_backward_sequence_counts_are_not_counted_as_lost(client, fw):
+    for _ in range(10):  # ten repeats of one count
+        fw._writer.seq = 100
+        fw.send_hk()
+    for back in range(10):  # ten late packets, each behind the stream, which goes on in order
+        fw._writer.seq = 50 + back
+        fw.send_hk()
+        fw._writer.seq = 101 + back
+        fw.send_hk()
+    _wait_for(lambda: client.link.rx_packets == 30)
+    c = client.counters()
+    assert (c["tm_repeated"], c["tm_back"], c["tm_gaps"], c["tm_lost"]) == (9, 10, 0, 0)
+
+
+def test_a_count_that_restarts_after_a_reset_is_followed_not_counted_as_lost(client, fw):
+    fw._writer.seq = 5000
+    fw.send_hk()
+    fw.send_hk()
+    fw._writer.seq = 0  # the payload reset: its count starts again
+    for _ in range(5):
+        fw.send_hk()
+    _wait_for(lambda: client.link.rx_packets == 7)
+    c = client.counters()
+    assert (c["tm_back"], c["tm_gaps"], c["tm_lost"]) == (1, 0, 0)
+
+
+def test_impossible_times_and_malformed_reports_are_counted(client, fw):
+    fw.send_tm(17, 2, ms=0xFFFFFFFF)
+    fw.send_raw(framing.frame(_event_with_one_byte_id(fw)))
+    _wait_for(lambda: client.link.rx_packets == 2)
+    _wait_for(lambda: client.counters()["malformed"] == 1)
+    assert client.counters()["bad_time"] == 1
+
+
+def _event_with_one_byte_id(fw):
+    w = fw._writer
+    w.buf[packet.TM_HEADER] = 0x07
+    return bytes(w.buf[:w.finish(5, 1, 1, 0, 1000)])
+
+
+# --- One tool per link ---------------------------------------------------------------------------
+
+
+def test_a_second_client_on_the_same_link_is_refused_at_once_naming_the_first(client, fw):
+    t0 = time.monotonic()
+    with pytest.raises(LinkTaken, match=r"socket://127.0.0.1:\d+ is taken by pid %d \(pytest" % os.getpid()):
+        Client(fw.url)
+    assert time.monotonic() - t0 < 1.0
+    assert fw.connections == 1  # it never even connected
+
+
+def test_the_link_is_free_again_once_its_client_closes(client, fw):
+    client.close()
+    with Client(fw.url) as again:
+        assert again.link.state == UP
+
+
+@pytest.mark.parametrize("url", ["socket://127.0.0.1", "socket://127.0.0.1:99999", "socket://127.0.0.1:abc",
+                                 "socket://:5555"])
+def test_a_malformed_socket_url_is_a_usage_error_in_words(url):
+    with pytest.raises(UsageError, match="bad link URL .*: expected socket://HOST:PORT, PORT from 1 to 65535"):
+        Client(url)

@@ -100,8 +100,8 @@ def test_fire_sequence_refuses_anything_but_a_list_of_distinct_slots_in_order(sl
     assert error in str(e.value)
 
 
-def _tm(service, subtype, data, days=0, ms=0):
-    w = packet.TmWriter()
+def _tm(service, subtype, data, days=0, ms=0, apid=d.APID):
+    w = packet.TmWriter(apid)
     w.buf[packet.TM_HEADER:packet.TM_HEADER + len(data)] = data
     return bytes(w.buf[:w.finish(service, subtype, len(data), days, ms)])
 
@@ -232,3 +232,43 @@ def test_the_raw_numbers_operators_complained_about_are_names_now():
                                                                       state=d.RELEASED))
     assert "REFUSED service=PARAMETER subtype=PARAM_SET code=BAD_ARGUMENT" in str(
         _decode_with(d.event(d.EV_REFUSED), service=20, subtype=3, code=d.BAD_ARGUMENT))
+
+
+# --- Hostile telemetry: valid CRC, but not the payload's or not possible ----------------------
+
+
+@pytest.mark.parametrize("apid", [0x123, 0x7FF, 0x000])
+@pytest.mark.parametrize("kind, data", [
+    ((3, 25), struct.pack(d.fmt(d.HK_FIELDS), *([1] * len(d.HK_FIELDS)))),
+    ((17, 2), b""),
+    ((5, 4), struct.pack(">HB", d.EV_ABORTED, d.ARMED)),
+    ((1, 7), struct.pack(">I", 0x18C1C001)),
+], ids=["HK", "PONG", "EVENT_HIGH", "COMPLETED"])
+def test_another_apids_packet_is_shown_as_foreign_and_never_decoded_as_ours(apid, kind, data):
+    rec = codec.decode(_tm(*kind, data, apid=apid))
+    assert rec.foreign and rec.name == "FOREIGN" and rec.values == {} and rec.event is None
+    assert str(rec) == "T+0.000s FOREIGN apid=0x%03X [%d,%d] seq=0: APID 0x%03X is not the payload's (0x0C1): " \
+                       "not decoded" % (apid, kind[0], kind[1], apid)
+    assert rec.to_json()["apid"] == apid
+
+
+@pytest.mark.parametrize("ms", [86400000, 86401000, 0xFFFFFFFF])
+def test_an_impossible_time_of_day_is_flagged_not_rolled_into_another_day(ms):
+    rec = codec.decode(_tm(17, 2, b"", days=24800, ms=ms))
+    assert rec.time_error == "impossible time: %d ms of day (a day has 86400000)" % ms
+    assert rec.obt == "BADTIME(days=24800,ms=%d)" % ms
+    assert str(rec).startswith("BADTIME(days=24800,ms=%d) !TIME PONG" % ms)
+    assert rec.to_json()["time_error"] == rec.time_error
+
+
+def test_the_last_millisecond_of_a_day_is_a_good_time():
+    rec = codec.decode(_tm(17, 2, b"", days=24800, ms=86399999))
+    assert rec.time_error is None and rec.obt == "2025-11-25T23:59:59.999Z"
+
+
+@pytest.mark.parametrize("data, error", [(b"\x00", "event id cut short: 1 byte of 2"),
+                                         (b"", "event id cut short: 0 bytes of 2")])
+def test_a_cut_short_event_id_is_malformed_not_event_id_0(data, error):
+    rec = codec.decode(_tm(5, 4, data))
+    assert rec.error == error and rec.event is None
+    assert str(rec) == "T+0.000s EVENT_HIGH MALFORMED: " + error

@@ -1,6 +1,7 @@
 """The ground server with a fake payload: many clients, one link, command authority, robustness."""
 
 import json
+import os
 import queue
 import random
 import signal
@@ -15,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from firmware import dictionary as d
-from ground import protocol, server
+from ground import errors, protocol, server
 from ground.__main__ import main
 from ground.archive import COMMIT_WINDOW, Archive
 from ground.client import COMPLETED, NOT_SENT, PENDING, Client
@@ -25,7 +26,7 @@ from ground.errors import AuthorityError, LinkError, UsageError
 from ground.link import DOWN, UP
 from ground.server import Background, Server
 from tests.ground.conftest import FAST
-from tests.ground.test_console import SIZE, _shown, _text, _type, pilot_test
+from tests.ground.test_console import SIZE, _shown, _text, _type, _until, pilot_test
 
 ROOT = Path(__file__).parents[2]
 KILLS = 3
@@ -389,6 +390,28 @@ async def test_the_console_shows_who_holds_command_authority_even_at_80_columns(
             assert _shown(console, "#link").startswith("LINK UP AUTHORITY #1 bob ")
 
 
+@pilot_test
+async def test_through_the_server_a_console_greys_the_state_and_refuses_commands_once_the_servers_link_drops(
+        url, fw):
+    inbox = queue.SimpleQueue()
+    with open_client(url, inbox, timeout=FAST) as client:
+        client.take()
+        console = Console(client, inbox)
+        async with console.run_test(size=SIZE) as pilot:
+            fw.send_hk(state=d.ARMED)
+            await _until(pilot, lambda: "STATE ARMED" in _text(console, "#controller"), "the HK shown")
+            assert "STALE" not in _text(console, "#controller")
+            fw.stop()
+            await _until(pilot, lambda: "LINK DOWN" in _text(console, "#link"), "the server's link DOWN")
+            await pilot.pause(0.2)
+            assert "STATE ARMED" in _text(console, "#controller") and "STALE: not the state now" in _text(
+                console, "#controller")
+            assert "AUTHORITY this console" in _text(console, "#link")
+            await _type(pilot, "PING")
+            assert _text(console, "#hint").startswith("link DOWN: PING not sent (")
+            assert console.active == []  # refused as typed, not sent to the server to time out
+
+
 def test_two_person_rule_a_command_nobody_approves_expires_unsent(serve, fw):
     url = serve(two_person=True, approval_timeout=0.3)
     with Client(url, name="alice") as alice:
@@ -428,6 +451,17 @@ def test_serving_beyond_loopback_without_a_token_is_refused_in_one_line(capsys, 
 def test_serve_refuses_a_servers_url_as_its_link(capsys):
     assert main(["serve", "ground://127.0.0.1:1", "--listen", "127.0.0.1:0"]) == 2
     assert "give its pyserial URL, not a server's" in capsys.readouterr().err
+
+
+def test_a_tool_given_the_servers_link_is_refused_in_one_line_naming_the_server_and_its_clients_carry_on(
+        url, join, fw, capsys):
+    alice = join("alice")
+    alice.take()
+    assert main(["monitor", fw.url, "--duration", "1"]) == errors.LINK
+    assert capsys.readouterr().err == ("ground: %s is taken by the ground server at %s (pid %d): one tool per link "
+                                       "(close it, or use the ground server)\n" % (fw.url, url, os.getpid()))
+    assert fw.connections == 1  # the server's: the refused tool never connected
+    assert alice.send("PING").ok and alice.link.state == UP
 
 
 def test_record_through_the_server_keeps_a_copy_with_the_commands_of_every_client(url, join, fw, tmp_path, capsys):

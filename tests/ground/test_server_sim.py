@@ -70,9 +70,10 @@ def served(tmp_path_factory, ground_state):
 @pilot_test
 async def test_a_console_monitor_send_and_a_script_work_one_board_together_through_the_server(served):
     url, _archive = served
-    monitor = _ground("monitor", url, "--json", "--duration", "5")
+    monitor = _ground("monitor", url, "--json", "--duration", "120")  # Ctrl-C ends it (the duration: a failed test)
     seen = []
     with Client(url, name="script", on_stage=lambda v, s: seen.append((v.owner, str(v.command), s.name))) as script:
+        wait_for(lambda: any(" monitor " in name for name in script.clients), 30, "the monitor joined")
         inbox = queue.SimpleQueue()
         with open_client(url, inbox, timeout=TIMEOUT) as client:
             console = Console(client, inbox)
@@ -96,6 +97,7 @@ async def test_a_console_monitor_send_and_a_script_work_one_board_together_throu
         wait_for(lambda: script.authority is None, what="the console's authority freed as it left")
     mine = [(cmd, stage) for owner, cmd, stage in seen if owner == client.name]
     assert ("PING", "COMPLETED") in mine and ("ARM", "COMPLETED") in mine and ("DISARM", "COMPLETED") in mine
+    monitor.send_signal(signal.SIGINT)
     out, _err = monitor.communicate(timeout=30)
     records = [json.loads(line) for line in out.splitlines()]
     assert monitor.returncode == 0 and {"PONG", "HK"} <= {r["name"] for r in records}

@@ -6,6 +6,7 @@ import time
 import pytest
 
 from firmware import dictionary as d
+from firmware import framing
 from ground.__main__ import main
 from ground.archive import Archive
 from ground.client import Client, default_seq_file
@@ -103,6 +104,35 @@ def test_client_reconnects_when_the_board_goes_away_and_comes_back():
             assert c.link.reconnects >= 1
     finally:
         c.close()
+
+
+def test_a_second_link_client_is_closed_at_once_and_the_first_keeps_the_link(sim):
+    with _up(sim.ports["link"]) as c:
+        host, port = sim.ports["link"].removeprefix("socket://").rsplit(":", 1)
+        with socket.create_connection((host, int(port)), timeout=TIMEOUT) as second:
+            t0 = time.monotonic()
+            assert second.recv(4096) == b""  # closed by the sim: the link is taken
+            assert time.monotonic() - t0 < 2.0
+        assert c.send("PING").ok and c.link.reconnects == 0  # never dropped for the newcomer
+
+
+def test_a_ground_tool_refused_by_the_far_end_says_why_and_steals_nothing(sim):
+    host, port = sim.ports["link"].removeprefix("socket://").rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=TIMEOUT) as holder:  # not a ground tool: no lock
+        time.sleep(0.2)  # the sim has taken it as its client
+        with Client(sim.ports["link"], timeout=1, retries=0) as c:
+            deadline = time.monotonic() + TIMEOUT
+            while c.link.state != DOWN:
+                assert time.monotonic() < deadline, "the refused link never went DOWN"
+                time.sleep(0.05)
+            assert c.link.down_reason == ("the far end closed the connection at once: it serves one client, "
+                                          "and another one has it")
+            ping = c.build("PING")
+            holder.sendall(framing.frame(ping.packet))  # the holder still has the board
+            holder.settimeout(TIMEOUT)
+            answers, deframer = [], framing.Deframer()
+            while ping.request_id not in answers:
+                deframer.feed(holder.recv(4096), lambda buf, n: answers.append(decode(bytes(buf[:n])).request_id))
 
 
 def test_a_fire_nested_byte_for_byte_in_a_sched_insert_is_refused_stale_and_its_slot_never_burns_again():
