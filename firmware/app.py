@@ -25,6 +25,7 @@ from firmware.store import Store
 from firmware.switches import Switches
 from firmware.tables import EV_BOOT, SAFE
 from firmware.telemetry import Telemetry
+from firmware.verification import Verification
 
 TICK_MS = const(10)  # longest idle between iterations (a burn is checked this often)
 _RX = const(256)  # link bytes read per iteration (idle returns early when bytes arrive)
@@ -40,11 +41,14 @@ class App:
         self.state = State(store, self.tm)
         self.params = Params(store, self.tm)
         self.schedule = Schedule(store, self.tm)
+        self.verification = Verification(self.state, self.tm)
         self.switches = Switches(board, self.clock, self.state, self.params, self.tm)
-        self.seq = Sequencer(board, self.clock, self.state, self.params, self.switches, self.tm)
+        self.seq = Sequencer(board, self.clock, self.state, self.params, self.switches, self.verification, self.tm)
         self.deframer = Deframer()
-        self.services = Services(self)
-        self.hk = Housekeeping(self)
+        self.hk = Housekeeping(board, self.clock, self.state, self.params, self.seq, self.switches, self.schedule,
+                               self.deframer, self.verification, self.tm, self.reset_cause)
+        self.services = Services(board, self.clock, self.params, self.schedule, self.seq, self.hk, self.verification,
+                                 self.tm)
         self._rx = bytearray(_RX)
         self._on_packet = self.services.on_packet  # bound once: no allocation per call
         self.state.boot()
@@ -58,7 +62,7 @@ class App:
         n = b.uart.readinto(self._rx)
         if n:
             self.deframer.feed(self._rx, self._on_packet, n)
-        self.switches.update()
+        self.switches.update(self.seq.judged)
         self.seq.tick()
         self.services.tick()
         self.store.flush()  # what waited for the actuator to go off

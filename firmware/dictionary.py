@@ -231,7 +231,8 @@ FAILURES = (
     Failure(1, "UNKNOWN_COMMAND", "service, subtype or function id not in this dictionary"),
     Failure(2, "BAD_LENGTH", "application data length does not match the command's layout"),
     Failure(3, "BAD_ARGUMENT", "an argument is outside its range; data = its number, from 1"),
-    Failure(4, "DUPLICATE", "request id already executed; data holds its recorded outcome"),
+    Failure(4, "DUPLICATE", "request id already executed; data holds its recorded outcome (at SCHED_INSERT's "
+                            "start: the nested command's)"),
     Failure(5, "RBF_INSERTED", "remove-before-flight plug is in"),
     Failure(6, "NO_PERMIT", "the lander does not permit deployment"),
     Failure(7, "ARM_LINE_OFF", "the arm-enable hardware line does not read back on"),
@@ -249,8 +250,9 @@ FAILURES = (
     Failure(19, "STORAGE", "writing flash failed; the change was not kept"),
     Failure(20, "EXECUTING", "request id is still executing"),
     Failure(21, "TIME_NOT_CORRELATED", "on-board time is uptime until TIME_SET: a release time means nothing yet"),
-    Failure(22, "STALE", "sequence count older than the window the payload remembers: it may have run, so it "
-                         "does not; data = the newest sequence count accepted"),
+    Failure(22, "STALE", "sequence count older than the window the payload remembers, or in it and taken "
+                         "already: it may have run (or waits in the schedule), so it does not (at SCHED_INSERT's "
+                         "start: the nested command's); data = the newest sequence count accepted"),
     Failure(23, "SWITCH_SETTLING", "the slot's separation switch is not settled (its last burn or the boot was less "
                                    "than SWITCH_SETTLE_MS ago, or its reading is changing): its satellite may be "
                                    "leaving; data = the slot"),
@@ -346,7 +348,8 @@ COMMANDS = (
     Command("SCHED_INSERT", SVC_SCHEDULE, 4, 0, False,
             (Field("days", "H", "d", 0, 0xFFFF, "release time: days since 1958-01-01"),
              Field("ms", "I", "ms", 0, 86399999, "release time: milliseconds of day"),
-             Field("command", "tc", "", None, None, "the telecommand to release")),
+             Field("command", "tc", "", None, None,
+                   "the telecommand to release: a new one (its request id is reserved when inserted)")),
             "insert one time-tagged telecommand",
             confirm="at {time} (on-board time), {command}"),
     Command("SCHED_DELETE", SVC_SCHEDULE, 5, 0, False, (_RID,), "delete the scheduled command with this request id"),

@@ -33,61 +33,73 @@ _COLLECT_MS = const(1000)  # at most one collection a second for the heap figure
 
 
 class Housekeeping:
-    def __init__(self, app):
-        self._app = app  # everything HK reports on hangs off the application
-        self._last = app.clock.now
-        self._collected = app.clock.now - _COLLECT_MS  # ticks of the last collection (wrapping)
+    def __init__(self, board, clock, state, params, seq, switches, schedule, deframer, verification, tm,
+                 reset_cause):
+        self._board = board  # everything HK reports on
+        self._clock = clock
+        self._state = state
+        self._params = params
+        self._seq = seq
+        self._switches = switches
+        self._schedule = schedule
+        self._deframer = deframer
+        self._v = verification
+        self._tm = tm
+        self._reset_cause = reset_cause
+        self._last = clock.now
+        self._collected = clock.now - _COLLECT_MS  # ticks of the last collection (wrapping)
         self._heap = 0
         self.collect = gc.collect  # tests count collections: one hides allocations from gc.mem_alloc
         self.led = False
         self._temp_ok = True  # SENSOR_INVALID is reported once per bad spell, not per report
 
     def tick(self):
-        a = self._app
-        if not a.params.get(T.P_HK_ENABLED):
+        p = self._params
+        if not p.get(T.P_HK_ENABLED):
             return
-        period = a.params.get(T.P_HK_PERIOD)
+        period = p.get(T.P_HK_PERIOD)
         if period == 0:
-            while a.tm.backlog_us() < _AHEAD_US:
+            while self._tm.backlog_us() < _AHEAD_US:
                 self.send()
-        elif a.clock.since(self._last) >= period:
+        elif self._clock.since(self._last) >= period:
             self.send()
 
     def send(self):
-        a = self._app
-        b = a.board
-        st = a.state
+        b = self._board
+        st = self._state
+        seq = self._seq
+        tm = self._tm
         slots = st.slots
-        self._last = a.clock.now
+        self._last = self._clock.now
         attempts = 0
         for s in range(T.N_SLOTS):
             attempts |= min(st.attempts[s], 15) << (4 * s)
-        d = a.deframer
+        d = self._deframer
         inputs = ((T.IN_RBF_REMOVED if b.rbf_removed() else 0) | (T.IN_PERMIT if b.permit() else 0)
                   | (T.IN_ARM_LINE if b.arm_line() else 0))
         temperature = b.temperature()
         bad = temperature == T.TEMP_INVALID
         if bad and self._temp_ok:
-            a.tm.event(T.EV_SENSOR_INVALID)
+            tm.event(T.EV_SENSOR_INVALID)
         self._temp_ok = not bad
         on = b.burning()
-        outputs = ((1 << on if on >= 0 else 0) | (_ARM_BIT if a.seq.arm_on else 0)
+        outputs = ((1 << on if on >= 0 else 0) | (_ARM_BIT if seq.arm_on else 0)
                    | (_LED_BIT if self.led else 0))
         struct.pack_into(
-            T.HK_FORMAT, a.tm.buf, TM_HEADER, T.HK_SID, a.seq.state, slots[0], slots[1], slots[2], slots[3],
-            attempts, a.switches.bits(), inputs, outputs,
-            a.seq.arm_left(), a.services.accepted & 0xFFFF, a.services.rejected & 0xFFFF,
+            T.HK_FORMAT, tm.buf, TM_HEADER, T.HK_SID, seq.state, slots[0], slots[1], slots[2], slots[3],
+            attempts, self._switches.bits(), inputs, outputs,
+            seq.arm_left(), self._v.accepted & 0xFFFF, self._v.rejected & 0xFFFF,
             d.crc_errors & 0xFFFF, d.oversize & 0xFFFF, d.undecodable & 0xFFFF,
-            a.clock.uptime_s, st.boot_count, a.reset_cause, temperature, self._heap_free(on),
-            a.schedule.count(), a.seq.last_burn,
+            self._clock.uptime_s, st.boot_count, self._reset_cause, temperature, self._heap_free(on),
+            self._schedule.count(), seq.last_burn,
         )
-        a.tm.send(T.TM_HK, _HK_LEN)
+        tm.send(T.TM_HK, _HK_LEN)
 
     def _heap_free(self, burning):
         """Free heap after the latest collection (see the module doc)."""
-        a = self._app
-        if burning < 0 and a.clock.since(self._collected) >= _COLLECT_MS:
-            self._collected = a.clock.now
+        c = self._clock
+        if burning < 0 and c.since(self._collected) >= _COLLECT_MS:
+            self._collected = c.now
             self.collect()
-            self._heap = a.board.heap_free()
+            self._heap = self._board.heap_free()
         return self._heap

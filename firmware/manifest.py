@@ -10,7 +10,7 @@ package(
     files=(
         "__init__.py", "app.py", "board_nucleo.py", "clock.py", "framing.py", "hk.py", "packet.py",
         "params.py", "schedule.py", "sequencer.py", "services.py", "state.py", "store.py",
-        "switches.py", "tables.py", "telemetry.py",
+        "switches.py", "tables.py", "telemetry.py", "verification.py",
     ),
     base_path="..",
 )

@@ -55,17 +55,27 @@ class Schedule:
         n, days, ms = struct.unpack_from(_TAG, self._buf, o)
         return n, days, ms, struct.unpack_from(">I", self._buf, o + 7)[0] if n else 0
 
-    def insert(self, days, ms, src, off, n):
-        """Keep the ``n``-byte TC at ``src[off:]`` for release at days/ms; 0 or a failure code."""
+    def room(self, n):
+        """0 if an ``n``-byte TC can be inserted, else BAD_LENGTH or SCHEDULE_FULL."""
         if n > TC_MAX:
             return BAD_LENGTH
+        return 0 if self._free() >= 0 else SCHEDULE_FULL
+
+    def insert(self, days, ms, src, off, n):
+        """Keep the ``n``-byte TC at ``src[off:]`` for release at days/ms; 0 or a failure code."""
+        code = self.room(n)
+        if code:
+            return code
+        o = 1 + self._free() * _ENTRY
+        struct.pack_into(_TAG, self._buf, o, n, days, ms)
+        self._buf[o + 7:o + 7 + n] = src[off:off + n]
+        return self._save()
+
+    def _free(self):
         for i in range(SCHEDULE_SIZE):
-            o = 1 + i * _ENTRY
-            if not self._buf[o]:
-                struct.pack_into(_TAG, self._buf, o, n, days, ms)
-                self._buf[o + 7:o + 7 + n] = src[off:off + n]
-                return self._save()
-        return SCHEDULE_FULL
+            if not self._buf[1 + i * _ENTRY]:
+                return i
+        return -1
 
     def delete(self, rid):
         for i in range(SCHEDULE_SIZE):

@@ -37,29 +37,28 @@ sequence waits for it (a switch that never settles holds the command until ABORT
 from micropython import const
 
 from firmware import tables as T
-from firmware.telemetry import COMPLETE, PROGRESS
 
 _MARGIN = const(20)  # ms the loop cuts before the hardware would
 
 
 class Sequencer:
-    def __init__(self, board, clock, state, params, switches, tm):
+    def __init__(self, board, clock, state, params, switches, verification, tm):
         self._b = board
         self._clock = clock
         self._st = state
         self._p = params
         self._sw = switches
+        self._v = verification  # reports the running command's progress and completion
         self._tm = tm
         self.state = T.SAFE
         self.slot = -1
-        self.data = 0  # failure data of the last refusal (the slot concerned)
+        self.judged = -1  # slot whose switch the sequencer judges (firing or cooling), for Switches.update
         self.last_burn = 0
         self.arm_on = False
         self._reason = 0  # why the last disarm happened (ARM_WINDOW_EXPIRED tells FIRE so)
         self._armed_at = self._t0 = self._wait = 0
         self._pending = self._unreleased = self._spacing = self._burns = 0
         self._done = False  # COOLDOWN is the spacing after a resolved slot
-        self._rid = self._ack = 0
         board.cut()
         board.set_arm(False)
 
@@ -79,17 +78,15 @@ class Sequencer:
         self._tm.event(T.EV_ARMED, self._p.get(T.P_ARM_WINDOW))
         return 0
 
-    def fire(self, mask, spacing_s, rid, ack):
-        """Check every inhibit and slot; 0 = the burns start on the next tick."""
-        self.data = 0
+    def fire(self, mask, spacing_s):
+        """Check every inhibit and slot; 0 = the burns start on the next tick, and the command
+        is this sequencer's to complete (through Verification)."""
         code = self._busy() or self._inputs() or self._armed(mask)
         if code:
             return code
         self._pending = mask
         self._unreleased = self._burns = 0
         self._spacing = spacing_s * 1000
-        self._rid = rid
-        self._ack = ack
         return 0
 
     def abort(self, disarm=False):
@@ -147,7 +144,7 @@ class Sequencer:
         elif self._done:
             self._next_slot()
         elif self._sw.settled(s):
-            self._tm.verify(PROGRESS, self._rid, self._ack, T.NOT_CONFIRMED, s + 1, self._burns)
+            self._v.progress(self._burns, T.NOT_CONFIRMED, s + 1)
             if self._st.attempts[s] > self._p.get(T.P_RETRIES):
                 self._settle(T.FAILED)
             else:
@@ -164,17 +161,14 @@ class Sequencer:
                 return
             self._pending &= ~(1 << s)
             if self._st.slots[s] == T.STOWED:
-                self.slot = self._sw.busy = s
+                self.slot = self.judged = s
                 self._burn()
                 return
             if self._st.slots[s] != T.RELEASED:  # went FAILED or UNKNOWN meanwhile
                 self._unreleased |= 1 << s
         self.state = T.ARMED  # every slot done: the command completes
         self.slot = -1
-        code = T.NOT_CONFIRMED if self._unreleased else 0
-        self._st.end(self._rid, code, True)  # recorded before reported (FIRE, FIRE_SEQUENCE: persisted)
-        self._tm.verify(COMPLETE, self._rid, self._ack, code, self._unreleased)
-        self._rid = 0
+        self._v.complete(T.NOT_CONFIRMED if self._unreleased else 0, self._unreleased)
 
     def _burn(self):
         s = self.slot
@@ -203,11 +197,11 @@ class Sequencer:
         self._st.set_slot(s, result)
         if result == T.RELEASED:
             self._tm.event(T.EV_RELEASED, s + 1, self._st.attempts[s])
-            self._tm.verify(PROGRESS, self._rid, self._ack, step=self._burns)
+            self._v.progress(self._burns)
         else:
             self._tm.event(T.EV_SLOT_FAILED, s + 1, self._st.attempts[s])
             self._unreleased |= 1 << s
-        self._sw.busy = -1
+        self.judged = -1
         if self._pending and self._spacing:
             self._cool(self._spacing, True)
         else:
@@ -228,12 +222,10 @@ class Sequencer:
             self._end_burn(T.END_ABORT)
         if self.slot >= 0 and self._st.slots[self.slot] == T.SLOT_FIRING:
             self._st.set_slot(self.slot, T.STOWED)  # its switch still reads stowed
-        if self._rid:
-            self._st.end(self._rid, T.ABORTED, True)
-            self._tm.verify(COMPLETE, self._rid, self._ack, T.ABORTED, why)
+        self._v.complete(T.ABORTED, why)
         self.state = T.SAFE
-        self.slot = self._sw.busy = -1
-        self._pending = self._rid = 0
+        self.slot = self.judged = -1
+        self._pending = 0
         self._reason = why
 
     # --- checks ---------------------------------------------------------------
@@ -256,10 +248,8 @@ class Sequencer:
         for s in range(T.N_SLOTS):
             if mask & (1 << s):
                 st = self._st.slots[s]
-                self.data = s + 1
                 if st != T.STOWED:
-                    return T.SLOT_RELEASED if st == T.RELEASED else T.SLOT_NOT_STOWED
+                    return self._v.fail(T.SLOT_RELEASED if st == T.RELEASED else T.SLOT_NOT_STOWED, s + 1)
                 if not self._sw.settled(s):  # also: not read since boot
-                    return T.SWITCH_SETTLING
-        self.data = 0
+                    return self._v.fail(T.SWITCH_SETTLING, s + 1)
         return 0

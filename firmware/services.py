@@ -1,33 +1,26 @@
-"""PUS services: check a telecommand, verify it, run it, answer.
+"""PUS services: find a telecommand, check it, run it, answer.
 
-Every TC from the link or the schedule goes through ``execute``::
+Every TC from the link or the schedule goes through ``execute``; what becomes of it (the
+reports, the record of its request id) is firmware/verification.py's::
 
-    unknown id / bad length / argument out of range -> ACCEPT_FAILED, REFUSED
-    request id already recorded                      -> ACCEPT_FAILED DUPLICATE, data = its outcome
-    from the link, sequence count too old (State)    -> ACCEPT_FAILED STALE, data = newest count
-    persisted, not SAFE, while an actuator is on     -> ACCEPT_FAILED BUSY
-    accepted: recorded EXECUTING (State)             -> ACCEPTED, handler runs
-      handler refused (an inhibit, a slot, ...)      -> START_FAILED code, REFUSED
-      handler done                                   -> STARTED, COMPLETED
-      handler started a burn (FIRE, FIRE_SEQUENCE)   -> STARTED; the sequencer reports
-                                                        PROGRESS per burn and the completion
+    unknown id / bad length / argument out of range -> refused at acceptance
+    request id or count already seen (Verification) -> refused DUPLICATE or STALE
+    persisted, not SAFE, while an actuator is on     -> refused BUSY
+    accepted (Verification records it)               -> handler runs:
+      refused (an inhibit, a slot, ...)              -> its failure code
+      done                                           -> 0
+      started a burn (FIRE, FIRE_SEQUENCE)           -> RUNNING: the sequencer completes it
 
-Success reports follow the TC's ack flags; failures are always sent. Every TC that
-passes acceptance is recorded before it acts and its outcome when it ends (the
-exactly-once rule is stated in firmware/state.py), so a TC sent again (a ground
-retry, a resend after a reset) is never executed twice. A time-tagged TC waits
-while an actuator is on: releasing it writes the schedule to flash.
-Unpacking a TC's arguments allocates a small tuple; nothing else here does.
+A time-tagged TC waits while an actuator is on: releasing it writes the schedule to
+flash. Unpacking a TC's arguments allocates a small tuple; nothing else here does.
 """
 
 import struct
 
-from micropython import const
-
 from firmware import tables as T
 from firmware.packet import CRC_LEN, TC_HEADER, TM_HEADER, Tc, crc16
 from firmware.schedule import TC_MAX
-from firmware.telemetry import ACCEPT, COMPLETE, START
+from firmware.verification import RUNNING
 
 # PUS service types, read from the dictionary's commands
 _PUS_HK = T.CMD_SERVICE[T.CMD_HK_ENABLE]
@@ -35,7 +28,6 @@ _PUS_FUNCTION = T.CMD_SERVICE[T.CMD_ARM]  # a u16 function id leads the argument
 _PUS_TIME = T.CMD_SERVICE[T.CMD_TIME_SET]
 _PUS_SCHEDULE = T.CMD_SERVICE[T.CMD_SCHED_INSERT]
 _PUS_PARAMS = T.CMD_SERVICE[T.CMD_PARAM_SET]
-_RUNNING = const(-1)  # handler started a burn; the sequencer completes it
 _MIN_TC = TC_HEADER + CRC_LEN  # the shortest TC SCHED_INSERT accepts
 # Report layouts (checked against the dictionary by tests/test_firmware_layouts.py)
 TIME_FORMAT = ">HIB"
@@ -45,13 +37,18 @@ ENTRY_FORMAT = ">IHI"
 
 
 class Services:
-    def __init__(self, app):
-        self._a = app
+    def __init__(self, board, clock, params, schedule, seq, hk, verification, tm):
+        self._board = board
+        self._clock = clock
+        self._params = params
+        self._schedule = schedule
+        self._seq = seq
+        self._hk = hk
+        self._v = verification
+        self._tm = tm
         self.tc = Tc()
         self._inner = Tc()
         self._release = bytearray(TC_MAX)  # a scheduled TC is copied here to run
-        self.accepted = self.rejected = 0
-        self._data = 0  # failure data of the current refusal
         self._args = ()  # arguments of the current TC
 
     # --- entry points ---------------------------------------------------------
@@ -64,39 +61,24 @@ class Services:
 
     def tick(self):
         """Release at most one due time-tagged command (none while an actuator is on)."""
-        sch = self._a.schedule
-        i = sch.due(self._a.clock) if self._a.board.burning() < 0 else -1
+        sch = self._schedule
+        i = sch.due(self._clock) if self._board.burning() < 0 else -1
         if i < 0:
             return
         rid = sch.entry(i)[3]
         n = sch.take(i, self._release)
-        self._a.tm.event(T.EV_SCHEDULE_RELEASED, rid)
+        self._tm.event(T.EV_SCHEDULE_RELEASED, rid)
         if self.tc.parse(self._release, n):
             self.execute(self._release, self.tc, False)  # its count is as old as its insertion
 
     def execute(self, buf, tc, from_link):
-        self._data = 0
         i = self._find(buf, tc)
         code = T.UNKNOWN_COMMAND if i < 0 else self._check(buf, tc, i, from_link)
         if code:
-            self._refuse(ACCEPT, tc, code)
+            self._v.refuse(tc, code)
             return
-        self.accepted += 1
-        state = self._a.state
-        durable = T.CMD_PERSISTED[i]
-        if from_link:
-            state.admit(tc.seq)
-        state.record(tc.request_id, T.EXECUTING, durable)
-        self._a.tm.verify(ACCEPT, tc.request_id, tc.ack)
-        code = self._run(i, buf, tc, self._args)
-        if code != _RUNNING:
-            state.end(tc.request_id, code, durable)
-        if code > 0:
-            self._refuse(START, tc, code)
-            return
-        self._a.tm.verify(START, tc.request_id, tc.ack)
-        if code == 0:
-            self._a.tm.verify(COMPLETE, tc.request_id, tc.ack)
+        self._v.accept(tc, from_link, T.CMD_PERSISTED[i])
+        self._v.done(tc, self._run(i, buf, tc, self._args))
 
     # --- checks ---------------------------------------------------------------
     def _find(self, buf, tc):
@@ -111,8 +93,8 @@ class Services:
         return -1
 
     def _check(self, buf, tc, i, from_link):
-        """0, or why command ``i`` is refused: length, an argument (data = its number), a duplicate,
-        a persisted command while an actuator is on."""
+        """0, or why command ``i`` is refused: length, an argument (data = its number), its request
+        id (Verification.check), a persisted command while an actuator is on."""
         need = T.CMD_LEN[i]
         if T.CMD_TAIL[i]:  # a whole TC follows the arguments
             ok = need + _MIN_TC <= tc.data_len <= T.MAX_TC_DATA
@@ -124,87 +106,74 @@ class Services:
         lo, hi = T.CMD_LO[i], T.CMD_HI[i]
         for k in range(len(args)):
             if args[k] < lo[k] or (hi[k] is not None and args[k] > hi[k]):  # None: the wire type bounds it
-                self._data = k + 1
-                return T.BAD_ARGUMENT
-        state = self._a.state
-        seen = state.outcome(tc.request_id)
-        if seen >= 0:
-            self._data = seen  # the recorded outcome
-            return T.DUPLICATE
-        if from_link and state.stale(tc.seq):
-            self._data = state.newest()  # where the ground's counter must go on from
-            return T.STALE
-        if T.CMD_PERSISTED[i] and i != T.CMD_SAFE and self._a.board.burning() >= 0:
+                return self._v.fail(T.BAD_ARGUMENT, k + 1)
+        code = self._v.check(tc, from_link)
+        if code:
+            return code
+        if T.CMD_PERSISTED[i] and i != T.CMD_SAFE and self._board.burning() >= 0:
             return T.BUSY  # its record must reach flash before it acts: not while a burn runs
         return 0
 
-    def _refuse(self, stage, tc, code):
-        self.rejected += 1
-        self._a.tm.verify(stage, tc.request_id, tc.ack, code, self._data)
-        self._a.tm.event(T.EV_REFUSED, tc.service, tc.subtype, code)
-
-    # --- handlers, one per PUS service: 0 done, a failure code, or _RUNNING ----
+    # --- handlers, one per PUS service: 0 done, a failure code, or RUNNING ----
     def _run(self, i, buf, tc, args):
         svc = T.CMD_SERVICE[i]
         if svc == _PUS_FUNCTION:
-            return self._function(i, tc, args)
+            return self._function(i, args)
         if svc == _PUS_HK:
             return self._housekeeping(i, args)
         if svc == _PUS_SCHEDULE:
-            return self._schedule(i, buf, tc, args)
+            return self._scheduling(i, buf, tc, args)
         if svc == _PUS_TIME:
             return self._time(i, args)
         if svc == _PUS_PARAMS:
             return self._parameter(i, args)
-        self._a.tm.send(T.TM_PONG, 0)  # PUS 17: the only command left
+        self._tm.send(T.TM_PONG, 0)  # PUS 17: the only command left
         return 0
 
-    def _function(self, i, tc, args):
-        seq = self._a.seq
+    def _function(self, i, args):
+        seq = self._seq
         if i == T.CMD_ARM:
             return seq.arm()
         if i in (T.CMD_FIRE, T.CMD_FIRE_SEQUENCE):
             mask, spacing = (1 << (args[0] - 1), 0) if i == T.CMD_FIRE else args
-            code = seq.fire(mask, spacing, tc.request_id, tc.ack)
-            self._data = seq.data
-            return code or _RUNNING
+            return seq.fire(mask, spacing) or RUNNING
         seq.abort(i == T.CMD_DISARM)
         if i == T.CMD_SAFE:
-            sch = self._a.schedule
+            sch = self._schedule
             sch.enabled = False
             return sch.reset()
         return 0
 
     def _housekeeping(self, i, args):
         if i == T.CMD_HK_ONE_SHOT:
-            self._a.hk.send()
+            self._hk.send()
             return 0
         if i == T.CMD_HK_PERIOD:
-            return self._a.params.set(T.P_HK_PERIOD, args[1])
-        return self._a.params.set(T.P_HK_ENABLED, 1 if i == T.CMD_HK_ENABLE else 0)
+            return self._params.set(T.P_HK_PERIOD, args[1])
+        return self._params.set(T.P_HK_ENABLED, 1 if i == T.CMD_HK_ENABLE else 0)
 
     def _time(self, i, args):
-        c = self._a.clock
+        c = self._clock
         if i == T.CMD_TIME_SET:
             c.set(args[0], args[1])
-            self._a.tm.event(T.EV_TIME_CORRELATED)
+            self._tm.event(T.EV_TIME_CORRELATED)
             return 0
-        tm = self._a.tm
+        tm = self._tm
         struct.pack_into(TIME_FORMAT, tm.buf, TM_HEADER, c.days, c.ms, 1 if c.correlated else 0)
         tm.send(T.TM_TIME, struct.calcsize(TIME_FORMAT))
         return 0
 
     def _parameter(self, i, args):
-        p = self._a.params
+        p = self._params
         if i == T.CMD_PARAM_SET:
             return p.set(args[0], args[1])
-        tm = self._a.tm
+        tm = self._tm
         struct.pack_into(PARAM_FORMAT, tm.buf, TM_HEADER, args[0], p.get(args[0]))
         tm.send(T.TM_PARAM, struct.calcsize(PARAM_FORMAT))
         return 0
 
-    def _schedule(self, i, buf, tc, args):
-        sch = self._a.schedule
+    def _scheduling(self, i, buf, tc, args):
+        sch = self._schedule
         if i == T.CMD_SCHED_INSERT:
             return self._insert(buf, tc, args)
         if i == T.CMD_SCHED_DELETE:
@@ -220,16 +189,17 @@ class Services:
         n = tc.data_len - 6
         inner = memoryview(buf)[off:off + n]
         if crc16(inner, n) or not self._inner.parse(inner, n) or self._inner.apid != T.APID:
-            self._data = 3
-            return T.BAD_ARGUMENT
-        if not self._a.clock.correlated:
+            return self._v.fail(T.BAD_ARGUMENT, 3)
+        if not self._clock.correlated:
             return T.TIME_NOT_CORRELATED
-        if self._a.clock.reached(args[0], args[1]):
+        if self._clock.reached(args[0], args[1]):
             return T.TIME_PAST
-        return self._a.schedule.insert(args[0], args[1], buf, off, n)
+        sch = self._schedule
+        code = sch.room(n) or self._v.reserve(self._inner)  # room first: a reserved TC never runs elsewhere
+        return code or sch.insert(args[0], args[1], buf, off, n)
 
     def _list(self, sch):
-        tm = self._a.tm
+        tm = self._tm
         struct.pack_into(SCHEDULE_FORMAT, tm.buf, TM_HEADER, 1 if sch.enabled else 0)
         n = struct.calcsize(SCHEDULE_FORMAT)
         for i in range(T.SCHEDULE_SIZE):

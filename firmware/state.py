@@ -27,28 +27,14 @@ link also pass an anti-replay window on their 14-bit sequence count (as IPsec's)
 "window" says whether count newest - i was accepted. A count newer than newest
 runs; one in the window runs if its bit is clear (a retry of a command lost on
 the way up); anything older is STALE: it may have run, so it never runs again.
-Every count accepted in the window is still in the ring, whose 14 entries can
-hold the whole window, so a repeat there gets its recorded outcome.
+Every count the link had accepted in the window is still in the ring, whose 14
+entries can hold the whole window, so a repeat there gets its recorded outcome;
+a count admitted for a telecommand that SCHED_INSERT nests (its reservation) is
+in the window alone until its release: a repeat of it is STALE.
 
-Exactly once. A telecommand's request id is recorded, EXECUTING, before it acts,
-and its outcome when it ends. Every record goes to the backup SRAM, which survives
-every reset (watchdog, brown-out, reset button, software) and, with VBAT supplied,
-a power loss: no telecommand runs twice across resets. The record of a persisted
-command (dictionary.persisted: the hazardous ones and those that change what is
-kept on flash) also reaches flash before the command acts: a persisted command
-runs at most once across a power loss as well. After a power loss without VBAT
-any other command may run again if it arrives again; none of them changes
-anything that outlives a reset (TIME_SET's correlation included). A command cut
-short by a reset is answered DUPLICATE with outcome ABORTED when repeated, even
-if it had acted; one refused at acceptance did nothing and may be sent again.
-While an actuator is on, a persisted command other than SAFE is refused BUSY at
-acceptance: its record cannot reach flash before it acts, as no flash write may
-happen during a burn. One power loss defeats the flash: without VBAT, inside a
-sector write-back (the board's flash erases a whole sector before writing it
-back), it takes every record with it; the next boot reports RECORD_MISSING (or
-RECORD_CORRUPT), the slots are resolved by their switches and any request id may
-run again. A flight board has VBAT supplied (docs/ARCHITECTURE.md, "What the
-board's flash does").
+What the ring and the window mean for a telecommand, and when a record goes to flash
+as well as to the backup SRAM, is the exactly-once rule of firmware/verification.py,
+the only module that records request ids.
 """
 
 import struct

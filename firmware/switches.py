@@ -2,8 +2,9 @@
 
 A raw level counts once it has held for the DEBOUNCE parameter. Until then the
 debounced level is -1 (not yet read), which is how a slot left UNKNOWN by a
-reset waits for its switch. The sequencer owns the slot it is firing (``busy``);
-for every other slot a debounced change is judged here:
+reset waits for its switch. The sequencer judges the switch of the slot it is firing
+(``update``'s ``judged``, Sequencer.judged); for every other slot a debounced change is
+judged here:
 
     slot state  switch now  becomes    event
     UNKNOWN     released    RELEASED   SLOT_RESOLVED
@@ -32,10 +33,10 @@ class Switches:
         self._raw = [-1] * T.N_SLOTS
         self._since = [0] * T.N_SLOTS
         self._off = [clock.now] * T.N_SLOTS  # when each actuator last went off (boot: a reset may have cut one)
-        self.busy = -1  # slot being fired: the sequencer judges its switch
 
-    def update(self):
-        """Sample every switch; judge the debounced changes."""
+    def update(self, judged):
+        """Sample every switch; judge the debounced changes, but those of slot ``judged`` (the
+        sequencer's, or -1)."""
         now = self._clock.now
         hold = self._params.get(T.P_DEBOUNCE)
         for s in range(T.N_SLOTS):
@@ -45,7 +46,7 @@ class Switches:
                 self._since[s] = now
             elif raw != self.level[s] and self._clock.since(self._since[s]) >= hold:
                 self.level[s] = raw
-                if s != self.busy:
+                if s != judged:
                     self._judge(s, raw)
 
     def burned(self, s):

@@ -38,6 +38,10 @@ does not reuse a request id the payload remembers. A session whose count is
 behind the payload's window gets STALE on a first attempt (it did not run): the
 command is sent again, once, after the payload's newest count. STALE to a resend
 means the payload no longer remembers the outcome: TIMEOUT, outcome unknown.
+All of this is about DUPLICATE and STALE at acceptance, which concern the command's
+own request id; at the start of a SCHED_INSERT they concern its nested command (it
+ran, may have, or waits in the schedule: firmware/verification.py) and fail the
+SCHED_INSERT like any other code.
 
 Given a ground server's URL (``ground://HOST:PORT``), ``Client`` is a
 ``ground.remote.ServerClient``: the same API, but the server owns the link, the
@@ -140,13 +144,14 @@ class Verification:
 
     def _judge(self, stage):
         code = stage.code
+        repeat = _about_this_id(stage)
         if stage.name == "COMPLETED":
             self._finish(COMPLETED, "")
-        elif code == d.DUPLICATE and stage.data == d.EXECUTING:
+        elif repeat and code == d.DUPLICATE and stage.data == d.EXECUTING:
             self.own = True  # it runs now (a repeat met it): its own completion report follows
-        elif code == d.DUPLICATE and (self.own or self.attempts > 1):
+        elif repeat and code == d.DUPLICATE and (self.own or self.attempts > 1):
             self._duplicate(stage.data)
-        elif code == d.DUPLICATE or (code == d.STALE and self.attempts > 1):
+        elif repeat and (code == d.DUPLICATE or (code == d.STALE and self.attempts > 1)):
             self.unclaimed = stage  # decided when the reports stop: this command's own may still come
         elif stage.name in _FAILURE_STAGES:
             self._finish(FAILED, "%s %s" % (stage.name, codec.failure_text(code)))
@@ -167,6 +172,12 @@ class Verification:
         self.reason = reason
         self.done.set()
         self._on_finish(self)
+
+
+def _about_this_id(stage):
+    """True for a DUPLICATE or STALE about this command's own request id: refused at acceptance.
+    At the start of a SCHED_INSERT they are about its nested command, and a plain failure."""
+    return stage.name == "ACCEPT_FAILED" and stage.code in (d.DUPLICATE, d.STALE)
 
 
 def _outcome(code):
@@ -417,7 +428,7 @@ class Client:
         v = self._keep(rec)
         if v is not None:
             stage = Stage(rec.name, t, rec.values.get("step"), rec.values.get("code"), rec.values.get("data"))
-            if stage.code == d.STALE and v.attempts == 1 and not v.resequenced:
+            if _about_this_id(stage) and stage.code == d.STALE and v.attempts == 1 and not v.resequenced:
                 self._resequence(v, stage)
             else:
                 v._add(stage)

@@ -6,7 +6,7 @@ command and telemetry tables as aligned text.
 """
 
 from firmware import dictionary as d
-from firmware import framing, packet, state
+from firmware import framing, packet, verification
 from ground import codec
 
 
@@ -123,8 +123,8 @@ def names_line(n):
 
 
 def _exactly_once():
-    """The rule as firmware/state.py states it, and the persisted commands by name."""
-    rule = next(p for p in state.__doc__.split("\n\n") if p.startswith("Exactly once."))
+    """The rule as firmware/verification.py states it, and the persisted commands by name."""
+    rule = next(p for p in verification.__doc__.split("\n\n") if p.startswith("Exactly once."))
     names = ", ".join(c.name for c in d.COMMANDS if d.persisted(c))
     return " ".join(rule.split()[2:]) + "\n\nPersisted commands: " + names + "."
 

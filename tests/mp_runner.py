@@ -2,12 +2,14 @@
 
     micropython tests/mp_runner.py tests/firmware [name_filter]
 
-Imports every ``test_*.py`` in the folder and calls each ``test_*`` function
-(the same files pytest runs under CPython; they use plain ``assert`` only).
+Imports every ``test_*.py`` in the folder and calls each ``test_*`` function (the
+same files pytest runs under CPython; they use plain ``assert`` only), then drops
+the module: the tests share one capped heap.
 Prints one line per failure and a closing ``N passed, N failed`` line; exits 1
 on any failure or if nothing ran.
 """
 
+import gc
 import os
 import sys
 
@@ -39,6 +41,9 @@ def main(folder, name_filter=""):
                 failed += 1
                 print("FAIL %s.%s" % (modname, name))
                 sys.print_exception(e)
+        del sys.modules[modname]  # its code and globals go: the next module gets the heap back
+        mod = fn = None
+        gc.collect()
     print("micropython: %d passed, %d failed" % (passed, failed))
     if failed or not passed:
         sys.exit(1)

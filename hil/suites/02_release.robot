@@ -22,11 +22,12 @@ Should Release All Four Slots In Turn
 
 Should Release A Slot At Its Scheduled Time
     Correlate On Board Time
-    ${days}    ${ms}=    On Board Time In    ${RELEASE_DELAY}
     Command Should Succeed    SCHED_ENABLE
-    Command Should Succeed    SCHED_INSERT    ${days}    ${ms}    FIRE    2
     Arm The Deployer
     Slot 2 Should Be STOWED
+    # The time tag last, so the release cannot come while the steps before it write the flash
+    ${days}    ${ms}=    On Board Time In    ${RELEASE_DELAY}
+    Command Should Succeed    SCHED_INSERT    ${days}    ${ms}    FIRE    2
     Event Should Be Reported    SCHEDULE_RELEASED    timeout=${SCHEDULE_TIMEOUT}
     Actuator Of Slot 2 Should Burn
     Event Should Be Reported    RELEASED    slot=2    timeout=${EVENT_TIMEOUT}

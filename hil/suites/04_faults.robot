@@ -16,6 +16,9 @@ ${FAIL_TIMEOUT}       10 s    # 3 burns of BURN_MAX and 2 cool-downs, with a mar
 # ms: a burn that lasts while the test aborts or resets it; a burn after the reset
 # would still be on when the "not again" hold starts, so the hold catches it too.
 ${LONG_BURN_MAX}      5000
+${PINGS}              20      # more commands than the payload remembers request ids of (14)
+${RELEASE_DELAY}      3 s     # from now to the time tag of a scheduled command
+${SCHEDULE_HOLD}      6 s     # RELEASE_DELAY plus a margin for the link and the loop
 
 
 *** Test Cases ***
@@ -40,6 +43,24 @@ Should Cut The Burn At Once On Abort
     Command Should Fail    ${fire}    ABORTED
     Nothing Should Burn
     Slot 1 Should Be STOWED
+
+Should Refuse A Copy Of A FIRE That Ran Nested In The Schedule And Never Burn Its Slot Again
+    [Documentation]    Issue 11: a request id runs at most once on every path, the schedule's too.
+    Set Parameter    BURN_MAX    ${LONG_BURN_MAX}
+    Stick The Switch Of Slot 3
+    Arm The Deployer
+    ${fire}=    Fire Slot    3
+    Command Should Succeed    ABORT
+    Command Should Fail    ${fire}    ABORTED
+    FOR    ${i}    IN RANGE    ${PINGS}
+        Command Should Succeed    PING
+    END
+    Correlate On Board Time
+    ${days}    ${ms}=    On Board Time In    ${RELEASE_DELAY}
+    Arm The Deployer
+    Command Should Be Refused    SCHED_INSERT    ${days}    ${ms}    ${fire.command}    reason=STALE
+    Slot 3 Should Not Burn Again Within ${SCHEDULE_HOLD}
+    Slot 3 Should Be STOWED
 
 Should Come Back SAFE After A Reset Mid-Burn And Never Burn Again By Itself
     Set Parameter    BURN_MAX    ${LONG_BURN_MAX}

@@ -11,15 +11,16 @@ event sequence that reaches it, printed as a pytest test that replays it (search
 
 Events: ARM, DISARM, ABORT, SAFE, FIRE s, FIRE_SEQUENCE (every named slot, spacing 0 or 1 s),
 TIME_SET (to ground time), SCHED_ENABLE, SCHED_DISABLE, SCHED_INSERT (release 1 s ahead) of a
-new ARM or FIRE s or of the last FIRE sent, byte for byte; PARAM_SET of each safety parameter
+new ARM or FIRE s, or of a byte-for-byte copy of an earlier hazardous telecommand (the last ARM,
+the last FIRE or FIRE_SEQUENCE: the schedule replay of issue 11); PARAM_SET of each safety parameter
 to its range ends and default; a byte-identical resend of the last ARM, the last FIRE or
 FIRE_SEQUENCE (a nested one included) and the last SCHED_INSERT; a burst of N_RECENT PINGs
 (enough to push older request ids out of the record); RBF in/out, permit off/on, an arm line
 that stops reading back; a satellite leaving (during a burn, or on its own: an early release);
 a switch chatter while it settles (SETTLE_MS after a release under current), a switch stuck
-at either level; time advancing to the next deadline, or to 1 ms before it; a reset; a power
-cut in any flash write of any event (then the board boots without VBAT: the backup SRAM is lost,
-the records come from the flash; a reset keeps it).
+at either level; time advancing to the next deadline, or to 1 ms before it; a reset and a power
+cut, between two events or inside any flash write of any event (after a power cut the board
+boots without VBAT: the backup SRAM is lost, the records come from the flash; a reset keeps it).
 
 Invariants, after every event (world.py ``current``, ``_check``, ``_executed``, the fake
 board's own checks): at most one actuator on; no current unless RBF is out, permit on, the
@@ -28,10 +29,12 @@ inhibit missing after a loop iteration; no current in a slot whose satellite has
 its switch works (a stuck switch cannot tell: then only the burn count is checked); every
 on-time <= BURN_MAX when it started, and the cutoff armed at no more; current intervals per
 slot <= 1 + RETRIES, over every boot; after a reset, SAFE with every output off; a slot the
-firmware reported RELEASED stays RELEASED; a request id's handler runs at most once, over
-the link, the schedule, resets and power cuts (a power cut that undid the step in which it
-ran voids that run unless the record holding it had reached the flash); the firmware never
-raises.
+firmware reported RELEASED stays RELEASED (across a power cut, once its record reached the flash:
+one queued behind a burn, when no flash write may happen, is lost with the backup SRAM and
+resolved again by the slot's switch); a request id's handler runs at most once, over
+the link, the schedule, resets and power cuts (a restart that undid the step in which it
+ran voids that run unless the record holding it survived: on flash, or after a reset in the
+backup SRAM); the firmware never raises.
 
 The abstract state (world.py ``key``), whose hash the visited set holds:
 - controller: sequencer state, slot, slots pending and unreleased, spacing, whether the wait
@@ -54,7 +57,8 @@ The abstract state (world.py ``key``), whose hash the visited set holds:
   the boot count, sequence counts, telemetry or counters that only housekeeping reports.
 
 Bounds (tests/explore/scopes.py): the slots events name (the others stay aboard, switches
-working), the parameter values above, one reset or power cut per path, one fault per path
+working), the parameter values above, one reset or power cut per path (inside flash writes
+too, but in the quick forms), one fault per path
 (stuck switch, early release, arm-line fault), two chatters per release, the depth. Two
 states whose deadlines come in the same order at different distances hash alike, and only
 the first found is explored: that is what "time as an order" gives up. Each interval

@@ -20,11 +20,13 @@ INHIBITS = Bounds("inhibits", ("ARM", "DISARM", "FIRE", "FIRE_SEQUENCE", "SAFE",
                   values={"ARM_WINDOW": VALUES["ARM_WINDOW"]})
 SCOPES = (RETRY, ONCE, INHIBITS, EVERY)  # the deep ones first; every event takes the time left
 
-# make test: the timing parameters at their range ends, no power cuts or stuck switches
+# make test: the timing parameters at their range ends, no power cuts, no resets inside a flash write,
+# no stuck switches
 QUICK = (Bounds("retry", ("ARM", "FIRE", "ABORT", "PARAM_SET", "separate", "bounce") + _TIME + ("reset",),
-                slots=1, depth=10, values={p: _ENDS[p] for p in ("BURN_MAX", "COOLDOWN", "DEBOUNCE")}),
+                slots=1, depth=10, values={p: _ENDS[p] for p in ("BURN_MAX", "COOLDOWN", "DEBOUNCE")},
+                in_writes=False),
          Bounds("once", ("ARM", "FIRE", "ABORT", "resend", "PING", "TIME_SET", "SCHED_INSERT") + _TIME + ("reset",),
-                slots=1, depth=6))
+                slots=1, depth=6, in_writes=False))
 
 
 def named(name, quick=False):

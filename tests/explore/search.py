@@ -3,8 +3,8 @@
 Level by level: the frontier (snapshots of the states first reached at this depth) is split
 between worker processes forked for the level, so each inherits the visited set as it stands
 (copy-on-write, nothing to send); each worker restores every state of its share into its one
-live App, tries every enabled event (and a power cut in each flash write the event makes),
-and returns the successors it has not seen. The parent keeps the first of each, with its
+live App, tries every enabled event (and a power cut and a reset in each flash write the event
+makes), and returns the successors it has not seen. The parent keeps the first of each, with its
 parent and event, so the path to any state (the shortest: breadth-first) can be rebuilt.
 A state that breaks an invariant is reported with that path and not explored further.
 """
@@ -15,7 +15,7 @@ import resource
 import time
 
 from tests.explore import scopes
-from tests.explore.world import World, flash_in_ram, label
+from tests.explore.world import RESTARTS, World, flash_in_ram, label
 
 _CHUNK = 64  # frontier states per task handed to a worker
 
@@ -133,26 +133,27 @@ def _expand(task):
     seen = set()
     out = []
     transitions = 0
-    cuts = "power cut" in w.bounds.kinds
-    reset = ("reset",) in w.events
+    kinds = [k for k in RESTARTS if k in w.bounds.kinds and w.bounds.in_writes]  # restarts in a flash write
     for sid, snap in _FRONTIER[task[0]:task[1]]:
         w.restore(snap)
         events = [e for e in w.events if w.enabled(e)]
-        cut = cuts and w.resets < w.bounds.resets
-        # cut points already tried from this state; a cut before anything changed is a reset
-        done = {w.cut_point()} if reset else set()
+        restarts = kinds if w.resets < w.bounds.resets else []
+        # restart points already tried from this state; one before anything changed is the restart
+        # between events (an event of its own)
+        done = {k: {w.restart_point()[k]} if (k,) in events else set() for k in restarts}
         for i, event in enumerate(events):
             if i:
                 w.restore(snap)
             transitions += 1
-            points = [] if cut else None
+            points = [] if restarts else None
             _step(w, event, sid, seen, out, points)
             for n, point in enumerate(points or (), 1):
-                if point not in done:
-                    done.add(point)
-                    w.restore(snap)
-                    transitions += 1
-                    _step(w, ("power cut", n, event), sid, seen, out)
+                for k in restarts:
+                    if point[k] not in done[k]:
+                        done[k].add(point[k])
+                        w.restore(snap)
+                        transitions += 1
+                        _step(w, (k, n, event), sid, seen, out)
     return out, transitions
 
 

@@ -21,9 +21,12 @@ Storage, by the firmware's own rules (firmware/store.py): every save goes to the
 (``Board.backup``, bytes the firmware's Store reads and writes), a persisted one to flash too.
 ``Flash`` stands for the FAT filesystem of the stock board (``open``, ``os.rename``,
 ``os.remove`` are redirected to it by ``flash_in_ram``): a power cut interrupts the n-th flash
-write of an event (temp file, remove, rename), and the board restarts. A reset keeps the backup
-SRAM; a power cut loses it (no VBAT: the case where only what reached the flash survives), so
-after a reset the records come back from the backup SRAM and after a power cut from the flash.
+write of an event (temp file, remove, rename), and the board restarts; so does a reset there
+(a watchdog, a brown-out). A reset keeps the backup SRAM; a power cut loses it (no VBAT: the
+case where only what reached the flash survives), so after a reset the records come back from
+the backup SRAM and after a power cut from the flash. A reset or a power cut may also come
+between two events, where the flash lags the backup SRAM by the records of every command that
+is not persisted.
 Not modelled here: a cut that loses a whole flash sector (MicroPython's block device erases a
 sector before writing it back), which without VBAT loses the records; ``make faults`` cuts there
 and reports those runs apart.
@@ -41,8 +44,8 @@ from firmware.app import TICK_MS, App
 from firmware.packet import ACK_ALL, TC_HEADER, crc16, encode_tc
 from firmware.schedule import _ENTRY
 from firmware.sequencer import _MARGIN
-from firmware.services import _RUNNING
 from firmware.state import N_RECENT, State
+from firmware.verification import RUNNING
 from tests.firmware.fakes import FakeBoard, Rig, garbage
 
 SETTLE_MS = T.SWITCH_SETTLE_MS  # the deployer's specification: a switch chatters at most this long after a release
@@ -53,11 +56,13 @@ SAFETY_PARAMS = ("ARM_WINDOW", "BURN_MAX", "RETRIES", "COOLDOWN", "DEBOUNCE")
 _PARAM_IDS = {p.name: p.id for p in d.PARAMETERS}
 _CMD = {c.name: i for i, c in enumerate(d.COMMANDS)}
 MEMORY = ("ARM", "FIRE", "SCHED_INSERT")  # telecommands the explorer keeps to send again byte for byte
+HAZARDOUS = ("ARM", "FIRE")  # of those, what SCHED_INSERT may nest a copy of (FIRE: the last FIRE or FIRE_SEQUENCE)
+RESTARTS = {"power cut": 0, "reset": 1}  # the reset cause of each (0, power on: no VBAT)
 BACKUP_SIZE = 2048  # the backup SRAM the board contract promises at least (the board has 4 KiB)
 _REC_GEN = 4  # a record file: generation u32 | payload | CRC-16 (firmware/store.py)
 _RECORDS = ("state", "params", "schedule")  # their files, by record number - 1
-_NOISE = bytearray(BACKUP_SIZE)  # what the backup SRAM holds after a power loss: one draw serves every cut
-garbage(_NOISE)
+_NOISE = bytearray(BACKUP_SIZE)
+garbage(_NOISE)  # what the backup SRAM holds after a power cut without VBAT
 
 # Deadline codes (their order in ``key`` is the abstract time)
 _D_BURN, _D_COOL, _D_WINDOW, _D_CUTOFF, _D_LOOP = 1, 2, 3, 4, 5
@@ -65,7 +70,8 @@ _D_DEBOUNCE, _D_SETTLE, _D_SCHEDULE, _D_OFF = 10, 20, 30, 40  # + slot or entry
 
 
 class PowerCut(BaseException):
-    """Raised inside a flash write the power did not survive (not an OSError: the store must not catch it)."""
+    """Raised inside a flash write that a power cut or a reset interrupted (not an OSError: the store
+    must not catch it)."""
 
 
 # --- storage ------------------------------------------------------------------------------
@@ -186,7 +192,7 @@ class Board(FakeBoard):
 
     def power_cycle(self, cause, keep_backup=True):
         super().power_cycle(cause)
-        if not keep_backup:
+        if not keep_backup:  # one draw of noise for every power cut: lost is what matters, not which noise
             self.backup[:] = _NOISE
 
     def advance(self, ms):
@@ -201,17 +207,18 @@ class Board(FakeBoard):
 
 def label(event):
     """An event as the operator would say it: ``("PARAM_SET", "COOLDOWN", 500)`` -> PARAM_SET COOLDOWN 500."""
-    if event[0] == "power cut":
-        return "%s [power cut in flash write %d]" % (label(event[2]), event[1])
+    if len(event) == 3 and event[0] in RESTARTS:
+        return "%s [%s in flash write %d]" % (label(event[2]), event[0], event[1])
     return " ".join(label(e) if isinstance(e, tuple) else str(e) for e in event)
 
 
 class Bounds:
     """What an exploration may do: which events, slots and values, how many faults per path."""
 
-    def __init__(self, name, kinds, slots=2, values=None, depth=12, resets=1, faults=1, bounces=2):
+    def __init__(self, name, kinds, slots=2, values=None, depth=12, resets=1, faults=1, bounces=2, in_writes=True):
         self.name = name
         self.kinds = frozenset(kinds)  # event kinds tried (the first word of an event)
+        self.in_writes = in_writes  # resets and power cuts also inside each flash write of an event
         self.slots = slots  # slots the events name (FIRE, separation, faults); the others stay aboard
         self.values = VALUES if values is None else values  # PARAM_SET values per safety parameter
         self.depth = depth
@@ -237,13 +244,14 @@ def alphabet(bounds):
     events = [("ARM",), ("DISARM",), ("ABORT",), ("SAFE",)] + [("FIRE", s) for s in slots]
     events += [("FIRE_SEQUENCE", mask, 0), ("FIRE_SEQUENCE", mask, 1), ("TIME_SET",), ("SCHED_ENABLE",),
                ("SCHED_DISABLE",), ("SCHED_INSERT", ("ARM",))]
-    events += [("SCHED_INSERT", ("FIRE", s)) for s in slots] + [("SCHED_INSERT", ("resend", "FIRE"))]
+    events += [("SCHED_INSERT", ("FIRE", s)) for s in slots]
+    events += [("SCHED_INSERT", ("resend", k)) for k in HAZARDOUS]  # a byte-identical copy of an earlier one
     events += [("PARAM_SET", p, v) for p in SAFETY_PARAMS for v in bounds.values.get(p, ())]
     events += [("resend", m) for m in MEMORY] + [("PING", N_RECENT)]
     events += [("RBF", "in"), ("RBF", "out"), ("permit", "off"), ("permit", "on")]
     events += [("separate", s) for s in slots] + [("bounce", s) for s in slots]
     events += [("stuck", s, v) for s in slots for v in ("stowed", "released")] + [("arm line", "fault")]
-    events += [("advance",), ("approach",), ("reset",)]
+    events += [("advance",), ("approach",), ("reset",), ("power cut",)]
     return [e for e in events if e[0] in bounds.kinds]
 
 
@@ -324,7 +332,7 @@ class World:
         def counted(i, buf, tc, args):  # every request id handed to a handler: "executed"
             self._executed(tc.request_id, i)
             code = run(i, buf, tc, args)
-            if code == _RUNNING:  # a FIRE or FIRE_SEQUENCE that passed every inhibit
+            if code == RUNNING:  # a FIRE or FIRE_SEQUENCE that passed every inhibit
                 self.fired |= 1 << (args[0] - 1) if i == T.CMD_FIRE else args[0]
             return code
 
@@ -384,7 +392,7 @@ class World:
         if kind == "approach":
             d = self._next()
             return d is not None and d - 1 > b.t
-        if kind == "reset":
+        if kind in RESTARTS:
             return self.resets < self.bounds.resets
         if kind == "resend":
             return event[1] in self.memory
@@ -394,21 +402,22 @@ class World:
         if kind == "PARAM_SET":
             return self.app.params.get(_PARAM_IDS[event[1]]) != event[2]
         if kind == "SCHED_INSERT" and event[1][0] == "resend":
-            return "FIRE" in self.memory
+            return event[1][1] in self.memory
         return True
 
     def apply(self, event, points=None):
-        """Run ``event`` then one loop iteration; a power cut (``("power cut", n, event)``) reboots.
+        """Run ``event`` then one loop iteration; a power cut or a reset in its n-th flash write
+        (``("power cut", n, event)``, ``("reset", n, event)``) reboots instead.
 
-        ``points``: a list that gets, per flash write of the event, what a power cut there
-        would leave (the files so far, the path being written, the plant): equal ones reboot alike.
+        ``points``: a list that gets, per flash write of the event, what a power cut and what a
+        reset there would leave (``restart_point``): equal ones reboot alike.
         """
         self.found = []
         self.board.violations = []
         self.flash.writes = 0
         self._running = []
-        self.flash.on_write = None if points is None else lambda path: points.append(self.cut_point(path))
-        if event[0] == "power cut":
+        self.flash.on_write = None if points is None else lambda path: points.append(self.restart_point())
+        if len(event) == 3 and event[0] in RESTARTS:
             self.flash.cut_at = event[1]
             try:
                 self._do(event[2])
@@ -416,7 +425,7 @@ class World:
                 self.flash.cut_at = 0
                 ran = self._running
                 self._running = []
-                self._restart(0)
+                self._restart(RESTARTS[event[0]])
                 # the cut undid the step: what ran in it counts only if its record reached the flash
                 self._commit([r for r in ran if self.app.state.outcome(r[0]) >= 0])
                 return
@@ -458,30 +467,38 @@ class World:
             b.advance(max(d, b.t + 1) - b.t)
         elif kind == "approach":
             b.advance(self._next() - 1 - b.t)
-        elif kind == "reset":
-            self._restart(1)
+        elif kind in RESTARTS:
+            self._restart(RESTARTS[kind])
             return
         self.current()
         self.step()
         self._check()
 
-    def cut_point(self, path=None):
-        """What a power cut now, in a write of ``path``, leaves for the next boot: the records (a
-        torn temp file only where it has no record beside it), the plant, and the request ids run
-        so far that the record on flash holds. Equal points reboot to equal states."""
+    def restart_point(self):
+        """{kind: what a restart of that kind now leaves for the next boot}; equal points reboot to
+        equal states. Both: the plant, and per record what a boot from the flash alone would load
+        (its payload, or None: ``_on_flash``), which is all the flash decides (the generations and
+        a torn temp file beside a good record do not). A power cut: the request ids run so far
+        that the state record on flash holds. A reset: the backup SRAM too, whose records are
+        always RAM's (every save writes it first), and every request id run so far (recorded there
+        before it acted)."""
         b = self.board
-        files = self.flash.files
-        kept = tuple(sorted(kv for kv in files.items() if not (kv[0].endswith(".tmp") and kv[0][:-3] + "rec" in files)))
-        on_flash = self._on_flash(0, len(self.app.state._buf))
-        ran = tuple(r for r in self._running if on_flash is not None and self._scratch.outcome(r[0]) >= 0)
-        torn = path if path and path[:-3] + "rec" not in files else None
-        return (torn, kept, ran, b.t, b.on, b.rbf, b.perm, b.arm_line(), self.flowing, tuple(self.separated),
-                tuple(self.burns), tuple(self._reading))
+        a = self.app
+        bufs = (a.state._buf, a.params._buf, a.schedule._buf)
+        views = tuple(self._on_flash(i, len(buf)) for i, buf in reversed(tuple(enumerate(bufs))))
+        ran = tuple(r for r in self._running if views[-1] is not None and self._scratch.outcome(r[0]) >= 0)
+        plant = (b.t, b.on, b.rbf, b.perm, b.arm_line(), self.flowing, tuple(self.separated), tuple(self.burns),
+                 tuple(self._reading))
+        return {"power cut": (views, ran, plant),
+                "reset": (views, tuple(bytes(buf) for buf in bufs), tuple(self._running), plant)}
 
     def _restart(self, cause):
-        """Reset or power cut: outputs off at once, then a boot and its first loop iteration."""
+        """Reset or power cut (cause 0, power on: no VBAT, the backup SRAM is lost): outputs off at
+        once, then a boot and its first loop iteration."""
         self.resets += 1
-        self.board.power_cycle(cause, keep_backup=cause != 0)  # a power cut: no VBAT
+        if cause == RESTARTS["power cut"]:  # the backup SRAM is lost: the firmware knows what the flash holds
+            self.released = self._released_on_flash()
+        self.board.power_cycle(cause, keep_backup=cause != 0)
         self.current()
         self._boot()
         self.step()
@@ -490,6 +507,14 @@ class World:
             self.found.append("after a reset: state %d, actuator %d, arm line %s" % (
                 a.seq.state, self.board.on, self.board.arm_out))
         self._check()
+
+    def _released_on_flash(self):
+        """The slots the state record on flash holds RELEASED. A RELEASED not there yet (queued behind
+        a burn: no flash write while an actuator is on) dies with the backup SRAM in a power cut; the
+        slot's switch resolves it again, and no current flows in it meanwhile (``current``)."""
+        if self._on_flash(0, len(self.app.state._buf)) is None:
+            return 0
+        return sum(1 << s for s in range(T.N_SLOTS) if self._scratch.slots[s] == T.RELEASED)
 
     def _check(self):
         a = self.app
@@ -514,7 +539,7 @@ class World:
             args = divmod(EPOCH_MS + self.board.t, 86400000)
         elif name == "SCHED_INSERT":
             nested = event[1]
-            tail = self.memory["FIRE"][2] if nested[0] == "resend" else self._tc(nested)
+            tail = self.memory[nested[1]][2] if nested[0] == "resend" else self._tc(nested)
             args = divmod(EPOCH_MS + self.board.t + SCHED_DELAY_MS, 86400000)
         else:
             args = event[1:]
@@ -620,6 +645,7 @@ class World:
         st = a.state
         b = self.board
         now = b.t
+        running = a.verification.running()
         rids = {}
         memory = []
         for i, kind in enumerate(MEMORY if self._resends else ()):
@@ -656,8 +682,8 @@ class World:
                 entries.append((i, what, rid in self.executed))
         return (
             seq.state, seq.slot, seq._pending, seq._unreleased, seq._spacing, seq._done, seq.arm_on,
-            rids.get(seq._rid, 9 if seq._rid else 0),
-            tuple(sw.level), tuple(sw._raw), sw.busy,
+            rids.get(running, 9 if running else 0),
+            tuple(sw.level), tuple(sw._raw), seq.judged,
             bytes(st.slots), bytes(st.attempts),
             tuple(a.params.values[:5]),
             sch.enabled, a.clock.correlated, tuple(entries),
@@ -725,7 +751,8 @@ class Saver:
     """
 
     SKIP = {"tm", "deframer", "hk", "board", "_on_packet", "_rx", "reset_cause"}
-    SKIP_ATTRS = {"services": {"tc", "_inner", "_release", "_args", "_data", "accepted", "rejected", "_len"},
+    SKIP_ATTRS = {"services": {"tc", "_inner", "_release", "_args"},
+                  "verification": {"accepted", "rejected", "_data"},
                   "clock": {"uptime_s", "_uptime_ms"},
                   "store": {"_bufs", "_head", "_gen_head", "_tail"}}  # the records' owners hold _bufs
 

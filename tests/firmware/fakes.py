@@ -20,8 +20,10 @@ from firmware.app import TICK_MS, App
 from firmware.packet import decode_tm, encode_tc
 from firmware.tables import CMD_FORMAT, CMD_FUNCTION, CMD_SERVICE, CMD_SUBTYPE, EVENT_FORMATS, N_SLOTS
 
-_PERIOD = 1 << 30  # MicroPython's ticks_ms wraps here
-_HALF = _PERIOD // 2
+# MicroPython's ticks_ms wraps at 2**30; the period itself is no small int on a 32-bit port (30 bits
+# and a sign), so only the mask and half of it are named, and no step of ticks_diff leaves that range.
+_TICKS_MASK = 0x3FFFFFFF
+_TICKS_HALF = 0x20000000
 BACKUP_SIZE = 4096  # the STM32F4's backup SRAM
 MP = sys.implementation.name == "micropython"
 
@@ -50,12 +52,13 @@ class FakeUart:
 
 
 def garbage(mem, seed=1):
-    """Fill ``mem`` with xorshift noise: what an SRAM holds when it powers up."""
-    x = seed
+    """Fill ``mem`` with xorshift noise (16 bits: small ints everywhere): what an SRAM holds when it
+    powers up."""
+    x = seed & 0xFFFF or 1
     for i in range(len(mem)):
-        x ^= (x << 13) & 0xFFFFFFFF
-        x ^= x >> 17
-        x ^= (x << 5) & 0xFFFFFFFF
+        x ^= (x << 7) & 0xFFFF
+        x ^= x >> 9
+        x ^= (x << 8) & 0xFFFF
         mem[i] = x & 0xFF
 
 
@@ -89,10 +92,15 @@ class FakeBoard:
 
     # --- the board contract ---------------------------------------------------
     def ticks_ms(self):
-        return self.t & (_PERIOD - 1)
+        return self.t & _TICKS_MASK
 
     def ticks_diff(self, a, b):
-        return ((a - b + _HALF) & (_PERIOD - 1)) - _HALF
+        d = a - b  # two ticks values: within +-(2**30 - 1)
+        if d >= _TICKS_HALF:
+            return d - _TICKS_MASK - 1
+        if d < -_TICKS_HALF:
+            return d + _TICKS_MASK + 1
+        return d
 
     def idle(self, ms):
         self.advance(ms)
@@ -172,8 +180,9 @@ class FakeBoard:
 
 
 def fresh_dir(name):
-    """An empty directory for one test's flash records."""
-    top = "/tmp/fwtest-" + sys.implementation.name
+    """An empty directory for one test's flash records (one tree per checkout and runtime: the
+    worktrees on one machine run their tests at the same time)."""
+    top = "/tmp/fwtest-" + sys.implementation.name + os.getcwd().replace("/", "-")
     for d in (top, top + "/" + name):
         try:
             os.mkdir(d)

@@ -126,7 +126,7 @@ def test_a_long_session_of_reading_commands_writes_nothing_to_flash():
             r.send(cmd, *args)
         r.run(100)
         r.tms.clear()  # the heap of the unix-port run
-    assert r.app.services.accepted == 300
+    assert r.app.verification.accepted == 300
     assert files(r.board.fs_root) == flash
 
 

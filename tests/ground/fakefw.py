@@ -6,8 +6,8 @@ outcome, EXECUTING while a ``slow`` command runs), can ignore the next ``drop``
 telecommands (a lost uplink), take every telecommand twice (``repeat``: a link
 that duplicates frames), lose the reports of the next ``lose_replies`` it executes
 or the next reports of one kind (``lose_stage``: a lost downlink), refuse a
-command with a failure code, stop and restart listening on the same port (the
-port disappearing), and send housekeeping, events, another APID's packets
+command with a failure code at acceptance or at its start, stop and restart listening on
+the same port (the port disappearing), and send housekeeping, events, another APID's packets
 (``send_foreign``) or raw bytes on demand. PING, PARAM_GET, TIME_REPORT and
 SCHED_LIST get their reports.
 """
@@ -52,6 +52,7 @@ class FakeFirmware:
         self.executed = {}  # request id -> outcome (0 or failure code)
         self.drop = 0
         self.refuse = {}  # command name -> failure code at acceptance
+        self.refuse_start = {}  # command name -> failure code at its start (after ACCEPTED)
         self.silent = set()  # command names accepted but never completed
         self.lose_replies = 0  # execute the next n TCs but lose every report about them
         self.lose_stage = {}  # PUS 1 subtype -> how many of the next such reports to lose
@@ -200,6 +201,10 @@ class FakeFirmware:
             self._report(2, rid, code, 0)
             return
         self._report(1, rid)
+        if entry.name in self.refuse_start:
+            self.executed[rid] = self.refuse_start[entry.name]
+            self._report(4, rid, self.refuse_start[entry.name], 0)
+            return
         self._report(3, rid)
         if entry.name in self.silent:
             return

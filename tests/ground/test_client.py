@@ -45,6 +45,15 @@ def test_a_command_behind_the_payloads_window_is_sent_again_after_its_newest_cou
     assert v.command.seq == fw.newest and len(fw.executed) == 1
 
 
+@pytest.mark.parametrize("code", [d.DUPLICATE, d.STALE], ids=["DUPLICATE", "STALE"])
+def test_a_sched_insert_refused_at_its_start_for_its_nested_command_fails_at_once_and_is_not_resent(client, fw, code):
+    # DUPLICATE or STALE at the start of a SCHED_INSERT are about its nested command, not its own request id
+    fw.refuse_start["SCHED_INSERT"] = code
+    v = client.send("SCHED_INSERT", 30000, 0, "PING", check=False)
+    assert v.status == FAILED and v.reason.startswith("START_FAILED " + d.FAILURE_NAMES.text(code))
+    assert len(fw.received) == 1 and not v.resequenced
+
+
 def test_refused_command_raises_with_the_reason_in_words(client, fw):
     fw.refuse["ARM"] = d.NO_PERMIT
     with pytest.raises(CommandFailed, match="NO_PERMIT .the lander does not permit deployment.") as e:

@@ -124,3 +124,28 @@ def test_a_ground_tool_refused_by_the_far_end_says_why_and_steals_nothing(sim):
             answers, deframer = [], framing.Deframer()
             while ping.request_id not in answers:
                 deframer.feed(holder.recv(4096), lambda buf, n: answers.append(decode(bytes(buf[:n])).request_id))
+
+
+def test_a_fire_nested_byte_for_byte_in_a_sched_insert_is_refused_stale_and_its_slot_never_burns_again():
+    # Issue 11 part 2, through ground.client: ARM, FIRE 3 (packet P), ABORT during the burn, 20 PINGs
+    # (P again is STALE); then TIME_SET, ARM and a SCHED_INSERT whose nested command is P.
+    with Sim("--burn-time", "30", app="firmware.app") as s, _up(s.ports["link"]) as c:
+        assert c.send("ARM", confirm=True).ok
+        fire = c.submit("FIRE", 3, confirm=True)
+        c.await_event("BURN_START", since=fire.mark, slot=3, timeout=TIMEOUT)
+        c.send("ABORT")
+        assert fire.wait(TIMEOUT) and "ABORTED" in fire.reason
+        for _ in range(20):
+            c.send("PING")
+        mark = c.position()
+        c.link.write(fire.command.packet)
+        stale = c.await_record(lambda r: r.request_id == fire.request_id and r.name == "ACCEPT_FAILED", since=mark)
+        assert stale.values["code"] == d.STALE
+        now = c.send("TIME_SET", 25000, 0)
+        c.send("ARM", confirm=True)
+        v = c.send("SCHED_INSERT", 25000, 2000, fire.command, confirm=True, check=False)
+        time.sleep(4)  # past the release time it asked for
+        burns = s.do("burns")["burns"]
+        assert [b["slot"] for b in burns] == [3], burns
+        assert not any(r.request_id == fire.request_id for r in c.records(now.mark) if r.service == 1)
+        assert v.status == "FAILED" and v.stage("START_FAILED").code == d.STALE, v
