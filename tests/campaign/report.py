@@ -110,7 +110,10 @@ pytest test that replays it. On the firmware before the
 fixes of issue 11 it found both defects (section "Explore before the fixes": current in a slot
 whose satellite had left, at a retry and at a new FIRE; a request id run twice through the
 schedule). Since part 1 (no burn on a switch that has not settled) it finds no burn after a
-separation; the schedule replay stays until part 2 of issue 11 lands.
+separation; the schedule replay stays until part 2 of issue 11 lands. With the persistence
+rules it also finds a slot's RELEASED, seen during another slot's burn, undone by a power loss
+without VBAT before the actuator went off (it waits for the cut to reach flash): the slot's
+switch sets it again after the boot (docs/ARCHITECTURE.md, "Persistent state").
 """
 
 
