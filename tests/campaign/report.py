@@ -114,7 +114,10 @@ schedule replay of any earlier hazardous telecommand (SCHED_INSERT of a byte-for
 last ARM or FIRE). On the firmware of the commit before part 2's fix it finds the schedule replay
 (section "Explore before the part 2 fix"); since the fix (a nested telecommand checked against
 the recorded request ids and the sequence window, and reserved, when inserted) it finds no
-violation (section "Explore").
+violation (section "Explore"). With the persistence
+rules a slot's RELEASED seen during another slot's burn waits for the cut to reach flash, so a
+power loss without VBAT before then undoes it; the slot's switch sets it again after the boot
+(docs/ARCHITECTURE.md, "Persistent state"; the invariant is "RELEASED never lost once in flash").
 """
 
 
