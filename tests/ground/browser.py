@@ -15,7 +15,7 @@ from ground.archive import Archive
 from ground.client import Client
 from ground.server import Background, Server
 from tests.bench.server import _Server
-from tests.sim.simproc import Sim
+from tests.sim.simproc import BOOT_TIMEOUT, Sim
 
 CHROMIUM = "/usr/bin/chromium"
 # No connection the closed network would refuse (updates, sync, QUIC), no GPU, no first-run UI;
@@ -90,7 +90,7 @@ def served_board(tmp, hk_period_ms):
 
 
 @contextlib.contextmanager
-def board_with_web(folder, token=None, timeout=5.0, boot_timeout=10.0):
+def board_with_web(folder, token=None, timeout=5.0, boot_timeout=BOOT_TIMEOUT):
     """A simulated board (the real firmware) and, in this process, a ground server on it with its web
     console (``token``: its --token; its archive and sequence count in ``folder``), the board
     answering PING: (sim, server)."""

@@ -9,10 +9,9 @@ import pytest
 from ground.__main__ import main
 from ground.client import COMPLETED, FAILED, TIMEOUT, Client, default_seq_file
 from tests.ground.relay import Faults, Relay
-from tests.sim.simproc import Sim, wait_for
+from tests.sim.simproc import BOOT_TIMEOUT, Sim, wait_for
 
 pytestmark = pytest.mark.slow
-BOOT_TIMEOUT = 10.0  # s: the sim compiles and boots the firmware
 VERIFY_S = 1.5  # s: verification timeout on a local link (a burn in the sim's plant takes about 1 s)
 # A session of commands whose outcomes differ: successes, refusals, a burn that takes a while
 SESSION = [("PING",), ("ARM",), ("FIRE", 2), ("PARAM_GET", 2), ("FIRE", 2), ("DISARM",), ("FIRE", 3),

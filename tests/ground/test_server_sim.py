@@ -23,10 +23,9 @@ from ground.link import DOWN, UP
 from ground.server import Background, Server
 from tests.ground.test_console import SIZE, _text, _type, pilot_test
 from tests.ground.test_server import wait_for
-from tests.sim.simproc import ROOT, Sim
+from tests.sim.simproc import BOOT_TIMEOUT, ROOT, Sim
 
 TIMEOUT = 5.0  # s: verification timeout on a local link
-BOOT_TIMEOUT = 10.0
 
 
 def _ground(*argv, **popen):

@@ -12,9 +12,8 @@ from ground.archive import Archive
 from ground.client import Client, default_seq_file
 from ground.codec import decode
 from ground.link import DOWN, UP
-from tests.sim.simproc import Sim
+from tests.sim.simproc import BOOT_TIMEOUT, Sim
 
-BOOT_TIMEOUT = 10.0  # s: the sim compiles and boots the firmware
 TIMEOUT = 5.0  # s: verification timeout on a local link
 
 

@@ -19,6 +19,7 @@ from firmware.packet import decode_tm, encode_tc
 ROOT = Path(__file__).resolve().parents[2]
 PROBE = str(Path(__file__).with_name("probe_app.py"))
 START_S = 15.0
+BOOT_TIMEOUT = 30.0  # s: a first boot formats the flash, whose sector erases stall the sim as they stall the board
 
 
 def wait_for(predicate, timeout, what):
