@@ -14,6 +14,7 @@ import json
 import os
 import queue
 import secrets
+import signal
 import sys
 import threading
 import time
@@ -110,8 +111,12 @@ def cmd_send(a):
 
 
 def _watch(a, archive, show):
-    """Receive until --count records, --duration seconds or Ctrl-C; then every counter on stderr."""
-    records = queue.Queue()
+    """Receive until --count records, --duration seconds or Ctrl-C; then every counter on stderr.
+
+    Ctrl-C only puts a stop mark in the queue (a SimpleQueue: its put is safe in a signal
+    handler), so the interrupt never lands inside a write or a lock and the counters always follow.
+    """
+    records = queue.SimpleQueue()
     opened = []  # the link, once open (its first UP comes while it opens)
 
     def states(state):  # on stderr: stdout carries telemetry only
@@ -123,6 +128,7 @@ def _watch(a, archive, show):
     end = time.monotonic() + a.duration if a.duration else None
     with _client(a, archive=archive, on_record=records.put, on_state=states) as client:
         opened.append(client.link)
+        interrupted = signal.signal(signal.SIGINT, lambda *_: records.put(None))
         try:
             while not (a.count and n >= a.count) and not _gone.is_set():
                 left = None if end is None else end - time.monotonic()
@@ -132,10 +138,12 @@ def _watch(a, archive, show):
                     rec = records.get(timeout=left)
                 except queue.Empty:
                     break
+                if rec is None:  # Ctrl-C
+                    break
                 n += 1
                 show(rec)
-        except KeyboardInterrupt:
-            pass
+        finally:
+            signal.signal(signal.SIGINT, interrupted)
         _out("link: %s" % counters_text(client.counters()), err=True)
     return n
 
