@@ -10,6 +10,8 @@ TYPINGS_STAMP := typings/.installed
 PORT   ?= /dev/ttyACM0
 N      ?= 1000000
 MINUTES ?= 60
+WORKERS ?= 3
+HIL_OUT ?= hil/out
 CHROMIUM := /usr/bin/chromium
 
 .PHONY: help venv test lint typecheck mpy-compile pytest mptest icd icd-check proc-check hil hil-renode \
@@ -55,7 +57,10 @@ $(TYPINGS_STAMP): requirements-stubs.txt $(STAMP)
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --target typings -r requirements-stubs.txt
 	touch $@
 
-test: lint typecheck mpy-compile icd-check proc-check pytest mptest hil
+# pytest and the HIL scenarios run side by side: both spend most of their time waiting on
+# simulated boards in real time (each one's output comes whole, when it ends).
+test: lint typecheck mpy-compile icd-check proc-check mptest
+	@$(MAKE) --no-print-directory -j2 --output-sync=target pytest hil
 	@echo "make test: all checks passed"
 
 lint: $(STAMP)
@@ -67,8 +72,10 @@ typecheck: $(TYPINGS_STAMP)
 mpy-compile: $(STAMP)
 	@$(PY) -m ground.build build/mpy/firmware
 
+# Whole modules per worker (their sims and servers are module fixtures); most tests wait on a
+# simulated board in real time, so three workers fit two cores.
 pytest: $(STAMP) $(CHROMIUM)
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(WORKERS) --dist loadfile
 
 mptest: $(STAMP)
 	$(BIN)/micropython -X heapsize=256k tests/mp_runner.py tests/firmware
@@ -91,21 +98,21 @@ icd-check: $(STAMP)
 proc-check: $(STAMP)
 	@$(PY) -m ground proc check procedures/*.proc
 
-# hil/out/archive.sqlite: every frame and procedure run of this run only (ground replay, ground proc replay).
+# $(HIL_OUT)/archive.sqlite (hil/out): every frame and procedure run of this run only (ground replay, ground proc replay).
 hil: $(STAMP)
-	rm -f hil/out/archive.sqlite*
-	$(BIN)/robot --variable TARGET:sim --exclude renode-only --outputdir hil/out hil/suites
+	rm -f $(HIL_OUT)/archive.sqlite*
+	$(BIN)/robot --variable TARGET:sim --exclude renode-only --outputdir $(HIL_OUT) hil/suites
 
 # Renode's renode-test, with its own Python (Robot Framework as Renode pins it, plus
-# hil/requirements-renode.txt): no .venv. It runs from hil/out because the portable and
+# hil/requirements-renode.txt): no .venv. It runs from $(HIL_OUT) because the portable and
 # packaged renode-test append "-r $$(pwd)" after these arguments, and the last -r wins.
 hil-renode:
 	@command -v renode-test > /dev/null || { echo "renode-test not found: install Renode (see hil/README.md)"; exit 2; }
 	@test -n "$(FIRMWARE)" || { echo "usage: make hil-renode FIRMWARE=path/to/firmware.elf"; exit 2; }
-	@mkdir -p hil/out
-	rm -f hil/out/archive.sqlite*
-	cd hil/out && renode-test --variable TARGET:renode --variable FIRMWARE:$(abspath $(FIRMWARE)) \
-	  -r $(abspath hil/out) $(abspath $(wildcard hil/suites/*.robot))
+	@mkdir -p $(HIL_OUT)
+	rm -f $(HIL_OUT)/archive.sqlite*
+	cd $(HIL_OUT) && renode-test --variable TARGET:renode --variable FIRMWARE:$(abspath $(FIRMWARE)) \
+	  -r $(abspath $(HIL_OUT)) $(abspath $(wildcard hil/suites/*.robot))
 
 # bench prints the figures and fails on a host-independent miss; bench-report also writes
 # docs/PERFORMANCE.md and its plot (make test and make bench never rewrite tracked files).

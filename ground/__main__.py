@@ -128,7 +128,8 @@ def _watch(a, archive, show):
     end = time.monotonic() + a.duration if a.duration else None
     with _client(a, archive=archive, on_record=records.put, on_state=states) as client:
         opened.append(client.link)
-        interrupted = signal.signal(signal.SIGINT, lambda *_: records.put(None))
+        main = threading.current_thread() is threading.main_thread()  # (a test may run it in a thread)
+        interrupted = signal.signal(signal.SIGINT, lambda *_: records.put(None)) if main else None
         try:
             while not (a.count and n >= a.count) and not _gone.is_set():
                 left = None if end is None else end - time.monotonic()
@@ -143,7 +144,8 @@ def _watch(a, archive, show):
                 n += 1
                 show(rec)
         finally:
-            signal.signal(signal.SIGINT, interrupted)
+            if main:
+                signal.signal(signal.SIGINT, interrupted)
         _out("link: %s" % counters_text(client.counters()), err=True)
     return n
 

@@ -113,6 +113,7 @@ class Hardware:
         self._inputs_sent = None
         self._fed = 0.0
         self._cutoff = self._brownout_timer = None
+        self._cutoff_due = 0.0  # plant time the running burn's hardware cutoff is set for
         self._restart_lock = asyncio.Lock()
         self._ready = None
         self.link_url = None
@@ -275,8 +276,11 @@ class Hardware:
         elif kind == "B":
             self._burn(int(args[0]), int(args[1]), t)
         elif kind == "C":
-            self._cancel_cutoff()
-            self.plant.cut(t, "firmware")
+            if self._cutoff and self._cutoff_at() <= t:  # the timer was first: the host saw it late
+                self._hardware_cutoff()
+            else:
+                self._cancel_cutoff()
+                self.plant.cut(t, "firmware")
         elif kind == "F":
             now = time.monotonic()
             if self.watchdog:
@@ -296,6 +300,7 @@ class Hardware:
     def _burn(self, slot, max_ms, t):
         self.plant.burn(slot, t)
         self._cancel_cutoff()
+        self._cutoff_due = t + max_ms / 1000
         self._cutoff = asyncio.get_running_loop().call_later(max_ms / 1000, self._hardware_cutoff)
         if self.brownout == {"at": "burn_start"}:
             self.brownout = None
@@ -309,13 +314,19 @@ class Hardware:
         self.stalls["longest_ms"] = max(self.stalls["longest_ms"], ms)
         self.stalls["during_burn"] += any(s.actuator for s in self.plant.slots)
 
+    def _cutoff_at(self):
+        """When the timer ends the burn, in plant time: at BURN_MAX, or when a flash stall ends
+        (TIM2's interrupt handler runs from the flash being erased or written)."""
+        return max(self._cutoff_due, self._stall_until - self._t0)
+
     def _hardware_cutoff(self):
-        wait = self._stall_until - time.monotonic()
-        if wait > 0:  # TIM2's interrupt handler runs from the flash being erased or written
+        """The timer's cut, at the time the hardware makes it, however late this host runs it."""
+        wait = self._cutoff_at() - self.now()
+        if wait > 0:
             self._cutoff = asyncio.get_running_loop().call_later(wait, self._hardware_cutoff)
             return
         self._cutoff = None
-        self.plant.cut(self.now(), "cutoff")
+        self.plant.cut(self._cutoff_at(), "cutoff")
         if self._io:
             self._io.write(b"X\n")
 

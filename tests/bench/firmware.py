@@ -40,9 +40,7 @@ gc.collect()
 harness = gc.mem_alloc() - base - modules
 r = fakes.Rig('bench')
 r.board.uart.capture = False
-def no_collection():
-    pass
-r.app.hk.collect = no_collection  # a collection would hide allocations from mem_alloc
+r.app.hk.collect = fakes.no_collection  # a collection would hide allocations from mem_alloc
 r.send(CMD_HK_PERIOD, 1, 100)
 r.run(500)
 gc.collect()

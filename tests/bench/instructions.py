@@ -47,11 +47,7 @@ import gc
 from firmware import framing
 from firmware.tables import (CMD_ARM, CMD_FIRE, CMD_HK_DISABLE, CMD_HK_PERIOD, CMD_PARAM_SET, CMD_PING,
                              P_BURN_MAX)
-from tests.firmware.fakes import Rig
-
-
-def no_collection():
-    pass
+from tests.firmware.fakes import Rig, no_collection
 
 
 def main(scenario, n):

@@ -295,8 +295,8 @@ def points(nominal_keys):
 def campaign(limit=None, cut_limit=None, workers=2, log=print):
     """Nominal run, every event point, every storage write per CUTS; returns (nominal, outcomes).
 
-    ``limit``: at most this many event points, ``cut_limit``: at most this many cuts per
-    CUTS entry (CI's short form), spread over the sequence.
+    ``limit``: at most this many event points, spread over the sequence; ``cut_limit``: at
+    most this many cuts per CUTS entry, 4 writes apart (CI's short form: all of them at once).
     """
     with tempfile.TemporaryDirectory(prefix="faults-template-") as template:
         prepare(Path(template))
@@ -304,35 +304,36 @@ def campaign(limit=None, cut_limit=None, workers=2, log=print):
         if nominal.violations:
             return nominal, []
         todo = _spread(points(nominal.keys), limit)
+        if cut_limit is not None:
+            todo += [Point("powercut", cut=cut, n=1 + 4 * i) for cut in CUTS for i in range(cut_limit)]
         outcomes = []
         with concurrent.futures.ThreadPoolExecutor(workers) as pool:
             for o in pool.map(run_point, todo, range(1, len(todo) + 1), [template] * len(todo)):
                 log(line(o))
-                outcomes.append(o)
+                if o.point.kind != "powercut" or o.injected or o.violations:  # a cut past the last write
+                    outcomes.append(o)
             seed = len(todo) + 1
-            for cut in CUTS:
-                found = _power_cuts(pool, workers, cut, seed, cut_limit, template, log)
+            for cut in CUTS if cut_limit is None else ():
+                found = _power_cuts(pool, workers, cut, seed, template, log)
                 seed += 1000
                 outcomes += found
     return nominal, outcomes
 
 
-def _power_cuts(pool, workers, cut, seed, limit, template, log):
+def _power_cuts(pool, workers, cut, seed, template, log):
     """Power cut at the k-th write of one CUTS kind, k = 1, 2, ... until a run sees no cut."""
     out = []
     k = 1
-    stride = 1 if limit is None else 4
-    while limit is None or len(out) < limit:
-        batch = [Point("powercut", cut=cut, n=k + stride * i) for i in range(workers)]
+    while True:
+        batch = [Point("powercut", cut=cut, n=k + i) for i in range(workers)]
         results = list(pool.map(run_point, batch, range(seed, seed + workers), [template] * workers))
         seed += workers
         for o in results:
             log(line(o))
         out += [o for o in results if o.injected or o.violations]
         if not all(o.injected for o in results):
-            break
-        k += stride * workers
-    return out
+            return out
+        k += workers
 
 
 def _spread(items, limit):

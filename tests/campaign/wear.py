@@ -18,6 +18,7 @@ maximum flash timing, the same runs also give the longest freeze of the firmware
 longest time it went without feeding the watchdog.
 """
 
+import concurrent.futures
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -113,17 +114,21 @@ def _await_released(c, mark, n):
 
 
 def measure(profile=PROFILE, commands=None, timing="max", log=print):
-    """(one day, the events): the two Parts of ``profile`` run on the sim. ``commands``: a day
-    with fewer reading commands (CI's short form; its TIME_SETs and resets all the same)."""
+    """(one day, the events): the two Parts of ``profile``, each on a sim of its own, side by
+    side. ``commands``: a day with fewer reading commands (CI's short form; its TIME_SETs and
+    resets all the same)."""
     p = profile
     with tempfile.TemporaryDirectory(prefix="wear-template-") as template:
         prepare(Path(template))
         n = commands or p["commands_per_day"]
-        day = _run("one day", template, timing, _day(n, p["time_sets_per_day"], p["resets_per_day"]))
-        log(line(day))
-        events = _run("mission events", template, timing,
-                      _events(p["releases"], p["param_changes"], p["scheduled"]))
-        log(line(events))
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            day = pool.submit(_run, "one day", template, timing,
+                              _day(n, p["time_sets_per_day"], p["resets_per_day"]))
+            events = pool.submit(_run, "mission events", template, timing,
+                                 _events(p["releases"], p["param_changes"], p["scheduled"]))
+            day, events = day.result(), events.result()
+    log(line(day))
+    log(line(events))
     return day, events
 
 

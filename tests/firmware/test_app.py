@@ -5,7 +5,7 @@ import sys
 
 from firmware.app import TICK_MS
 from firmware.tables import ARMED, CMD_ARM, CMD_FIRE, CMD_HK_PERIOD, CMD_SCHED_INSERT, CMD_TIME_SET
-from tests.firmware.fakes import Rig
+from tests.firmware.fakes import Rig, no_collection
 
 ITERATIONS = 300
 
@@ -32,7 +32,7 @@ class Calls:
 def allocated_per_iteration(r):
     """Bytes allocated by ITERATIONS loop iterations (MicroPython's gc.mem_alloc; 0 elsewhere)."""
     r.board.uart.capture = False  # the fake UART must not allocate either
-    r.app.hk.collect = _no_collection
+    r.app.hk.collect = no_collection
     gc.collect()
     gc.disable()
     try:
@@ -43,10 +43,6 @@ def allocated_per_iteration(r):
         return gc.mem_alloc() - a0 if MP else 0
     finally:
         gc.enable()
-
-
-def _no_collection():
-    pass
 
 
 def steady_rig(name):

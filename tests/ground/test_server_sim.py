@@ -159,7 +159,7 @@ def test_a_slow_client_loses_housekeeping_counted_while_a_script_gets_every_repo
                 msg = json.loads(lines.readline())
                 status = msg if msg["type"] == "status" else status
             slow.close()
-    assert len(hk) > 2000 and ping.stage("COMPLETED").t - ping.sent_at < 0.5
+    assert len(hk) > 2000 and ping.ok and ping.attempts == 1  # completed at its first send: nothing held it up
     received = script.records(mark)
     assert all((b.seq - a.seq) & 0x3FFF == 1 for a, b in zip(received, received[1:], strict=False)), "a TM lost"
     assert script.link.counters()["dropped"] == 0 and status["dropped"] > 0

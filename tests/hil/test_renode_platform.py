@@ -156,7 +156,7 @@ def test_the_calibration_words_and_the_adc_sample_read_the_lab_temperature():
 
 
 def test_make_hil_renode_runs_renode_test_from_hil_out_with_every_suite_and_no_venv(tmp_path):
-    """The portable renode-test appends -r $(pwd): run from hil/out, the results land there."""
+    """The portable renode-test appends -r $(pwd): run from the output folder, the results land there."""
     log = tmp_path / "renode-test.json"
     stand_in = tmp_path / "bin" / "renode-test"
     stand_in.parent.mkdir()
@@ -165,11 +165,11 @@ def test_make_hil_renode_runs_renode_test_from_hil_out_with_every_suite_and_no_v
     stand_in.chmod(0o755)
     venv = tmp_path / "no-venv"
     env = dict(os.environ, PATH="%s:%s" % (stand_in.parent, os.environ["PATH"]))
-    p = subprocess.run(["make", "--no-print-directory", "hil-renode", "FIRMWARE=build/fw.elf", "VENV=%s" % venv],
-                       cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    out = str(tmp_path / "out")  # (make hil may be running beside this test, in hil/out)
+    p = subprocess.run(["make", "--no-print-directory", "hil-renode", "FIRMWARE=build/fw.elf", "VENV=%s" % venv,
+                        "HIL_OUT=" + out], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert p.returncode == 0, p.stderr
     call = json.loads(log.read_text())
-    out = os.path.join(ROOT, "hil", "out")
     assert call["cwd"] == out
     argv = call["argv"] + ["-r", call["cwd"]]  # what the portable renode-test adds
     assert argv[len(argv) - 1 - argv[::-1].index("-r") + 1] == out
