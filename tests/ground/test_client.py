@@ -306,3 +306,4 @@ def test_the_link_is_free_again_once_its_client_closes(client, fw):
 def test_a_malformed_socket_url_is_a_usage_error_in_words(url):
     with pytest.raises(UsageError, match="bad link URL .*: expected socket://HOST:PORT, PORT from 1 to 65535"):
         Client(url)
+
