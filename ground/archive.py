@@ -161,11 +161,11 @@ class Archive:
                 self.errors += 1
                 self.last_error = "archive %s is closed" % self.path
                 return
-            if not self._pending:
+            if not self._pending:  # the writer sleeps until a first row; then it gathers until the window ends
                 self._first_at = time.monotonic()
+                self._cond.notify_all()
             self._pending.append((sql, args))
             self._stored += 1
-            self._cond.notify_all()
 
     def flush(self):
         """Return once every row stored so far is committed (or counted as lost)."""

@@ -345,7 +345,8 @@ class Client:
                          owner or self.name, approver)
         with self._cond:
             self._pending[tc.request_id] = v
-        threading.Thread(target=self._drive, args=(v,), name="ground-verify", daemon=True).start()
+        written = self._attempt(v)  # from this thread: the command leaves before any thread hand-off
+        threading.Thread(target=self._drive, args=(v, written), name="ground-verify", daemon=True).start()
         return v
 
     def telecommand(self, name, args, confirm):
@@ -368,20 +369,13 @@ class Client:
             raise _with(LinkError("%s not sent: %s" % (v.command, v.reason)), v)
         return v
 
-    def _drive(self, v):
-        """Send, then resend the same packet after ``timeout`` s without a report, up to ``retries``
-        times (see the module doc)."""
-        written = 0
-        while v.attempts <= v.retries and not v.done.is_set():
-            v.attempts += 1
-            v.sent_at = time.time()
-            try:
-                self._write(v, v.sent_at)
-                written += 1
-            except LinkError as e:
-                v.reason = str(e)
-            if self._await_stages(v) or v.unclaimed:  # a resend would only get the same answer
+    def _drive(self, v, written):
+        """After the first attempt (``written``: True if it left), resend the same packet after
+        ``timeout`` s without a report, up to ``retries`` times (see the module doc)."""
+        while not (self._await_stages(v) or v.unclaimed):  # a resend would only get the same answer
+            if v.attempts > v.retries:
                 break
+            written += self._attempt(v)
         with self._cond:
             self._pending.pop(v.request_id, None)
         attempts = "%d attempt%s" % (v.attempts, "" if v.attempts == 1 else "s")
@@ -392,6 +386,17 @@ class Client:
         if not v.done.is_set():
             last = v.stages[-1].name if v.stages else "sending (%s)" % attempts
             v._finish(TIMEOUT, "no report for %g s after %s: outcome unknown, check telemetry" % (v.timeout, last))
+
+    def _attempt(self, v):
+        """Send ``v`` once more; True if it left (else ``v.reason`` says why not)."""
+        v.attempts += 1
+        v.sent_at = time.time()
+        try:
+            self._write(v, v.sent_at)
+        except LinkError as e:
+            v.reason = str(e)
+            return False
+        return True
 
     def _write(self, v, t):
         """Send ``v``'s packet (LinkError if the link is down) and archive it as sent at ``t``."""

@@ -30,6 +30,8 @@ confirms). Neither a repeat nor a step back is counted as lost.
 import fcntl
 import hashlib
 import os
+import select
+import socket
 import sys
 import tempfile
 import threading
@@ -161,6 +163,9 @@ class Link:
             if "exclusively lock" in str(e):
                 raise LinkTaken("%s is taken: another program has the serial port open" % self.url)
             raise LinkError("cannot open %s: %s" % (self.url, e))
+        sock = _socket_of(port, self.url)
+        if sock is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # a TC leaves now, not after an ACK
         with self._lock:
             self._port = port
             self._resync = True
@@ -195,9 +200,8 @@ class Link:
                     self.reconnects += 1
                 continue
             try:
-                data = port.read(port.in_waiting or 1)
-                if data and self.url.startswith("socket://"):
-                    data += _rest(port)
+                sock = _socket_of(port, self.url)
+                data = port.read(port.in_waiting or 1) if sock is None else self._receive(sock)
             except _PORT_ERRORS as e:
                 if not self._closed.is_set():
                     refused = self._refused()
@@ -209,6 +213,21 @@ class Link:
             if data:
                 self.rx_bytes += len(data)
                 self.deframer.feed(data, self._handle)
+
+    def _receive(self, sock):
+        """What a socket:// port holds (b"" after _READ_TIMEOUT s of nothing): one select and one
+        recv. The sim and Renode send each byte when the line carries it, so the reader wakes
+        about once a byte: pyserial's read (a Timeout object, a select for ``in_waiting``, a
+        second read for the rest) cost that wake-up, under the GIL, several times over."""
+        if not select.select([sock], [], [], _READ_TIMEOUT)[0]:
+            return b""
+        try:
+            data = sock.recv(_BURST)
+        except BlockingIOError:
+            return b""
+        if not data:
+            raise OSError("the far end closed the connection")
+        return data
 
     def _refused(self):
         """The far end closed the connection at once, before sending a byte: it serves another client."""
@@ -259,14 +278,9 @@ def reconnect(connect, closed):
     return None
 
 
-def _rest(port):
-    """The rest of what a socket:// port holds: its in_waiting says only 0 or 1 (pyserial's
-    protocol_socket.py), and a byte per read costs a system call or two per byte."""
-    port.timeout = 0
-    try:
-        return port.read(_BURST)
-    finally:
-        port.timeout = _READ_TIMEOUT
+def _socket_of(port, url):
+    """The TCP socket under a socket:// port (pyserial's protocol_socket keeps it as ``_socket``), else None."""
+    return getattr(port, "_socket", None) if url.startswith("socket://") else None
 
 
 def _check_url(url):

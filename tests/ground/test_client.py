@@ -1,6 +1,7 @@
 """The client library: verification stages, retries, hazards, reconnects, junk."""
 
 import os
+import threading
 import time
 
 import pytest
@@ -307,3 +308,12 @@ def test_the_link_is_free_again_once_its_client_closes(client, fw):
 def test_a_malformed_socket_url_is_a_usage_error_in_words(url):
     with pytest.raises(UsageError, match="bad link URL .*: expected socket://HOST:PORT, PORT from 1 to 65535"):
         Client(url)
+
+
+def test_a_command_leaves_from_the_thread_that_submits_it_before_submit_returns(client):
+    writers = []
+    write = client.link.write
+    client.link.write = lambda raw: (writers.append(threading.current_thread()), write(raw))
+    v = client.submit("PING")
+    assert writers == [threading.current_thread()] and v.attempts == 1  # no hand-off to another thread first
+    assert v.wait(5) and v.ok
