@@ -293,7 +293,7 @@ def test_a_second_client_on_the_same_link_is_refused_at_once_naming_the_first(cl
     taken = r"socket://127.0.0.1:\d+ is taken by pid %d \(.+\): one tool per link" % os.getpid()
     with pytest.raises(LinkTaken, match=taken):
         Client(fw.url)
-    assert time.monotonic() - t0 < 1.0
+    assert time.monotonic() - t0 < 3.0  # at once: no retry (a reconnect backs off up to 2 s), whatever the load
     assert fw.connections == 1  # it never even connected
 
 
