@@ -147,20 +147,23 @@ def _expand(task):
             transitions += 1
             points = [] if restarts else None
             _step(w, event, sid, seen, out, points)
-            for n, point in enumerate(points or (), 1):
+            for n, (point, cut) in enumerate(points or (), 1):
                 for k in restarts:
                     if point[k] not in done[k]:
                         done[k].add(point[k])
-                        w.restore(snap)
                         transitions += 1
-                        _step(w, (k, n, event), sid, seen, out)
+                        _step(w, (k, n, event), sid, seen, out, cut=cut)
     return out, transitions
 
 
-def _step(w, event, sid, seen, out, points=None):
-    """Apply ``event``; note the successor if new."""
+def _step(w, event, sid, seen, out, points=None, cut=None):
+    """Apply ``event`` (a restart in a flash write: from what the write left, ``cut``); note the
+    successor if new."""
     try:
-        w.apply(event, points)
+        if cut is None:
+            w.apply(event, points)
+        else:
+            w.restart_in(event, cut)
         found = w.found
     except Exception as e:  # the firmware raised: the board would reset
         found = ["firmware raised %s: %s" % (type(e).__name__, e)]
