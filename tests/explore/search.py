@@ -9,6 +9,7 @@ parent and event, so the path to any state (the shortest: breadth-first) can be 
 A state that breaks an invariant is reported with that path and not explored further.
 """
 
+import gc
 import multiprocessing
 import os
 import resource
@@ -68,6 +69,7 @@ def explore(bounds, max_states=10**6, max_seconds=540, workers=None, log=print):
             _VISITED = visited
             _FRONTIER = frontier
             tasks = [(i, i + _CHUNK) for i in range(0, len(frontier), _CHUNK)]
+            gc.freeze()  # the collector leaves what the search holds alone (and the workers' copies of it)
             limit = (max_states, t0 + max_seconds)
             if workers > 1 and len(frontier) > _CHUNK:
                 pool = ctx.Pool(workers)
@@ -88,6 +90,7 @@ def explore(bounds, max_states=10**6, max_seconds=540, workers=None, log=print):
                 break
         else:
             result.complete = not frontier
+        gc.unfreeze()
         for k, (sid, message) in result.violations.items():
             result.violations[k] = (message, path(parents, sid))
     result.seconds = time.monotonic() - t0
