@@ -1,6 +1,7 @@
 """Breadth-first search over the world's abstract states, on every core.
 
-Level by level: the frontier (snapshots of the states first reached at this depth) is split
+Level by level: the frontier (snapshots of the states first reached at this depth, pickled: the
+workers send them as bytes and unpickle those they expand, so the parent never does) is split
 between worker processes forked for the level, so each inherits the visited set as it stands
 (copy-on-write, nothing to send); each worker restores every state of its share into its one
 live App, tries every enabled event (and a power cut and a reset in each flash write the event
@@ -12,6 +13,7 @@ A state that breaks an invariant is reported with that path and not explored fur
 import gc
 import multiprocessing
 import os
+import pickle
 import resource
 import time
 
@@ -61,7 +63,7 @@ def explore(bounds, max_states=10**6, max_seconds=540, workers=None, log=print):
         _WORLD = world
         visited = {hash(world.key())}
         parents = [(-1, None)]  # state id -> (parent id, event)
-        frontier = [(0, world.snapshot())]
+        frontier = [(0, pickle.dumps(world.snapshot(), pickle.HIGHEST_PROTOCOL))]
         ctx = multiprocessing.get_context("fork")
         while frontier and result.depth < bounds.depth:
             if len(parents) >= max_states or time.monotonic() - t0 > max_seconds:
@@ -137,7 +139,8 @@ def _expand(task):
     out = []
     transitions = 0
     kinds = [k for k in RESTARTS if k in w.bounds.kinds and w.bounds.in_writes]  # restarts in a flash write
-    for sid, snap in _FRONTIER[task[0]:task[1]]:
+    for sid, data in _FRONTIER[task[0]:task[1]]:
+        snap = pickle.loads(data)
         w.restore(snap)
         events = [e for e in w.events if w.enabled(e)]
         restarts = kinds if w.resets < w.bounds.resets else []
@@ -173,7 +176,7 @@ def _step(w, event, sid, seen, out, points=None, cut=None):
     h = hash(w.key()) if not found else hash((sid, event))
     if h not in _VISITED and h not in seen:
         seen.add(h)
-        out.append((h, sid, event, None if found else w.snapshot(), found))
+        out.append((h, sid, event, None if found else pickle.dumps(w.snapshot(), pickle.HIGHEST_PROTOCOL), found))
 
 
 def path(parents, sid):
