@@ -69,6 +69,7 @@ def explore(bounds, max_states=10**6, max_seconds=540, workers=None, log=print):
             if len(parents) >= max_states or time.monotonic() - t0 > max_seconds:
                 break
             _VISITED = visited
+            _SEEN.clear()
             _FRONTIER = frontier
             tasks = [(i, i + _CHUNK) for i in range(0, len(frontier), _CHUNK)]
             gc.freeze()  # the collector leaves what the search holds alone (and the workers' copies of it)
@@ -129,13 +130,15 @@ def _merge(outs, visited, parents, result, limit):
 
 _WORLD = None  # the process's world, inherited by the forked workers
 _VISITED = set()
+_SEEN = set()  # successors this process has sent in this level (each worker's tasks come in order: the parent
+# keeps the first of each, so a later one need not be sent)
 _FRONTIER = []
 
 
 def _expand(task):
     """Successors of frontier[start:end] that the visited set (as forked) does not hold."""
     w = _WORLD
-    seen = set()
+    seen = _SEEN
     out = []
     transitions = 0
     kinds = [k for k in RESTARTS if k in w.bounds.kinds and w.bounds.in_writes]  # restarts in a flash write
