@@ -5,8 +5,9 @@ workers send them as bytes and unpickle those they expand, so the parent never d
 between worker processes forked for the level, so each inherits the visited set as it stands
 (copy-on-write, nothing to send); each worker restores every state of its share into its one
 live App, tries every enabled event (and a power cut and a reset in each flash write the event
-makes), and returns the successors it has not seen. The parent keeps the first of each, with its
-parent and event, so the path to any state (the shortest: breadth-first) can be rebuilt.
+makes, from what that write left: ``World.restart_in``), and returns the successors it has not
+sent in this level. The parent keeps the first of each, with its parent and event, so the path
+to any state (the shortest: breadth-first) can be rebuilt.
 A state that breaks an invariant is reported with that path and not explored further.
 """
 

@@ -6,7 +6,9 @@ board (tests/firmware/fakes.py: the board contract, the one-actuator and inhibit
 switches come from the plant below. ``snapshot``/``restore`` copy only the values that carry
 state (``Saver``) in and out of that live App, so a search never deep-copies an application;
 ``key`` is the abstract state the visited set hashes (see tests/explore/__init__.py); ``apply``
-runs one event and one loop iteration and leaves in ``found`` what it broke.
+runs one event and one loop iteration and leaves in ``found`` what it broke; ``restart_in`` gives
+what a reset or power cut inside one of the event's flash writes leaves, from what ``apply`` took
+at that write, without running the event again (tests/test_explore.py checks that both agree).
 
 The plant, per slot: the actuator drives current only while the firmware burns that slot AND
 the arm line is on AND RBF is out AND the lander permits (the hardware inhibits in series). A
@@ -553,7 +555,7 @@ class World:
         flash = self.flash
         key = None
         if flash.on_write is None:
-            key = (bytes(b.backup), tuple(flash.files.items()), b.t, b.cause, b.rbf, b.perm, b.arm_fault,
+            key = (bytes(b.backup), frozenset(flash.files.items()), b.t, b.cause, b.rbf, b.perm, b.arm_fault,
                    tuple(self.reading(s) for s in range(T.N_SLOTS)))
             hit = self._boots.get(key)
             if hit is not None:
