@@ -9,6 +9,7 @@ and, for each kind of violation, its shortest trace and a pytest test that repla
 """
 
 import argparse
+import os
 import subprocess
 import sys
 import time
@@ -53,9 +54,11 @@ def lines(results):
     out = []
     for r in results:
         out.append("scope %-9s %s" % (r.bounds.name, r.summary()))
-    out.append("total: %d distinct states, %d transitions, %.0f s (%.0f CPU s)" % (
-        sum(r.states for r in results), sum(r.transitions for r in results), sum(r.seconds for r in results),
-        sum(r.cpu for r in results)))
+    states, cpu = sum(r.states for r in results), sum(r.cpu for r in results)
+    out.append("total: %d distinct states, %d transitions, %.0f s (%.0f CPU s: %.0f states per CPU second); "
+               "load average %.1f (1 minute, mean at the scopes' ends) on %d cores" % (
+                   states, sum(r.transitions for r in results), sum(r.seconds for r in results), cpu,
+                   states / max(cpu, 1e-9), sum(r.load for r in results) / len(results), os.cpu_count() or 1))
     for r in results:
         for message, events in r.violations.values():
             out += ["", "[%s] %s" % (r.bounds.name, message),

@@ -37,14 +37,15 @@ class Result:
         self.partial = False  # the last depth was cut short by the state or time limit
         self.seconds = 0.0
         self.cpu = 0.0  # CPU seconds of the search and its workers
+        self.load = 0.0  # the machine's load average (1 minute) as it ended: others share the cores
         self.violations = {}  # kind -> (message, events)
         self.levels = []  # distinct new states per depth
 
     def summary(self):
         depth = "depth %d%s" % (self.depth, " (complete)" if self.complete else " (in part)" if self.partial else "")
-        return ("%d distinct states, %d transitions, %s, %.0f s (%.0f CPU s) on %d worker%s; violations: %d" % (
-            self.states, self.transitions, depth, self.seconds, self.cpu,
-            self.workers, "" if self.workers == 1 else "s", len(self.violations)))
+        return ("%d distinct states, %d transitions, %s, %.0f s (%.0f CPU s) on %d worker%s, load %.1f; violations: %d"
+                % (self.states, self.transitions, depth, self.seconds, self.cpu, self.workers,
+                   "" if self.workers == 1 else "s", self.load, len(self.violations)))
 
 
 def kind(message):
@@ -99,6 +100,7 @@ def explore(bounds, max_states=10**6, max_seconds=540, workers=None, log=print):
             result.violations[k] = (message, path(parents, sid))
     result.seconds = time.monotonic() - t0
     result.cpu = _cpu() - cpu0
+    result.load = os.getloadavg()[0]
     return result
 
 
