@@ -10,7 +10,7 @@ from firmware.switches import Switches
 from firmware.verification import Verification
 from tests.explore import scopes
 from tests.explore.search import explore, replay
-from tests.explore.world import Bounds, World, flash_in_ram
+from tests.explore.world import RESTARTS, Bounds, World, flash_in_ram
 
 pytestmark = pytest.mark.slow
 SECONDS = 60  # a bound, not an expectation: the quick form takes about 10 s on an idle machine
@@ -100,3 +100,28 @@ def test_the_search_finds_the_same_states_on_one_core_as_on_two():
     one = explore(bounds, max_states=3000, workers=1, log=lambda s: None)
     two = explore(bounds, max_states=3000, workers=2, log=lambda s: None)
     assert (one.states, one.transitions, one.levels) == (two.states, two.transitions, two.levels)
+
+
+def test_a_restart_from_what_a_flash_write_left_is_the_restart_cut_into_that_write():
+    # The search restarts in a flash write from what the write left (World.restart_in), not by running
+    # the event again up to the cut (World.apply, which replays traces): both must leave the same world.
+    with flash_in_ram() as flash:
+        w = World(scopes.named("every"), flash)
+        for event in [("ARM",), ("TIME_SET",), ("SCHED_INSERT", ("FIRE", 1)), ("FIRE", 2), ("advance",)]:
+            w.apply(event)
+        start = w.snapshot()
+        compared = 0
+        for event in [e for e in w.events if w.enabled(e)]:
+            w.restore(start)
+            points = []
+            w.apply(event, points)
+            for n, (_point, cut) in enumerate(points, 1):
+                for kind in RESTARTS:
+                    w.restore(start)
+                    w.apply((kind, n, event))
+                    cut_into = (w.snapshot(), w.found)
+                    w.restore(start)
+                    w.restart_in((kind, n, event), cut)
+                    assert (w.snapshot(), w.found) == cut_into, (kind, n, event)
+                    compared += 1
+        assert compared > 50, compared

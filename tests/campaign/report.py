@@ -118,6 +118,9 @@ violation (section "Explore"). With the persistence
 rules a slot's RELEASED seen during another slot's burn waits for the cut to reach flash, so a
 power loss without VBAT before then undoes it; the slot's switch sets it again after the boot
 (docs/ARCHITECTURE.md, "Persistent state"; the invariant is "RELEASED never lost once in flash").
+`make explore` stops once its scopes have found 10^6 distinct states together, or after 540 s
+(each scope takes an equal share of what the earlier ones left of both); its figures give the
+states per CPU second and the machine's load average, as the cores it ran on may be shared.
 """
 
 

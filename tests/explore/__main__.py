@@ -1,12 +1,15 @@
 """``python -m tests.explore [--scope NAME ...] [--states N] [--seconds S] [--workers N] [--quick] [--report]``
 
-Runs the explorations of tests/explore/scopes.py one after the other (each may use
-``--seconds`` at most, of which they share what the earlier ones left), prints their figures
+Runs the explorations of tests/explore/scopes.py one after the other until they have found
+``--states`` distinct states together or used ``--seconds`` (each takes an equal share of what
+the earlier ones left of both, so one that exhausts its bounds early leaves the rest to the
+others), prints their figures
 and, for each kind of violation, its shortest trace and a pytest test that replays it. With
 ``--report`` the figures go to docs/RELIABILITY.md (``make explore``). Exits 1 on any violation.
 """
 
 import argparse
+import os
 import subprocess
 import sys
 import time
@@ -32,9 +35,10 @@ def run(names, states, seconds, workers, quick, log):
     results = []
     for name in names:
         bounds = scopes.named(name, quick)
-        left = seconds - (time.monotonic() - t0)
+        scopes_left = len(names) - len(results)
+        left = seconds - (time.monotonic() - t0), states - sum(r.states for r in results)
         log("scope %s: %s" % (name, bounds))
-        results.append(explore(bounds, states, left / (len(names) - len(results)), workers, log))
+        results.append(explore(bounds, left[1] // scopes_left, left[0] / scopes_left, workers, log))
     return results
 
 
@@ -50,9 +54,11 @@ def lines(results):
     out = []
     for r in results:
         out.append("scope %-9s %s" % (r.bounds.name, r.summary()))
-    out.append("total: %d distinct states, %d transitions, %.0f s (%.0f CPU s)" % (
-        sum(r.states for r in results), sum(r.transitions for r in results), sum(r.seconds for r in results),
-        sum(r.cpu for r in results)))
+    states, cpu = sum(r.states for r in results), sum(r.cpu for r in results)
+    out.append("total: %d distinct states, %d transitions, %.0f s (%.0f CPU s: %.0f states per CPU second); "
+               "load average %.1f (1 minute, mean at the scopes' ends) on %d cores" % (
+                   states, sum(r.transitions for r in results), sum(r.seconds for r in results), cpu,
+                   states / max(cpu, 1e-9), sum(r.load for r in results) / len(results), os.cpu_count() or 1))
     for r in results:
         for message, events in r.violations.values():
             out += ["", "[%s] %s" % (r.bounds.name, message),
@@ -66,7 +72,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m tests.explore", description=__doc__.split("\n\n")[1])
     ap.add_argument("--scope", action="append", choices=[b.name for b in scopes.SCOPES],
                     help="exploration to run (repeatable; default: all)")
-    ap.add_argument("--states", type=int, default=10**6, help="stop a scope at this many distinct states")
+    ap.add_argument("--states", type=int, default=10**6, help="stop at this many distinct states (all scopes together)")
     ap.add_argument("--seconds", type=float, default=540, help="time for all scopes together")
     ap.add_argument("--workers", type=int, default=None, help="processes (default: one per core)")
     ap.add_argument("--quick", action="store_true", help="the bounded form make test runs")

@@ -1,16 +1,20 @@
 """Breadth-first search over the world's abstract states, on every core.
 
-Level by level: the frontier (snapshots of the states first reached at this depth) is split
+Level by level: the frontier (snapshots of the states first reached at this depth, pickled: the
+workers send them as bytes and unpickle those they expand, so the parent never does) is split
 between worker processes forked for the level, so each inherits the visited set as it stands
 (copy-on-write, nothing to send); each worker restores every state of its share into its one
 live App, tries every enabled event (and a power cut and a reset in each flash write the event
-makes), and returns the successors it has not seen. The parent keeps the first of each, with its
-parent and event, so the path to any state (the shortest: breadth-first) can be rebuilt.
+makes, from what that write left: ``World.restart_in``), and returns the successors it has not
+sent in this level. The parent keeps the first of each, with its parent and event, so the path
+to any state (the shortest: breadth-first) can be rebuilt.
 A state that breaks an invariant is reported with that path and not explored further.
 """
 
+import gc
 import multiprocessing
 import os
+import pickle
 import resource
 import time
 
@@ -33,14 +37,15 @@ class Result:
         self.partial = False  # the last depth was cut short by the state or time limit
         self.seconds = 0.0
         self.cpu = 0.0  # CPU seconds of the search and its workers
+        self.load = 0.0  # the machine's load average (1 minute) as it ended: others share the cores
         self.violations = {}  # kind -> (message, events)
         self.levels = []  # distinct new states per depth
 
     def summary(self):
         depth = "depth %d%s" % (self.depth, " (complete)" if self.complete else " (in part)" if self.partial else "")
-        return ("%d distinct states, %d transitions, %s, %.0f s (%.0f CPU s) on %d worker%s; violations: %d" % (
-            self.states, self.transitions, depth, self.seconds, self.cpu,
-            self.workers, "" if self.workers == 1 else "s", len(self.violations)))
+        return ("%d distinct states, %d transitions, %s, %.0f s (%.0f CPU s) on %d worker%s, load %.1f; violations: %d"
+                % (self.states, self.transitions, depth, self.seconds, self.cpu, self.workers,
+                   "" if self.workers == 1 else "s", self.load, len(self.violations)))
 
 
 def kind(message):
@@ -60,14 +65,16 @@ def explore(bounds, max_states=10**6, max_seconds=540, workers=None, log=print):
         _WORLD = world
         visited = {hash(world.key())}
         parents = [(-1, None)]  # state id -> (parent id, event)
-        frontier = [(0, world.snapshot())]
+        frontier = [(0, pickle.dumps(world.snapshot(), pickle.HIGHEST_PROTOCOL))]
         ctx = multiprocessing.get_context("fork")
         while frontier and result.depth < bounds.depth:
             if len(parents) >= max_states or time.monotonic() - t0 > max_seconds:
                 break
             _VISITED = visited
+            _SEEN.clear()
             _FRONTIER = frontier
             tasks = [(i, i + _CHUNK) for i in range(0, len(frontier), _CHUNK)]
+            gc.freeze()  # the collector leaves what the search holds alone (and the workers' copies of it)
             limit = (max_states, t0 + max_seconds)
             if workers > 1 and len(frontier) > _CHUNK:
                 pool = ctx.Pool(workers)
@@ -88,10 +95,12 @@ def explore(bounds, max_states=10**6, max_seconds=540, workers=None, log=print):
                 break
         else:
             result.complete = not frontier
+        gc.unfreeze()
         for k, (sid, message) in result.violations.items():
             result.violations[k] = (message, path(parents, sid))
     result.seconds = time.monotonic() - t0
     result.cpu = _cpu() - cpu0
+    result.load = os.getloadavg()[0]
     return result
 
 
@@ -124,17 +133,20 @@ def _merge(outs, visited, parents, result, limit):
 
 _WORLD = None  # the process's world, inherited by the forked workers
 _VISITED = set()
+_SEEN = set()  # successors this process has sent in this level (each worker's tasks come in order: the parent
+# keeps the first of each, so a later one need not be sent)
 _FRONTIER = []
 
 
 def _expand(task):
     """Successors of frontier[start:end] that the visited set (as forked) does not hold."""
     w = _WORLD
-    seen = set()
+    seen = _SEEN
     out = []
     transitions = 0
     kinds = [k for k in RESTARTS if k in w.bounds.kinds and w.bounds.in_writes]  # restarts in a flash write
-    for sid, snap in _FRONTIER[task[0]:task[1]]:
+    for sid, data in _FRONTIER[task[0]:task[1]]:
+        snap = pickle.loads(data)
         w.restore(snap)
         events = [e for e in w.events if w.enabled(e)]
         restarts = kinds if w.resets < w.bounds.resets else []
@@ -147,27 +159,30 @@ def _expand(task):
             transitions += 1
             points = [] if restarts else None
             _step(w, event, sid, seen, out, points)
-            for n, point in enumerate(points or (), 1):
+            for n, (point, cut) in enumerate(points or (), 1):
                 for k in restarts:
                     if point[k] not in done[k]:
                         done[k].add(point[k])
-                        w.restore(snap)
                         transitions += 1
-                        _step(w, (k, n, event), sid, seen, out)
+                        _step(w, (k, n, event), sid, seen, out, cut=cut)
     return out, transitions
 
 
-def _step(w, event, sid, seen, out, points=None):
-    """Apply ``event``; note the successor if new."""
+def _step(w, event, sid, seen, out, points=None, cut=None):
+    """Apply ``event`` (a restart in a flash write: from what the write left, ``cut``); note the
+    successor if new."""
     try:
-        w.apply(event, points)
+        if cut is None:
+            w.apply(event, points)
+        else:
+            w.restart_in(event, cut)
         found = w.found
     except Exception as e:  # the firmware raised: the board would reset
         found = ["firmware raised %s: %s" % (type(e).__name__, e)]
     h = hash(w.key()) if not found else hash((sid, event))
     if h not in _VISITED and h not in seen:
         seen.add(h)
-        out.append((h, sid, event, None if found else w.snapshot(), found))
+        out.append((h, sid, event, None if found else pickle.dumps(w.snapshot(), pickle.HIGHEST_PROTOCOL), found))
 
 
 def path(parents, sid):

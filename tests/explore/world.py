@@ -6,7 +6,9 @@ board (tests/firmware/fakes.py: the board contract, the one-actuator and inhibit
 switches come from the plant below. ``snapshot``/``restore`` copy only the values that carry
 state (``Saver``) in and out of that live App, so a search never deep-copies an application;
 ``key`` is the abstract state the visited set hashes (see tests/explore/__init__.py); ``apply``
-runs one event and one loop iteration and leaves in ``found`` what it broke.
+runs one event and one loop iteration and leaves in ``found`` what it broke; ``restart_in`` gives
+what a reset or power cut inside one of the event's flash writes leaves, from what ``apply`` took
+at that write, without running the event again (tests/test_explore.py checks that both agree).
 
 The plant, per slot: the actuator drives current only while the firmware burns that slot AND
 the arm line is on AND RBF is out AND the lander permits (the hardware inhibits in series). A
@@ -60,7 +62,10 @@ HAZARDOUS = ("ARM", "FIRE")  # of those, what SCHED_INSERT may nest a copy of (F
 RESTARTS = {"power cut": 0, "reset": 1}  # the reset cause of each (0, power on: no VBAT)
 BACKUP_SIZE = 2048  # the backup SRAM the board contract promises at least (the board has 4 KiB)
 _REC_GEN = 4  # a record file: generation u32 | payload | CRC-16 (firmware/store.py)
-_RECORDS = ("state", "params", "schedule")  # their files, by record number - 1
+_PATHS = tuple(("/flash/%s.rec" % r, "/flash/%s.tmp" % r) for r in ("state", "params", "schedule"))  # by record - 1
+_PAYLOADS = {}  # record file content -> its payload if good, else b"" (``World._on_flash``)
+_PAYLOADS_MAX = 100000
+_BOOTS_MAX = 20000  # about 3 KB each
 _NOISE = bytearray(BACKUP_SIZE)
 garbage(_NOISE)  # what the backup SRAM holds after a power cut without VBAT
 
@@ -80,12 +85,12 @@ class _Writer:
     def __init__(self, flash, path):
         self._flash = flash
         self._path = path
-        self._data = bytearray()
+        self._data = None  # until the first write(), where a cut of this flash write strikes
 
     def write(self, b):
-        if self._flash.cut_now():
-            self._flash.files[self._path] = bytes(self._data + bytes(b)[:len(b) // 2])  # torn
-            raise PowerCut()
+        if self._data is None:
+            self._data = bytearray()
+            self._flash.tear(self._path, bytes(b)[:len(b) // 2])
         self._data += b
 
     def __enter__(self):
@@ -107,7 +112,7 @@ class Flash:
         self.files = {}
         self.writes = 0
         self.cut_at = 0
-        self.on_write = None  # called with the path as each write starts
+        self.on_write = None  # called at each write where a cut would strike, the files as it would leave them
 
     def open(self, path, mode="rb"):
         if "w" in mode:
@@ -117,8 +122,18 @@ class Flash:
             raise OSError(2, "no such file")
         return io.BytesIO(self.files[path])
 
-    def cut_now(self):
-        return self.writes == self.cut_at
+    def tear(self, path, torn):
+        """A temp file's first bytes go to flash: a cut now leaves it ``torn``."""
+        if self.writes == self.cut_at or self.on_write:
+            old = self.files.get(path)
+            self.files[path] = torn
+            if self.writes == self.cut_at:
+                raise PowerCut()
+            self.on_write()
+            if old is None:
+                del self.files[path]
+            else:
+                self.files[path] = old
 
     def rename(self, src, dst):
         if dst in self.files:
@@ -134,10 +149,10 @@ class Flash:
 
     def _write(self, path, cut=True):
         self.writes += 1
-        if self.on_write:
-            self.on_write(path)
-        if cut and self.cut_now():
+        if cut and self.writes == self.cut_at:
             raise PowerCut()
+        if cut and self.on_write:
+            self.on_write()
 
 
 @contextlib.contextmanager
@@ -290,6 +305,7 @@ class World:
         self.app = None
         self._boot()
         self._saver = Saver(self.app)
+        self._boots = {}  # what a boot read -> what it left (``_boot_and_step``)
         self._scratch = State(None, None)  # reads a state record found on flash
         self.step()
         self.settle()
@@ -410,29 +426,50 @@ class World:
         (``("power cut", n, event)``, ``("reset", n, event)``) reboots instead.
 
         ``points``: a list that gets, per flash write of the event, what a power cut and what a
-        reset there would leave (``restart_point``): equal ones reboot alike.
+        reset there would leave (``restart_point``: equal ones reboot alike) and what ``restart_in``
+        needs to restart there without running the event again.
         """
         self.found = []
         self.board.violations = []
         self.flash.writes = 0
         self._running = []
-        self.flash.on_write = None if points is None else lambda path: points.append(self.restart_point())
+        self.flash.on_write = None if points is None else lambda: points.append((self.restart_point(), self._cut()))
         if len(event) == 3 and event[0] in RESTARTS:
             self.flash.cut_at = event[1]
             try:
                 self._do(event[2])
             except PowerCut:
                 self.flash.cut_at = 0
-                ran = self._running
-                self._running = []
-                self._restart(RESTARTS[event[0]])
-                # the cut undid the step: what ran in it counts only if its record reached the flash
-                self._commit([r for r in ran if self.app.state.outcome(r[0]) >= 0])
+                self._restart_in_write(RESTARTS[event[0]])
                 return
             self.flash.cut_at = 0
             self.found.append("no flash write %d in %s" % (event[1], label(event[2])))
             return
         self._do(event)
+
+    def restart_in(self, event, cut):
+        """``apply(event)`` (a reset or a power cut in a flash write) from ``cut``, what that write's
+        ``points`` entry took as the write began: what is left when the event is cut there."""
+        board, plant, files, path, backup, running, found, violations = cut
+        self._restore_world(board, plant, files, path)
+        self.board.backup[:] = backup
+        self._running = list(running)
+        self.found = list(found)
+        self.board.violations = list(violations)
+        self.flash.on_write = None
+        self._restart_in_write(RESTARTS[event[0]])
+
+    def _cut(self):
+        """What a cut of the flash write under way leaves in the world but the App (see ``restart_in``)."""
+        return (self._board_values(), self._plant(), dict(self.flash.files), self._path(), bytes(self.board.backup),
+                tuple(self._running), tuple(self.found), tuple(self.board.violations))
+
+    def _restart_in_write(self, cause):
+        ran = self._running
+        self._running = []
+        self._restart(cause)
+        # the cut undid the step: what ran in it counts only if its record reached the flash
+        self._commit([r for r in ran if self.app.state.outcome(r[0]) >= 0])
 
     def _do(self, event):
         kind = event[0]
@@ -500,13 +537,40 @@ class World:
             self.released = self._released_on_flash()
         self.board.power_cycle(cause, keep_backup=cause != 0)
         self.current()
-        self._boot()
-        self.step()
+        self._boot_and_step()
         a = self.app
         if a.seq.state != T.SAFE or self.board.on >= 0 or self.board.arm_out:
             self.found.append("after a reset: state %d, actuator %d, arm line %s" % (
                 a.seq.state, self.board.on, self.board.arm_out))
         self._check()
+
+    def _boot_and_step(self):
+        """A boot and its first loop iteration. What they leave in the App, the backup SRAM and the
+        flash follows from what they read: both memories, the board's time, inputs and reset cause,
+        and the switches. So a boot that reads what an earlier one read takes the values that one
+        left (``_boots``: the restarts inside flash writes repeat the same few boots from many
+        states), unless restart points are being taken in its flash writes (``apply``) or the
+        first boot acted on the world (ran a command, drove an output, broke an invariant)."""
+        b = self.board
+        flash = self.flash
+        key = None
+        if flash.on_write is None:
+            key = (bytes(b.backup), frozenset(flash.files.items()), b.t, b.cause, b.rbf, b.perm, b.arm_fault,
+                   tuple(self.reading(s) for s in range(T.N_SLOTS)))
+            hit = self._boots.get(key)
+            if hit is not None:
+                self._saver.restore(self.app, hit[0])
+                flash.files = dict(hit[1])
+                self.fired = 0
+                return
+        before = (self._board_values(), self.executed, len(self.found), self.flowing)
+        self._boot()
+        self.step()
+        if key is not None and before == (self._board_values(), self.executed, len(self.found), self.flowing) \
+                and not b.violations:
+            if len(self._boots) >= _BOOTS_MAX:
+                self._boots.clear()
+            self._boots[key] = (self._saver.save(self.app), dict(flash.files))
 
     def _released_on_flash(self):
         """The slots the state record on flash holds RELEASED. A RELEASED not there yet (queued behind
@@ -612,18 +676,26 @@ class World:
         return min(t for t, _ in dl) if dl else None
 
     # --- save, restore, abstract ------------------------------------------------------------------
-    def snapshot(self):
+    def _board_values(self):
         b = self.board
-        return (self._saver.save(self.app),
-                (b.t, b.on, b.start, b.max_ms, b.max_at_start, b.arm_out, b.arm_fault, b.rbf, b.perm, b.cause),
-                (tuple(self.separated), tuple(self._reading), tuple(self.settle_end), tuple(self.stuck),
-                 tuple(self.bounces), tuple(self.burns), self.flowing),
-                dict(self.flash.files),
-                (self.seq, dict(self.memory), self.executed, self.fired, self.released, self.resets, self.faults))
+        return b.t, b.on, b.start, b.max_ms, b.max_at_start, b.arm_out, b.arm_fault, b.rbf, b.perm, b.cause
+
+    def _plant(self):
+        return (tuple(self.separated), tuple(self._reading), tuple(self.settle_end), tuple(self.stuck),
+                tuple(self.bounces), tuple(self.burns), self.flowing)
+
+    def _path(self):
+        return self.seq, dict(self.memory), self.executed, self.fired, self.released, self.resets, self.faults
+
+    def snapshot(self):
+        return self._saver.save(self.app), self._board_values(), self._plant(), dict(self.flash.files), self._path()
 
     def restore(self, snap):
         fw, board, plant, files, path = snap
         self._saver.restore(self.app, fw)
+        self._restore_world(board, plant, files, path)
+
+    def _restore_world(self, board, plant, files, path):
         b = self.board
         (b.t, b.on, b.start, b.max_ms, b.max_at_start, b.arm_out, b.arm_fault, b.rbf, b.perm, b.cause) = board
         (sep, reading, settle, stuck, bounces, burns, self.flowing) = plant
@@ -698,12 +770,21 @@ class World:
     def _on_flash(self, i, n):
         """The payload of record ``i`` (0 state, 1 params, 2 schedule; ``n`` bytes) that a boot from
         the flash alone would load (a good record file, else a good temp file), or None."""
-        for suffix in ("rec", "tmp"):
-            data = self.flash.files.get("/flash/%s.%s" % (_RECORDS[i], suffix))
-            if data is not None and len(data) == _REC_GEN + n + 2 and not crc16(data, len(data)):
+        files = self.flash.files
+        for path in _PATHS[i]:
+            data = files.get(path)
+            if data is None:
+                continue
+            payload = _PAYLOADS.get(data)
+            if payload is None:  # each file content is checked once: key and restart_point ask often
+                if len(_PAYLOADS) > _PAYLOADS_MAX:
+                    _PAYLOADS.clear()
+                good = len(data) == _REC_GEN + n + 2 and not crc16(data, len(data))
+                payload = _PAYLOADS[data] = data[_REC_GEN:-2] if good else b""
+            if payload:
                 if i == 0:
-                    self._scratch._buf[:] = data[_REC_GEN:-2]
-                return data[_REC_GEN:-2]
+                    self._scratch._buf[:] = payload
+                return payload
         return None
 
     def _flash_key(self, memory):
