@@ -48,7 +48,7 @@ from firmware.schedule import _ENTRY
 from firmware.sequencer import _MARGIN
 from firmware.state import N_RECENT, State
 from firmware.verification import RUNNING
-from tests.firmware.fakes import FakeBoard, Rig, garbage
+from tests.firmware.fakes import FakeBoard, Rig, garbage, no_collection
 
 SETTLE_MS = T.SWITCH_SETTLE_MS  # the deployer's specification: a switch chatters at most this long after a release
 EPOCH_MS = 24800 * 86400000  # ground time at board time 0 (CDS days since 1958: 2025-11)
@@ -357,7 +357,7 @@ class World:
         # Housekeeping collects the heap for its heap figure (at most once a second): here that is
         # CPython's whole heap, the search's visited states included, for a figure no decision
         # depends on (housekeeping is not state: Saver.SKIP). It made the search 4 times slower.
-        self.app.hk.collect = _no_collection
+        self.app.hk.collect = no_collection
         self.fired = 0
 
     def _executed(self, rid, i):
@@ -810,10 +810,6 @@ class World:
 
 
 def _unsent(tm, n):
-    pass
-
-
-def _no_collection():
     pass
 
 
