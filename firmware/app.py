@@ -1,8 +1,11 @@
 """The application: builds the parts over one Board and runs the main loop.
 
 ``run(board)`` never returns. Each iteration feeds the watchdog, advances the
-clock, reads whatever the link has into one preallocated buffer, then lets the
-switches, the sequencer, the schedule and housekeeping act. In steady state an
+clock, writes the telemetry that waits, reads what the link has into one
+preallocated buffer (once nothing waits), then lets the switches, the
+sequencer, the schedule and housekeeping act; it idles what is left of TICK_MS
+after its writes, which block for their line time within a budget
+(firmware/telemetry.py). In steady state an
 iteration allocates nothing (tests/firmware/test_app.py measures it).
 
 Boot: every record is loaded (a bad one: defaults + RECORD_CORRUPT), slots
@@ -27,8 +30,9 @@ from firmware.tables import EV_BOOT, SAFE
 from firmware.telemetry import Telemetry
 from firmware.verification import Verification
 
-TICK_MS = const(10)  # longest idle between iterations (a burn is checked this often)
-_RX = const(256)  # link bytes read per iteration (idle returns early when bytes arrive)
+TICK_MS = const(10)  # loop period when the writes leave time (a burn is checked this often)
+_RX = const(128)  # link bytes read per iteration (idle returns early when bytes arrive); the replies fit
+# the telemetry FIFO (firmware/telemetry.py)
 
 
 class App:
@@ -55,13 +59,16 @@ class App:
         self.tm.event(EV_BOOT, self.state.boot_count, self.reset_cause)
 
     def step(self):
-        """One loop iteration."""
+        """One loop iteration; returns the ms to idle before the next (its writes took the rest)."""
         b = self.board
         b.feed()
         self.clock.update()
-        n = b.uart.readinto(self._rx)
-        if n:
-            self.deframer.feed(self._rx, self._on_packet, n)
+        tm = self.tm
+        tm.begin(b.burning() >= 0)
+        if tm.clear():  # else the replies to the last read still wait: commands wait in the UART
+            n = b.uart.readinto(self._rx)
+            if n:
+                self.deframer.feed(self._rx, self._on_packet, n)
         self.switches.update(self.seq.judged)
         self.seq.tick()
         self.services.tick()
@@ -69,11 +76,11 @@ class App:
         self.hk.led = self.seq.state != SAFE or self.clock.uptime_s & 1 == 1  # steady when armed, else blink
         b.set_led(self.hk.led)
         self.hk.tick()
+        return tm.rest_ms(TICK_MS)
 
 
 def run(board):
     """The firmware's entry point on every board: never returns."""
     app = App(board)
     while True:
-        app.step()
-        board.idle(TICK_MS)
+        board.idle(app.step())

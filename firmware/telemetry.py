@@ -1,12 +1,28 @@
 """Telemetry out: packets built in one buffer, framed, written to the link.
 
 Everything here runs in steady state (housekeeping, events), so it allocates
-nothing: event sizes are worked out once, at start. ``backlog_us`` models the
-UART: the line time of what was written and has not left yet (10 bits a byte at
-the link's baud), so continuous housekeeping can keep the line full without
-queueing more than it must. The PUS 1 layouts, which
+nothing: event sizes are worked out once, at start. The PUS 1 layouts, which
 firmware.tables does not carry, are checked against the dictionary by
 tests/test_firmware_layouts.py.
+
+The board's ``uart.write`` blocks for the frame's wire time (no TX buffer: the
+stm32 port's uart_tx_data waits for each character to leave; 88 bytes take
+7.6 ms at 115200), so the loop bounds the line time it spends writing in one
+iteration: ``begin`` opens a budget of _BUDGET_US (_BURN_BUDGET_US while an
+actuator is on, so the loop still cuts a burn _MARGIN ms before the hardware
+does and samples the switches every TICK_MS or so). A frame is written if its
+line time fits what is left, or if nothing was written yet outside a burn (so a
+frame longer than the budget, at a low baud, still goes); else it waits in a
+FIFO of _QUEUE bytes that ``begin`` drains first, in order. The loop reads the
+link only while that FIFO is empty (``clear``): the replies to one read always
+fit it, and a flood waits in the UART's receive buffer, where the board drops
+what overflows, instead of in RAM here. A frame that finds the FIFO full is
+dropped and counted (``dropped``).
+
+::
+
+    line time of a frame   (len(frame) * 10 bits) / baud, kept in 1/16 us
+    one iteration          begin: drain FIFO | read (FIFO empty) | reports | rest
 """
 
 import struct
@@ -23,7 +39,10 @@ START = const(2)
 PROGRESS = const(4)
 COMPLETE = const(6)
 _ACK = (ACK_ACCEPT, 0, ACK_START, 0, ACK_PROGRESS, 0, ACK_COMPLETE)  # TC ack flag per stage
-_DRAINED_MS = const(1000)  # longer than any backlog: the UART is empty
+_BUDGET_US = const(25000)  # line time written per iteration: 3 HK reports at 115200
+_BURN_BUDGET_US = const(8000)  # while a burn runs: one HK report at 115200; the loop tick stays TICK_MS
+_FULL_X16 = const(_BUDGET_US * 16)
+_QUEUE = const(1024)  # the replies to one read of the link (firmware.app._RX) fit
 
 
 class Telemetry:
@@ -31,30 +50,74 @@ class Telemetry:
         self.w = TmWriter()
         self.buf = self.w.buf
         self._frame = bytearray(MAX_FRAME)
+        self._fv = memoryview(self._frame)
         self._uart = board.uart
         self._clock = clock
         self._elen = bytes(struct.calcsize(f) for f in EVENT_FORMATS)
         self._us_per_byte_x16 = 160_000_000 // board.uart.baud  # 10 bits, in 1/16 us
-        self._backlog_x16 = 0  # line time still queued when the clock last ticked
-        self._at = clock.now
+        self._budget_x16 = self._left_x16 = _FULL_X16  # line time this iteration may write, and what is left
+        self._q = bytearray(_QUEUE)
+        self._qv = memoryview(self._q)
+        self._qh = self._qn = 0  # the FIFO is _q[_qh:_qn], whole frames
+        self.dropped = 0  # frames lost to a full FIFO
 
-    def backlog_us(self):
-        """Microseconds until everything written so far has left the UART."""
-        c = self._clock
-        ms = c.since(self._at)
-        self._at = c.now
-        gone = ms * 16000 if ms < _DRAINED_MS else self._backlog_x16  # no big int after a long quiet
-        self._backlog_x16 = self._backlog_x16 - gone if self._backlog_x16 > gone else 0
-        return self._backlog_x16 >> 4
+    def begin(self, burning):
+        """A loop iteration starts: a new budget, spent first on the frames that wait."""
+        self._budget_x16 = self._left_x16 = _BURN_BUDGET_US * 16 if burning else _FULL_X16
+        q = self._q
+        while self._qh < self._qn:
+            end = q.find(b"\x00", self._qh) + 1
+            if not self._fits(end - self._qh):
+                return
+            self._write(self._qv[self._qh:end], end - self._qh)
+            self._qh = end
+        self._qh = self._qn = 0
+
+    def clear(self):
+        """True when nothing waits: the loop may read (and answer) more commands."""
+        return self._qn == 0
+
+    def fits(self, n):
+        """True if a packet of ``n`` data bytes would be written now (continuous HK)."""
+        return self._qn == 0 and self._fits(TM_HEADER + n + 4)  # CRC, COBS code byte, delimiter
+
+    def rest_ms(self, tick_ms):
+        """What is left of a loop tick of ``tick_ms`` after this iteration's writes."""
+        spent_ms = (self._budget_x16 - self._left_x16 + 15999) // 16000  # rounded up: never past the tick
+        return tick_ms - spent_ms if spent_ms < tick_ms else 0
 
     def send(self, tm, n):
         """Send packet ``tm`` (service << 8 | subtype) whose ``n`` data bytes are in ``buf``."""
         c = self._clock
         m = self.w.finish(tm >> 8, tm & 0xFF, n, c.days, c.ms)
         k = encode_into(self.buf, m, self._frame)
-        self.backlog_us()  # drain to now first
-        self._backlog_x16 += k * self._us_per_byte_x16
-        self._uart.write(self._frame, k)
+        if self._qn == 0 and self._fits(k):
+            self._write(self._frame, k)
+            return
+        if self._qn + k > _QUEUE:
+            self._compact()
+        if self._qn + k > _QUEUE:
+            self.dropped += 1
+            return
+        self._q[self._qn:self._qn + k] = self._fv[:k]
+        self._qn += k
+
+    def _fits(self, k):
+        """A k-byte frame fits the budget left, or nothing was written yet outside a burn."""
+        return k * self._us_per_byte_x16 <= self._left_x16 or self._left_x16 == _FULL_X16
+
+    def _write(self, buf, k):
+        cost = k * self._us_per_byte_x16
+        self._left_x16 = self._left_x16 - cost if cost < self._left_x16 else 0
+        self._uart.write(buf, k)  # returns once the frame has left the wire
+
+    def _compact(self):
+        q = self._q
+        n = self._qn - self._qh
+        for i in range(n):  # forwards: the source is always ahead of the destination
+            q[i] = q[self._qh + i]
+        self._qh = 0
+        self._qn = n
 
     def verify(self, stage, rid, ack, code=0, data=0, step=0):
         """A PUS 1 report: success (code 0) only if ``ack`` asks for it, failure always.
