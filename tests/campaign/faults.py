@@ -149,14 +149,14 @@ class Trigger:
         threading.Timer(delay, self.board.do, (cmd,), args).start()
 
 
-def run_point(point, seed, template):
+def run_point(point, seed, template, fs="lfs"):
     """One full release with ``point``'s fault (None: nominal), recovery, checks."""
     t0 = time.monotonic()
     out = Outcome(point)
     try:
         with tempfile.TemporaryDirectory(prefix="faults-") as tmp:
             copy_state(template, tmp)
-            with Board(seed, state_dir=tmp, vbat=point is not None and point.vbat) as board:
+            with Board(seed, state_dir=tmp, vbat=point is not None and point.vbat, fs=fs) as board:
                 _run(board, Trigger(point, board), out)
     except (OSError, AssertionError) as e:  # the sim itself did not start or stop
         out.violations.append("sim: %s" % e)
@@ -292,39 +292,41 @@ def points(nominal_keys):
     return out + [Point("brownout", slot=s) for s in range(1, d.N_SLOTS + 1)]
 
 
-def campaign(limit=None, cut_limit=None, workers=2, log=print):
+def campaign(limit=None, cut_limit=None, workers=2, log=print, fs="lfs"):
     """Nominal run, every event point, every storage write per CUTS; returns (nominal, outcomes).
 
     ``limit``: at most this many event points, ``cut_limit``: at most this many cuts per
-    CUTS entry (CI's short form), spread over the sequence.
+    CUTS entry (CI's short form), spread over the sequence; ``fs``: the board's filesystem
+    (the sim's ``--fs``: lfs, or fat as the stock image formats /flash).
     """
     with tempfile.TemporaryDirectory(prefix="faults-template-") as template:
-        prepare(Path(template))
-        nominal = run_point(None, 0, template)
+        prepare(Path(template), fs)
+        nominal = run_point(None, 0, template, fs)
         if nominal.violations:
             return nominal, []
         todo = _spread(points(nominal.keys), limit)
         outcomes = []
+        n = len(todo)
         with concurrent.futures.ThreadPoolExecutor(workers) as pool:
-            for o in pool.map(run_point, todo, range(1, len(todo) + 1), [template] * len(todo)):
+            for o in pool.map(run_point, todo, range(1, n + 1), [template] * n, [fs] * n):
                 log(line(o))
                 outcomes.append(o)
             seed = len(todo) + 1
             for cut in CUTS:
-                found = _power_cuts(pool, workers, cut, seed, cut_limit, template, log)
+                found = _power_cuts(pool, workers, cut, seed, cut_limit, template, log, fs)
                 seed += 1000
                 outcomes += found
     return nominal, outcomes
 
 
-def _power_cuts(pool, workers, cut, seed, limit, template, log):
+def _power_cuts(pool, workers, cut, seed, limit, template, log, fs):
     """Power cut at the k-th write of one CUTS kind, k = 1, 2, ... until a run sees no cut."""
     out = []
     k = 1
     stride = 1 if limit is None else 4
     while limit is None or len(out) < limit:
         batch = [Point("powercut", cut=cut, n=k + stride * i) for i in range(workers)]
-        results = list(pool.map(run_point, batch, range(seed, seed + workers), [template] * workers))
+        results = list(pool.map(run_point, batch, range(seed, seed + workers), [template] * workers, [fs] * workers))
         seed += workers
         for o in results:
             log(line(o))
