@@ -31,8 +31,8 @@ from firmware.telemetry import Telemetry
 from firmware.verification import Verification
 
 TICK_MS = const(10)  # loop period when the writes leave time (a burn is checked this often)
-_RX = const(128)  # link bytes read per iteration (idle returns early when bytes arrive); the replies fit
-# the telemetry FIFO (firmware/telemetry.py)
+_RX = const(32)  # link bytes read per iteration (idle returns early when bytes arrive): 3 PINGs at most
+# (15 bytes each, one begun in the previous read), whose replies wait in the telemetry FIFO
 
 
 class App:
@@ -64,19 +64,19 @@ class App:
         b.feed()
         self.clock.update()
         tm = self.tm
-        tm.begin(b.burning() >= 0)
         if tm.clear():  # else the replies to the last read still wait: commands wait in the UART
             n = b.uart.readinto(self._rx)
             if n:
                 self.deframer.feed(self._rx, self._on_packet, n)
-        self.switches.update(self.seq.judged)
+        self.switches.update(self.seq.judged)  # before any write: every TICK_MS whatever the link carries
         self.seq.tick()
+        tm.begin(b.burning() >= 0)  # the reports so far waited: written from here on
         self.services.tick()
         self.store.flush()  # what waited for the actuator to go off
         self.hk.led = self.seq.state != SAFE or self.clock.uptime_s & 1 == 1  # steady when armed, else blink
         b.set_led(self.hk.led)
         self.hk.tick()
-        return tm.rest_ms(TICK_MS)
+        return tm.end(TICK_MS)
 
 
 def run(board):

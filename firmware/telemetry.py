@@ -14,15 +14,18 @@ does and samples the switches every TICK_MS or so). A frame is written if its
 line time fits what is left, or if nothing was written yet outside a burn (so a
 frame longer than the budget, at a low baud, still goes); else it waits in a
 FIFO of _QUEUE bytes that ``begin`` drains first, in order. The loop reads the
-link only while that FIFO is empty (``clear``): the replies to one read always
-fit it, and a flood waits in the UART's receive buffer, where the board drops
-what overflows, instead of in RAM here. A frame that finds the FIFO full is
-dropped and counted (``dropped``).
+link only while that FIFO is empty (``clear``), firmware.app._RX bytes at a
+time, so a flood waits in the UART's receive buffer (where the board drops what
+overflows) instead of in RAM here. Between ``end`` and ``begin`` (the read, the
+switches and the sequencer: no write delays them) every report waits in the
+FIFO; the replies to one read of PINGs and the sequencer's events fit it. A frame that finds the FIFO full
+anyway (a read of several HK_ONE_SHOTs or SCHED_LISTs) is written at once after
+those waiting: late, past the budget, rather than lost.
 
 ::
 
     line time of a frame   (len(frame) * 10 bits) / baud, kept in 1/16 us
-    one iteration          begin: drain FIFO | read (FIFO empty) | reports | rest
+    one iteration          read (FIFO empty), switches, sequencer | begin: drain FIFO | reports | end | idle
 """
 
 import struct
@@ -42,7 +45,7 @@ _ACK = (ACK_ACCEPT, 0, ACK_START, 0, ACK_PROGRESS, 0, ACK_COMPLETE)  # TC ack fl
 _BUDGET_US = const(25000)  # line time written per iteration: 3 HK reports at 115200
 _BURN_BUDGET_US = const(8000)  # while a burn runs: one HK report at 115200; the loop tick stays TICK_MS
 _FULL_X16 = const(_BUDGET_US * 16)
-_QUEUE = const(1024)  # the replies to one read of the link (firmware.app._RX) fit
+_QUEUE = const(512)  # the 4 reports of each of 3 PINGs (one read, firmware.app._RX: 324 bytes) and events
 
 
 class Telemetry:
@@ -59,15 +62,18 @@ class Telemetry:
         self._q = bytearray(_QUEUE)
         self._qv = memoryview(self._q)
         self._qh = self._qn = 0  # the FIFO is _q[_qh:_qn], whole frames
-        self.dropped = 0  # frames lost to a full FIFO
 
     def begin(self, burning):
         """A loop iteration starts: a new budget, spent first on the frames that wait."""
         self._budget_x16 = self._left_x16 = _BURN_BUDGET_US * 16 if burning else _FULL_X16
+        self._drain(False)
+
+    def _drain(self, all_of_it):
+        """Write the waiting frames in order, those that fit the budget or ``all_of_it``."""
         q = self._q
         while self._qh < self._qn:
             end = q.find(b"\x00", self._qh) + 1
-            if not self._fits(end - self._qh):
+            if not (all_of_it or self._fits(end - self._qh)):
                 return
             self._write(self._qv[self._qh:end], end - self._qh)
             self._qh = end
@@ -81,9 +87,11 @@ class Telemetry:
         """True if a packet of ``n`` data bytes would be written now (continuous HK)."""
         return self._qn == 0 and self._fits(TM_HEADER + n + 4)  # CRC, COBS code byte, delimiter
 
-    def rest_ms(self, tick_ms):
-        """What is left of a loop tick of ``tick_ms`` after this iteration's writes."""
+    def end(self, tick_ms):
+        """The iteration's writes are over (what is sent until the next ``begin`` waits); returns
+        what is left of a loop tick of ``tick_ms`` after them."""
         spent_ms = (self._budget_x16 - self._left_x16 + 15999) // 16000  # rounded up: never past the tick
+        self._budget_x16 = self._left_x16 = 0
         return tick_ms - spent_ms if spent_ms < tick_ms else 0
 
     def send(self, tm, n):
@@ -96,8 +104,9 @@ class Telemetry:
             return
         if self._qn + k > _QUEUE:
             self._compact()
-        if self._qn + k > _QUEUE:
-            self.dropped += 1
+        if self._qn + k > _QUEUE:  # late rather than lost: everything goes now, in order
+            self._drain(True)
+            self._write(self._frame, k)
             return
         self._q[self._qn:self._qn + k] = self._fv[:k]
         self._qn += k

@@ -238,11 +238,12 @@ class Rig:
         return struct.unpack(">I", packet[:4])[0]
 
     def run(self, ms=TICK_MS):
-        """Loop iterations until ``ms`` of fake time passed; returns the new telemetry."""
+        """Loop iterations until ``ms`` of fake time passed and the link's input is read and
+        answered (the loop reads a few commands an iteration); returns the new telemetry."""
         end = self.board.t + ms
         while True:
             rest = self.app.step()
-            if self.board.t >= end:
+            if self.board.t >= end and not self.board.uart.rx and self.app.tm.clear():
                 break
             self.board.idle(rest)
         return self.collect()

@@ -123,7 +123,7 @@ def test_an_insert_refused_for_want_of_room_reserves_nothing():
     r = ready("once_full")
     for i in range(SCHEDULE_SIZE):
         schedule(r, r.tc(CMD_PING), 60000 + i)
-    r.run(1000)
+    r.run()
     p = r.tc(CMD_PING)
     rid = schedule(r, p, 1000)
     assert failure(r.run(), rid) == (4, SCHEDULE_FULL, 0)

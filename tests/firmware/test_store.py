@@ -158,12 +158,12 @@ def test_persisted_commands_are_refused_busy_while_an_actuator_is_on_but_safe_an
     flash = files(r.board.fs_root)
     busy = [r.send(CMD_PARAM_SET, P_ARM_WINDOW, 90), r.send(CMD_SCHED_INSERT, 200, 0, extra=r.tc(CMD_PING))]
     ping = r.send(CMD_PING)
-    tms = r.run(100)  # the replies leave within the burn's write budget, over a few iterations
+    tms = r.run()
     assert [failure(tms, rid) for rid in busy] == [(2, BUSY, 0)] * 2
     assert subtypes(tms, ping) == [1, 3, 7]
     assert files(r.board.fs_root) == flash and r.board.on == 0
     safe = r.send(CMD_SAFE)
-    tms = r.run(100)
+    tms = r.run()
     assert subtypes(tms, safe) == [1, 3, 7] and r.board.on == -1
     assert files(r.board.fs_root) != flash
 
