@@ -76,7 +76,7 @@ class App:
         self.hk.led = self.seq.state != SAFE or self.clock.uptime_s & 1 == 1  # steady when armed, else blink
         b.set_led(self.hk.led)
         self.hk.tick()
-        return tm.end(TICK_MS)
+        return tm.done(TICK_MS)
 
 
 def run(board):

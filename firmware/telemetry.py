@@ -16,7 +16,7 @@ frame longer than the budget, at a low baud, still goes); else it waits in a
 FIFO of _QUEUE bytes that ``begin`` drains first, in order. The loop reads the
 link only while that FIFO is empty (``clear``), firmware.app._RX bytes at a
 time, so a flood waits in the UART's receive buffer (where the board drops what
-overflows) instead of in RAM here. Between ``end`` and ``begin`` (the read, the
+overflows) instead of in RAM here. Between ``done`` and ``begin`` (the read, the
 switches and the sequencer: no write delays them) every report waits in the
 FIFO; the replies to one read of PINGs and the sequencer's events fit it. A frame that finds the FIFO full
 anyway (a read of several HK_ONE_SHOTs or SCHED_LISTs) is written at once after
@@ -25,7 +25,7 @@ those waiting: late, past the budget, rather than lost.
 ::
 
     line time of a frame   (len(frame) * 10 bits) / baud, kept in 1/16 us
-    one iteration          read (FIFO empty), switches, sequencer | begin: drain FIFO | reports | end | idle
+    one iteration          read (FIFO empty), switches, sequencer | begin: drain FIFO | reports | done | idle
 """
 
 import struct
@@ -87,7 +87,7 @@ class Telemetry:
         """True if a packet of ``n`` data bytes would be written now (continuous HK)."""
         return self._qn == 0 and self._fits(TM_HEADER + n + 4)  # CRC, COBS code byte, delimiter
 
-    def end(self, tick_ms):
+    def done(self, tick_ms):
         """The iteration's writes are over (what is sent until the next ``begin`` waits); returns
         what is left of a loop tick of ``tick_ms`` after them."""
         spent_ms = (self._budget_x16 - self._left_x16 + 15999) // 16000  # rounded up: never past the tick
