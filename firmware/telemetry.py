@@ -18,9 +18,10 @@ link only while that FIFO is empty (``clear``), firmware.app._RX bytes at a
 time, so a flood waits in the UART's receive buffer (where the board drops what
 overflows) instead of in RAM here. Between ``done`` and ``begin`` (the read, the
 switches and the sequencer: no write delays them) every report waits in the
-FIFO; the replies to one read of PINGs and the sequencer's events fit it. A frame that finds the FIFO full
-anyway (a read of several HK_ONE_SHOTs or SCHED_LISTs) is written at once after
-those waiting: late, past the budget, rather than lost.
+FIFO; the replies to one read of PINGs and the sequencer's events fit it. A
+frame that finds the FIFO full anyway (a read of several HK_ONE_SHOTs or
+SCHED_LISTs) is written at once after those waiting: late, past the budget,
+rather than lost.
 
 ::
 
