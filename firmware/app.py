@@ -64,7 +64,7 @@ class App:
         b.feed()
         self.clock.update()
         tm = self.tm
-        if tm.clear():  # else the replies to the last read still wait: commands wait in the UART
+        if not tm.queued:  # else the replies to the last read still wait: commands wait in the UART
             n = b.uart.readinto(self._rx)
             if n:
                 self.deframer.feed(self._rx, self._on_packet, n)

@@ -14,7 +14,7 @@ does and samples the switches every TICK_MS or so). A frame is written if its
 line time fits what is left, or if nothing was written yet outside a burn (so a
 frame longer than the budget, at a low baud, still goes); else it waits in a
 FIFO of _QUEUE bytes that ``begin`` drains first, in order. The loop reads the
-link only while that FIFO is empty (``clear``), firmware.app._RX bytes at a
+link only while that FIFO is empty (``queued`` 0), firmware.app._RX bytes at a
 time, so a flood waits in the UART's receive buffer (where the board drops what
 overflows) instead of in RAM here. Between ``done`` and ``begin`` (the read, the
 switches and the sequencer: no write delays them) every report waits in the
@@ -62,31 +62,28 @@ class Telemetry:
         self._budget_x16 = self._left_x16 = _FULL_X16  # line time this iteration may write, and what is left
         self._q = bytearray(_QUEUE)
         self._qv = memoryview(self._q)
-        self._qh = self._qn = 0  # the FIFO is _q[_qh:_qn], whole frames
+        self._qh = self.queued = 0  # the FIFO is _q[_qh:queued], whole frames; queued 0: none waits
 
     def begin(self, burning):
         """A loop iteration starts: a new budget, spent first on the frames that wait."""
         self._budget_x16 = self._left_x16 = _BURN_BUDGET_US * 16 if burning else _FULL_X16
-        self._drain(False)
+        if self.queued:
+            self._drain(False)
 
     def _drain(self, all_of_it):
         """Write the waiting frames in order, those that fit the budget or ``all_of_it``."""
         q = self._q
-        while self._qh < self._qn:
+        while self._qh < self.queued:
             end = q.find(b"\x00", self._qh) + 1
             if not (all_of_it or self._fits(end - self._qh)):
                 return
             self._write(self._qv[self._qh:end], end - self._qh)
             self._qh = end
-        self._qh = self._qn = 0
-
-    def clear(self):
-        """True when nothing waits: the loop may read (and answer) more commands."""
-        return self._qn == 0
+        self._qh = self.queued = 0
 
     def fits(self, n):
         """True if a packet of ``n`` data bytes would be written now (continuous HK)."""
-        return self._qn == 0 and self._fits(TM_HEADER + n + 4)  # CRC, COBS code byte, delimiter
+        return self.queued == 0 and self._fits(TM_HEADER + n + 4)  # CRC, COBS code byte, delimiter
 
     def done(self, tick_ms):
         """The iteration's writes are over (what is sent until the next ``begin`` waits); returns
@@ -100,17 +97,17 @@ class Telemetry:
         c = self._clock
         m = self.w.finish(tm >> 8, tm & 0xFF, n, c.days, c.ms)
         k = encode_into(self.buf, m, self._frame)
-        if self._qn == 0 and self._fits(k):
+        if self.queued == 0 and self._fits(k):
             self._write(self._frame, k)
             return
-        if self._qn + k > _QUEUE:
+        if self.queued + k > _QUEUE:
             self._compact()
-        if self._qn + k > _QUEUE:  # late rather than lost: everything goes now, in order
+        if self.queued + k > _QUEUE:  # late rather than lost: everything goes now, in order
             self._drain(True)
             self._write(self._frame, k)
             return
-        self._q[self._qn:self._qn + k] = self._fv[:k]
-        self._qn += k
+        self._q[self.queued:self.queued + k] = self._fv[:k]
+        self.queued += k
 
     def _fits(self, k):
         """A k-byte frame fits the budget left, or nothing was written yet outside a burn."""
@@ -123,11 +120,11 @@ class Telemetry:
 
     def _compact(self):
         q = self._q
-        n = self._qn - self._qh
+        n = self.queued - self._qh
         for i in range(n):  # forwards: the source is always ahead of the destination
             q[i] = q[self._qh + i]
         self._qh = 0
-        self._qn = n
+        self.queued = n
 
     def verify(self, stage, rid, ack, code=0, data=0, step=0):
         """A PUS 1 report: success (code 0) only if ``ack`` asks for it, failure always.

@@ -243,7 +243,7 @@ class Rig:
         end = self.board.t + ms
         while True:
             rest = self.app.step()
-            if self.board.t >= end and not self.board.uart.rx and self.app.tm.clear():
+            if self.board.t >= end and not self.board.uart.rx and not self.app.tm.queued:
                 break
             self.board.idle(rest)
         return self.collect()
