@@ -1,12 +1,13 @@
 """The application: builds the parts over one Board and runs the main loop.
 
 ``run(board)`` never returns. Each iteration feeds the watchdog, advances the
-clock, writes the telemetry that waits, reads what the link has into one
-preallocated buffer (once nothing waits), then lets the switches, the
-sequencer, the schedule and housekeeping act; it idles what is left of TICK_MS
-after its writes, which block for their line time within a budget
-(firmware/telemetry.py). In steady state an
-iteration allocates nothing (tests/firmware/test_app.py measures it).
+clock, reads what the link has into one preallocated buffer (once no report
+waits), samples the switches and lets the sequencer act, all before any write,
+so every TICK_MS whatever the link carries; then it writes the reports that
+wait and lets the schedule and housekeeping act. It idles what is left of
+TICK_MS after its writes, which block for their line time within a budget
+(firmware/telemetry.py). In steady state an iteration allocates nothing
+(tests/firmware/test_app.py measures it).
 
 Boot: every record is loaded (a bad one: defaults + RECORD_CORRUPT), slots
 caught FIRING by the reset become UNKNOWN, the boot is counted and a BOOT event

@@ -22,8 +22,8 @@ serves two loopback sockets that this board connects to at boot:
 
 Inputs are pushed on change and cached, so pin reads cost nothing. The flash is the
 board's: MicroPython's internal-flash block device with its one-sector cache, under a
-real littlefs or FAT (_Flash; ``--fs``); the backup SRAM is a file that the hardware keeps or loses
-(_Backup). Power cuts interrupt real filesystem writes, sector write-backs and backup writes.
+real littlefs or FAT (_Flash; ``--fs``); the backup SRAM is a file that the hardware
+keeps or loses (_Backup). Power cuts interrupt real filesystem writes, sector write-backs and backup writes.
 """
 
 import gc
@@ -82,9 +82,9 @@ class _Flash:
     every reset). The cached sector is written back, first erased as a whole, when a write
     goes to another sector, when the filesystem syncs (littlefs at every commit, so at every
     file close and rename; FAT at every file close) or, on the storage tick, the sector is
-    erased 512 ms after it got dirty and written back 5 s after its last write. Between the erase and the end of the
-    write-back the sector's blocks exist only in RAM: a reset or a power cut there loses all
-    of them, other files included. Erase and program freeze the firmware (code runs from the
+    erased 512 ms after it got dirty and written back 5 s after its last write. Between the
+    erase and the end of the write-back the sector's blocks exist only in RAM: a reset or a
+    power cut there loses all of them, other files included. Erase and program freeze the firmware (code runs from the
     same flash bank) for the datasheet time; the hardware is told, so its burn cutoff (a timer
     interrupt whose handler is in flash) waits too, and it counts erases per sector.
     """
