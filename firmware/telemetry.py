@@ -11,8 +11,9 @@ stm32 port's uart_tx_data waits for each character to leave; 88 bytes take
 iteration: ``begin`` opens a budget of _BUDGET_US (_BURN_BUDGET_US while an
 actuator is on, so the loop still cuts a burn _MARGIN ms before the hardware
 does and samples the switches every TICK_MS or so). A frame is written if its
-line time fits what is left, or if nothing was written yet outside a burn (so a
-frame longer than the budget, at a low baud, still goes); else it waits in a
+line time fits what is left, or if nothing was written yet in this iteration (so a
+frame longer than the budget still goes, alone: a SCHED_LIST report during a burn,
+anything at a low baud); else it waits in a
 FIFO of _QUEUE bytes that ``begin`` drains first, in order. The loop reads the
 link only while that FIFO is empty (``queued`` 0), firmware.app._RX bytes at a
 time, so a flood waits in the UART's receive buffer (where the board drops what
@@ -110,8 +111,8 @@ class Telemetry:
         self.queued += k
 
     def _fits(self, k):
-        """A k-byte frame fits the budget left, or nothing was written yet outside a burn."""
-        return k * self._us_per_byte_x16 <= self._left_x16 or self._left_x16 == _FULL_X16
+        """A k-byte frame fits the budget left, or nothing was written yet this iteration."""
+        return k * self._us_per_byte_x16 <= self._left_x16 or self._left_x16 == self._budget_x16 > 0
 
     def _write(self, buf, k):
         cost = k * self._us_per_byte_x16

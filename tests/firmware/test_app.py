@@ -6,11 +6,13 @@ import sys
 from firmware.app import TICK_MS
 from firmware.tables import (
     ARMED,
+    CMD_ABORT,
     CMD_ARM,
     CMD_FIRE,
     CMD_HK_PERIOD,
     CMD_PING,
     CMD_SCHED_INSERT,
+    CMD_SCHED_LIST,
     CMD_TIME_SET,
     P_BURN_MAX,
     P_DEBOUNCE,
@@ -229,3 +231,22 @@ def test_every_ping_of_a_flood_is_answered_once_the_flood_stops():
         r.tms = []
         answered += [t.service << 8 | t.subtype for t in r.run(300)].count(TM_PONG)
     assert answered == sent
+
+
+def test_a_report_longer_than_the_burn_budget_does_not_hold_back_an_abort():
+    r = Rig("budget_long")
+    r.send(CMD_TIME_SET, 100, 0)
+    for i in range(8):  # the schedule's list report: 8 entries, 180 bytes, 16 ms at 115200
+        r.send(CMD_SCHED_INSERT, 100, 60000 + i, extra=r.tc(CMD_PING))
+    r.run(200)
+    r.send(CMD_ARM)
+    r.send(CMD_FIRE, 1)  # slot 1 never releases
+    r.run(100)
+    assert r.board.on == 0
+    r.send(CMD_SCHED_LIST)
+    r.board.idle(r.app.step())  # its report waits: longer than the burn's budget
+    r.send(CMD_ABORT)
+    start = r.board.t
+    while r.board.on >= 0 and r.board.t < start + 1000:
+        r.board.idle(r.app.step())
+    assert r.board.t - start <= 4 * TICK_MS + BUDGET_MS  # not BURN_MAX: the report went, alone, then ABORT
