@@ -1,9 +1,13 @@
 """The application: builds the parts over one Board and runs the main loop.
 
 ``run(board)`` never returns. Each iteration feeds the watchdog, advances the
-clock, reads whatever the link has into one preallocated buffer, then lets the
-switches, the sequencer, the schedule and housekeeping act. In steady state an
-iteration allocates nothing (tests/firmware/test_app.py measures it).
+clock, reads what the link has into one preallocated buffer (once no report
+waits), samples the switches and lets the sequencer act, all before any write,
+so every TICK_MS whatever the link carries; then it writes the reports that
+wait and lets the schedule and housekeeping act. It idles what is left of
+TICK_MS after its writes, which block for their line time within a budget
+(firmware/telemetry.py). In steady state an iteration allocates nothing
+(tests/firmware/test_app.py measures it).
 
 Boot: every record is loaded (a bad one: defaults + RECORD_CORRUPT), slots
 caught FIRING by the reset become UNKNOWN, the boot is counted and a BOOT event
@@ -27,8 +31,9 @@ from firmware.tables import EV_BOOT, SAFE
 from firmware.telemetry import Telemetry
 from firmware.verification import Verification
 
-TICK_MS = const(10)  # longest idle between iterations (a burn is checked this often)
-_RX = const(256)  # link bytes read per iteration (idle returns early when bytes arrive)
+TICK_MS = const(10)  # loop period when the writes leave time (a burn is checked this often)
+_RX = const(32)  # link bytes read per iteration (idle returns early when bytes arrive): 3 PINGs at most
+# (15 bytes each, one begun in the previous read), whose replies wait in the telemetry FIFO
 
 
 class App:
@@ -55,25 +60,28 @@ class App:
         self.tm.event(EV_BOOT, self.state.boot_count, self.reset_cause)
 
     def step(self):
-        """One loop iteration."""
+        """One loop iteration; returns the ms to idle before the next (its writes took the rest)."""
         b = self.board
         b.feed()
         self.clock.update()
-        n = b.uart.readinto(self._rx)
-        if n:
-            self.deframer.feed(self._rx, self._on_packet, n)
-        self.switches.update(self.seq.judged)
+        tm = self.tm
+        if not tm.queued:  # else the replies to the last read still wait: commands wait in the UART
+            n = b.uart.readinto(self._rx)
+            if n:
+                self.deframer.feed(self._rx, self._on_packet, n)
+        self.switches.update(self.seq.judged)  # before any write: every TICK_MS whatever the link carries
         self.seq.tick()
+        tm.begin(b.burning() >= 0)  # the reports so far waited: written from here on
         self.services.tick()
         self.store.flush()  # what waited for the actuator to go off
         self.hk.led = self.seq.state != SAFE or self.clock.uptime_s & 1 == 1  # steady when armed, else blink
         b.set_led(self.hk.led)
         self.hk.tick()
+        return tm.done(TICK_MS)
 
 
 def run(board):
     """The firmware's entry point on every board: never returns."""
     app = App(board)
     while True:
-        app.step()
-        board.idle(TICK_MS)
+        board.idle(app.step())

@@ -5,9 +5,9 @@ HK_FORMAT; it goes out every HK_PERIOD ms while HK_ENABLED is 1. The period
 counts from the previous report, so changing it takes effect at once.
 
 HK_PERIOD 0 is continuous housekeeping, the maximum rate: each loop iteration
-tops the UART up with reports until _AHEAD_US of line time is queued, enough to
-keep the line busy until the next iteration whatever the baud, and little
-enough that a command's reports wait at most that long behind housekeeping.
+fills what its write budget leaves with reports (firmware/telemetry.py), after
+the command replies of that iteration, so the line stays busy and a command's
+reports never wait behind housekeeping.
 
 heap_free is the free heap right after a garbage collection, the figure the heap
 budget is about: read without one it saw-tooths with the garbage of the moment
@@ -28,7 +28,6 @@ from firmware.packet import TM_HEADER
 _ARM_BIT = 1 << T.N_SLOTS  # OUTPUT_BITS: actuators, then ARM_ENABLE, then LED
 _LED_BIT = 2 << T.N_SLOTS
 _HK_LEN = struct.calcsize(T.HK_FORMAT)
-_AHEAD_US = const(25000)  # 2.5 loop ticks (firmware.app.TICK_MS) of reports queued ahead
 _COLLECT_MS = const(1000)  # at most one collection a second for the heap figure
 
 
@@ -59,7 +58,7 @@ class Housekeeping:
             return
         period = p.get(T.P_HK_PERIOD)
         if period == 0:
-            while self._tm.backlog_us() < _AHEAD_US:
+            while self._tm.fits(_HK_LEN):
                 self.send()
         elif self._clock.since(self._last) >= period:
             self.send()

@@ -38,7 +38,7 @@ from micropython import const
 from firmware.packet import crc16
 from firmware.tables import EV_RECORD_CORRUPT, EV_RECORD_MISSING, EV_STORAGE_ERROR, REC_PARAMS, REC_SCHEDULE, REC_STATE
 
-_NAMES = ("", "state", "params", "schedule")  # file of each record, by its number (REC_* in tables)
+RECORDS = ("", "state", "params", "schedule")  # file of each record, by its number (REC_* in tables)
 _BASE = (0, 0, 512, 1024)  # backup SRAM offset of each record's two slots; 2 KiB in all
 _HEAD = ">BHI"
 _HEAD_LEN = const(7)
@@ -62,7 +62,7 @@ class Store:
         self._tail = bytearray(2)
 
     def _path(self, rec, suffix):
-        return "%s/%s.%s" % (self._root, _NAMES[rec], suffix)
+        return "%s/%s.%s" % (self._root, RECORDS[rec], suffix)
 
     def _slot(self, rec, n, i):
         return _BASE[rec] + i * (_HEAD_LEN + n + 2)

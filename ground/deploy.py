@@ -1,6 +1,7 @@
 """Install the application on a NUCLEO-F429ZI running MicroPython, or write a MicroPython image.
 
     python -m ground.deploy --port /dev/ttyACM0            (make flash PORT=...)
+    python -m ground.deploy --port /dev/ttyACM0 --to-littlefs   (make flash PORT=... TO_LITTLEFS=1)
     python -m ground.deploy --write-image BUILD_DIR|FILE   (make flash-micropython FIRMWARE=...)
 
 Installing drives ``mpremote`` on the board's REPL (the ST-LINK virtual COM port). The
@@ -18,6 +19,21 @@ firmware/main.py's)::
                  cp main.py :/flash/main.new + exec rename (only when the launcher differs);
                  exec: write /flash/app.new, rename it over /flash/app; reset
 
+``--to-littlefs`` first converts /flash from FAT (what the stock image formats) to littlefs,
+in the maintenance boot, between steps 2 and 3, only if the running image has
+``vfs.VfsLfs2`` (built with MICROPY_VFS_LFS2=1; else it stops before anything is written)::
+
+    2a records   exec: print every record file (store.RECORDS, .rec and FAT's .tmp) with its
+                 bytes; the host keeps a copy in a directory it names
+    2b format    exec: unmount /flash, VfsLfs2.mkfs(pyb.Flash(start=0)), mount it
+                 (the stm32 port's main.c finds the littlefs superblock at every boot)
+    2c restore   cp every record back; read them again and compare, byte for byte
+    then step 3 installs the launcher and the application on the empty littlefs.
+
+A reset inside 2b-2c leaves no launcher (the board starts in the REPL, nothing runs) and
+the records in the backup SRAM and on the host: ``make flash`` again installs, and the
+firmware writes its backup SRAM copies back to flash at boot (firmware/store.py).
+
 The package is compiled by ground.build. Writing an image: a .dfu with ``dfu-util`` (board
 in DFU mode), or the build's firmware0.bin and firmware1.bin with ``st-flash`` (ST-LINK),
 at the addresses of MicroPython's NUCLEO_F429ZI build, as its own Makefile writes them.
@@ -30,10 +46,12 @@ import ast
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 from firmware import main as launcher
+from firmware.store import RECORDS
 from ground import build
 from ground.errors import GroundError, LinkError, UsageError
 
@@ -74,6 +92,26 @@ _RM_TREE = (
     "  pass\n"
 )
 _RENAME_LAUNCHER = "import os\nos.rename('%s/main.new', '%s/main.py')\n" % (FLASH, FLASH)
+# littlefs conversion (--to-littlefs): what the image can do, the records, the format.
+_PROBE_FS = (
+    "import vfs\n"
+    "print(repr((hasattr(vfs, 'VfsLfs2'), [type(fs).__name__ for fs, p in vfs.mount() if p == '%s'])))\n"
+) % FLASH
+_RECORD_FILES = tuple(n + ext for n in RECORDS if n for ext in (".rec", ".tmp"))
+_READ_RECORDS = (
+    "import os\n"
+    "for n in os.listdir('%s'):\n"
+    " if n in %r:\n"
+    "  with open('%s/' + n, 'rb') as f:\n"
+    "   print(repr((n, f.read())))\n"
+) % (FLASH, _RECORD_FILES, FLASH)
+_FORMAT_LFS = (
+    "import vfs, pyb\n"
+    "vfs.umount('%s')\n"
+    "bdev = pyb.Flash(start=0)\n"
+    "vfs.VfsLfs2.mkfs(bdev)\n"
+    "vfs.mount(vfs.VfsLfs2(bdev), '%s')\n"
+) % (FLASH, FLASH)
 
 
 def _stage(slot):
@@ -138,7 +176,33 @@ class Installer:
     def install_launcher(self):
         self.session(["cp", str(build.SOURCE / build.LAUNCHER), ":%s/main.new" % FLASH], ["exec", _RENAME_LAUNCHER])
 
-    def install(self, mpys):
+    def records(self):
+        """{file name: bytes} of every record file on /flash."""
+        out = self.session(["exec", _READ_RECORDS])
+        return dict(ast.literal_eval(line) for line in out.splitlines() if line.strip())
+
+    def to_littlefs(self, keep):
+        """Steps 2a-2c of the module doc; ``keep``: the host directory for the records' copy.
+        Returns the record file names, or None if /flash is littlefs already."""
+        lfs2, mounted = ast.literal_eval(self.session(["exec", _PROBE_FS]).strip().splitlines()[-1])
+        if not lfs2:
+            raise GroundError("the board's MicroPython has no littlefs (vfs.VfsLfs2): write an image built with "
+                              "MICROPY_VFS_LFS2=1 first (make flash-micropython, hil/README.md); nothing changed")
+        if mounted == ["VfsLfs2"]:
+            return None
+        records = self.records()
+        for name, data in records.items():
+            (keep / name).write_bytes(data)
+        self.session(["exec", _FORMAT_LFS])
+        if records:
+            self.session(["cp", *[str(keep / n) for n in sorted(records)], ":%s/" % FLASH])
+        if self.records() != records:
+            raise GroundError("the records read back from littlefs differ from FAT's: their copy is in %s" % keep)
+        return sorted(records)
+
+    def install(self, mpys, convert=None):
+        """Steps 1-3 of the module doc (2a-2c into host directory ``convert``, when given);
+        returns the slot and the record files carried to littlefs (None: no conversion)."""
         self.session(["exec", _ENTER], ["reset"])
         status = self.status()
         if status[launcher.FLAG] is not None:  # its main.py runs the application regardless
@@ -147,6 +211,9 @@ class Installer:
             status = self.status()
             if status[launcher.FLAG] is not None:
                 raise GroundError("the board did not come up in maintenance mode: check /flash/main.py")
+        carried = self.to_littlefs(convert) if convert else None
+        if carried is not None:
+            status = dict.fromkeys(STATUS_FILES)  # an empty littlefs
         texts = [None if status[p] is None else status[p].decode(errors="replace") for p in launcher.POINTERS]
         slot = launcher.SLOTS[1] if launcher.pick_slot(texts) == launcher.SLOTS[0] else launcher.SLOTS[0]
         steps = [["exec", _stage(slot)], ["cp", *[str(m) for m in mpys], ":%s/%s/firmware/" % (FLASH, slot)]]
@@ -154,7 +221,7 @@ class Installer:
             steps += [["cp", str(build.SOURCE / build.LAUNCHER), ":%s/main.new" % FLASH], ["exec", _RENAME_LAUNCHER]]
         steps += [["exec", _commit(slot)], ["reset"]]
         self.session(*steps)
-        return slot
+        return slot, carried
 
 
 def check_port(port):
@@ -162,11 +229,12 @@ def check_port(port):
         raise LinkError("no such port: %s (is the board plugged in?)" % port)
 
 
-def install(port, runner=run):
-    """Compile the package and install it on the board at ``port``; returns the slot used."""
+def install(port, runner=run, convert=None):
+    """Compile the package and install it on the board at ``port`` (converting /flash to littlefs
+    first, the records' copy in host directory ``convert``, when given); see Installer.install."""
     check_port(port)
     mpys = build.compile_package()
-    return Installer(port, runner).install(mpys)
+    return Installer(port, runner).install(mpys, convert)
 
 
 def image_commands(path):
@@ -197,10 +265,19 @@ def main(argv=None, runner=run):
     g = ap.add_mutually_exclusive_group(required=True)
     g.add_argument("--port", help="serial port of the board's REPL (ST-LINK VCP), e.g. /dev/ttyACM0")
     g.add_argument("--write-image", metavar="PATH", help="a .dfu, or a MicroPython build folder (firmware0/1.bin)")
+    ap.add_argument("--to-littlefs", action="store_true",
+                    help="with --port: convert /flash from FAT to littlefs first, carrying the saved records across")
     args = ap.parse_args(argv)
+    if args.to_littlefs and not args.port:
+        ap.error("--to-littlefs goes with --port")
     try:
         if args.port:
-            slot = install(args.port, runner)
+            keep = Path(tempfile.mkdtemp(prefix="deploy-records-")) if args.to_littlefs else None
+            slot, carried = install(args.port, runner, keep)
+            if keep:
+                print("deploy: /flash was littlefs already" if carried is None else
+                      "deploy: /flash converted to littlefs, records carried across: %s (a copy is in %s)"
+                      % (", ".join(carried) or "none", keep))
             print("deploy: application installed in slot %s on %s; board reset" % (slot, args.port))
         else:
             for cmd in image_commands(args.write_image):

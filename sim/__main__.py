@@ -35,6 +35,8 @@ def parse_args(argv):
                    help="VBAT is supplied: the backup SRAM survives a power cycle (default: lost, as on a NUCLEO)")
     p.add_argument("--flash-timing", choices=("typical", "max"), default="typical",
                    help="flash erase and write-back stalls: datasheet typical (default) or maximum")
+    p.add_argument("--fs", choices=("lfs", "fat"), default="lfs",
+                   help="filesystem on /flash: littlefs (default, the project's image) or FAT (the stock image)")
     p.add_argument("--console", action="store_true",
                    help="run a ground server on the link (and its web console) and the console on it in the foreground")
     opts = p.parse_args(argv)

@@ -3,7 +3,8 @@
 Runs inside ``micropython``; sim/hardware.py (CPython) is the rest of the hardware and
 serves two loopback sockets that this board connects to at boot:
 
-- uart: the ground link, raw bytes both ways (pacing, latency and noise are done there);
+- uart: the ground link, raw bytes both ways (pacing, latency and noise are done there; a
+        write blocks the firmware for its line time, as the board's does);
 - io:   one short line per event, ASCII::
 
       board -> hardware                      hardware -> board
@@ -21,8 +22,8 @@ serves two loopback sockets that this board connects to at boot:
 
 Inputs are pushed on change and cached, so pin reads cost nothing. The flash is the
 board's: MicroPython's internal-flash block device with its one-sector cache, under a
-real littlefs (_Flash); the backup SRAM is a file that the hardware keeps or loses
-(_Backup). Power cuts interrupt real littlefs writes, sector write-backs and backup writes.
+real littlefs or FAT (_Flash; ``--fs``); the backup SRAM is a file that the hardware
+keeps or loses (_Backup). Power cuts interrupt real filesystem writes, sector write-backs and backup writes.
 """
 
 import gc
@@ -80,10 +81,10 @@ class _Flash:
     Writes go to a one-sector RAM cache (CCM RAM on the board; a second file here, lost at
     every reset). The cached sector is written back, first erased as a whole, when a write
     goes to another sector, when the filesystem syncs (littlefs at every commit, so at every
-    file close and rename) or, on the storage tick, the sector is erased 512 ms after it got
-    dirty and written back 5 s after its last write. Between the erase and the end of the
-    write-back the sector's blocks exist only in RAM: a reset or a power cut there loses all
-    of them, other files included. Erase and program freeze the firmware (code runs from the
+    file close and rename; FAT at every file close) or, on the storage tick, the sector is
+    erased 512 ms after it got dirty and written back 5 s after its last write. Between the
+    erase and the end of the write-back the sector's blocks exist only in RAM: a reset or a
+    power cut there loses all of them, other files included. Erase and program freeze the firmware (code runs from the
     same flash bank) for the datasheet time; the hardware is told, so its burn cutoff (a timer
     interrupt whose handler is in flash) waits too, and it counts erases per sector.
     """
@@ -241,11 +242,14 @@ class _Backup:
 
 
 class _Uart:
-    """The ground link: non-blocking ``readinto``, ``write(buf, n)``."""
+    """The ground link: non-blocking ``readinto``; ``write(buf, n)`` returns once the bytes have
+    left the wire, as the stm32 port's (uart.c uart_tx_data waits for TXE before each character
+    and for TC after the last; no TX buffer, no DMA): the firmware sleeps their line time."""
 
     def __init__(self, sock, baud):
         self._s = sock
         self.baud = baud
+        self._us_per_byte_x16 = 160_000_000 // baud  # 10 bits (8N1), in 1/16 us
 
     def readinto(self, buf):
         return self._s.readinto(buf)
@@ -255,6 +259,7 @@ class _Uart:
         sent = 0
         while sent < n:
             sent += self._s.write(mv[sent:n]) or 0
+        time.sleep_us(n * self._us_per_byte_x16 >> 4)
 
 
 def _connect(port):
@@ -266,9 +271,7 @@ def _connect(port):
 
 
 class Board:
-    fs_atomic = True  # littlefs: a rewritten file is replaced at its close, or not at all
-
-    def __init__(self, io_port, uart_port, reset_cause, flash_path, baud, timing):
+    def __init__(self, io_port, uart_port, reset_cause, flash_path, baud, timing, fs):
         self._io = _connect(io_port)
         self._io_rx = b""
         self._inputs = -1  # until the hardware sends them
@@ -288,18 +291,20 @@ class Board:
         self._flash = _Flash(flash_path, self, timing, self._cut)
         self.backup = _Backup(flash_path[: flash_path.rfind("/") + 1] + "backup.img", self, self._cut)
         self.fs_root = FS_ROOT
+        # littlefs replaces a rewritten file at its close, or not at all; FAT does not (the store
+        # writes a temp file and renames it)
+        self.fs_atomic = fs == "lfs"
         self.ticks_ms = time.ticks_ms
         self.ticks_diff = time.ticks_diff
         self.heap_free = gc.mem_free
-        self._mount()
+        self._mount(vfs.VfsLfs2 if fs == "lfs" else vfs.VfsFat)
 
-    def _mount(self):
+    def _mount(self, kind):
         try:
-            fs = vfs.VfsLfs2(self._flash)
-        except OSError:  # blank or unreadable flash: format, as the board's first boot does
-            vfs.VfsLfs2.mkfs(self._flash)
-            fs = vfs.VfsLfs2(self._flash)
-        vfs.mount(fs, FS_ROOT)
+            vfs.mount(kind(self._flash), FS_ROOT)
+        except OSError:  # blank or unreadable flash: format, as the board's first boot does (main.c)
+            kind.mkfs(self._flash)
+            vfs.mount(kind(self._flash), FS_ROOT)
 
     # --- the board contract (ticks_ms, ticks_diff, heap_free: bound in __init__) ----
     def idle(self, ms):

@@ -1,6 +1,6 @@
 """Entry point inside micropython, started by sim/hardware.py (the sim's main.py).
 
-    micropython -X heapsize=96k sim/boot.py MPY_PATH IO_PORT UART_PORT RESET_CAUSE FLASH BAUD TIMING APP
+    micropython -X heapsize=96k sim/boot.py MPY_PATH IO_PORT UART_PORT RESET_CAUSE FLASH BAUD TIMING FS APP
 
 MPY_PATH (":"-separated) holds the compiled firmware (firmware/*.mpy), board.mpy and
 the app; the board is built first (all outputs off), then the application takes over.
@@ -8,10 +8,10 @@ the app; the board is built first (all outputs off), then the application takes 
 
 import sys
 
-mpy_path, io_port, uart_port, cause, flash, baud, timing, app = sys.argv[1:9]
+mpy_path, io_port, uart_port, cause, flash, baud, timing, fs, app = sys.argv[1:10]
 sys.path[:] = mpy_path.split(":")
 
 from board import Board  # noqa: E402  (sys.path must point at the compiled modules first)
 
-board = Board(int(io_port), int(uart_port), int(cause), flash, int(baud), timing)
+board = Board(int(io_port), int(uart_port), int(cause), flash, int(baud), timing, fs)
 __import__(app, None, None, ("run",)).run(board)

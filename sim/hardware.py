@@ -71,7 +71,7 @@ class Process:
     async def spawn(self, io_port, uart_port, reset_cause, flash):
         argv = [self.micropython, "-X", "heapsize=" + self._opts.heap, str(ROOT / "sim" / "boot.py"),
                 ":".join(map(str, self.path)), str(io_port), str(uart_port), str(reset_cause), str(flash),
-                str(self._opts.baud), self._opts.flash_timing, self.app]
+                str(self._opts.baud), self._opts.flash_timing, self._opts.fs, self.app]
         return await asyncio.create_subprocess_exec(
             *argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 

@@ -281,3 +281,58 @@ def test_compiled_modules_load_and_run_under_the_micropython_unix_port(tmp_path)
                        capture_output=True, text=True, timeout=60, cwd=tmp_path)
     assert p.returncode == 0, p.stderr
     assert p.stdout.split("\n")[0] == "0 [0, 0, 0, 0]"
+
+
+RECORDS = {"state.rec": b"\x00\x00\x00\x07slots RELEASED\x12\x34", "params.rec": b"\x00\x00\x00\x02p\x00\xff"}
+
+
+def flown_fat_board(bench, lfs2):
+    """A board that has flown: FAT /flash with the application and its records; ``lfs2``: its
+    image has littlefs."""
+    bench.install_old("a")
+    for name, data in RECORDS.items():
+        (bench.flash / name).write_bytes(data)
+    bench.board(fs="VfsFat", lfs2=lfs2)
+
+
+def test_to_littlefs_formats_flash_carries_every_record_across_and_installs(bench, capsys):
+    flown_fat_board(bench, lfs2=True)
+    assert deploy.main(["--port", bench.port, "--to-littlefs"]) == 0
+    assert bench.board()["fs"] == "VfsLfs2"
+    assert {p.name: p.read_bytes() for p in bench.flash.glob("*.rec")} == RECORDS
+    assert not bench.files("b") and bench.files("a") == {m.name: m.read_bytes() for m in new_mpys()}
+    assert (bench.flash / "main.py").read_bytes() == launcher_bytes()
+    assert bench.board()["running"] == str(bench.flash / "a")
+    out = capsys.readouterr().out
+    assert "converted to littlefs, records carried across: params.rec, state.rec" in out
+
+
+def test_to_littlefs_is_refused_in_one_line_when_the_image_has_no_littlefs_and_nothing_changes(bench, capsys):
+    flown_fat_board(bench, lfs2=False)
+    before = sorted(str(p) for p in bench.flash.rglob("*"))
+    assert deploy.main(["--port", bench.port, "--to-littlefs"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no littlefs (vfs.VfsLfs2)" in err[0] and "MICROPY_VFS_LFS2=1" in err[0]
+    assert bench.board()["fs"] == "VfsFat" and "mkfs" not in bench.board()["oplog"]
+    assert sorted(str(p) for p in bench.flash.rglob("*")) == before  # the maintenance flag consumed at boot
+    assert {p.name: p.read_bytes() for p in bench.flash.glob("*.rec")} == RECORDS
+
+
+def test_a_board_on_littlefs_already_is_installed_without_a_format(bench, capsys):
+    flown_fat_board(bench, lfs2=True)
+    bench.board(fs="VfsLfs2")
+    assert deploy.main(["--port", bench.port, "--to-littlefs"]) == 0
+    assert "mkfs" not in bench.board()["oplog"] and (bench.flash / "app").read_text() == "b"
+    assert "littlefs already" in capsys.readouterr().out
+
+
+def test_without_the_flag_a_fat_board_stays_fat(bench):
+    flown_fat_board(bench, lfs2=True)
+    assert deploy.main(["--port", bench.port]) == 0
+    assert bench.board()["fs"] == "VfsFat" and "mkfs" not in bench.board()["oplog"]
+
+
+def test_to_littlefs_without_a_port_is_a_usage_error(bench, tmp_path):
+    with pytest.raises(SystemExit) as e:
+        deploy.main(["--write-image", str(tmp_path / "x.dfu"), "--to-littlefs"])
+    assert e.value.code == 2

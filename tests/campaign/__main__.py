@@ -10,24 +10,28 @@ import time
 
 from tests.campaign import faults, fuzz, linkfaults, report, rig, soak, wear
 
+FS_NAMES = {"lfs": "littlefs", "fat": "FAT"}  # the sim's --fs
+
+
+def _filesystems(text):
+    names = text.split(",")
+    if not names or any(n not in FS_NAMES for n in names):
+        raise argparse.ArgumentTypeError("a comma-separated list of %s" % ", ".join(FS_NAMES))
+    return names
+
 
 def run_faults(opts):
     t0 = time.monotonic()
-    print("reset at every step (heap %s, %d sims in parallel):" % (rig.HEAP, opts.workers), flush=True)
-    nominal, outcomes = faults.campaign(opts.limit, opts.limit, opts.workers, log=lambda s: print(s, flush=True))
-    hit = [o for o in outcomes if o.injected]
-    bad = [o for o in [nominal] + outcomes if o.violations]
-    lost = [o for o in outcomes if o.losses]
-    kinds = sorted({o.point.group for o in outcomes})
-    summary = ["nominal run: %d events after ARM, %d burns: %s" % (
-        len(nominal.keys), nominal.burns, "ok" if not nominal.violations else "; ".join(nominal.violations))]
-    for k in kinds:
-        mine = [o for o in outcomes if o.point.group == k]
-        summary.append("  %s: %d points, %d hit, %d lost records (reported)" % (
-            k, len(mine), sum(o.injected for o in mine), sum(bool(o.losses) for o in mine)))
-    summary += ["injection points: %d (%d hit the board); violations: %d; records lost (reported; power lost "
-                "without VBAT inside a sector write-back): %d of %d such runs" % (
-                    len(outcomes), len(hit), len(bad), len(lost), sum(bool(o.sectors_lost) for o in outcomes))]
+    summary, lines, bad = [], [], False
+    for fs in opts.fs:
+        print("reset at every step, /flash %s (heap %s, %d sims in parallel):" % (FS_NAMES[fs], rig.HEAP, opts.workers),
+              flush=True)
+        nominal, outcomes = faults.campaign(opts.limit, opts.limit, opts.workers, log=lambda s: print(s, flush=True),
+                                            fs=fs)
+        mine, bad_fs = _fault_summary(nominal, outcomes)
+        summary += ["/flash %s:" % FS_NAMES[fs]] + mine
+        lines += ["", "every point, /flash %s:" % FS_NAMES[fs]] + [faults.line(o) for o in [nominal] + outcomes]
+        bad = bad or bad_fs
     print("link faults (PINGs per rate: %d):" % opts.commands, flush=True)
     levels = linkfaults.campaign(opts.commands, log=lambda s: print(s, flush=True))
     link_bad = sum(len(lv.violations) for lv in levels)
@@ -38,12 +42,30 @@ def run_faults(opts):
     summary += [forced.summary()]
     summary += ["campaign time %.0f s" % (time.monotonic() - t0)]
     print("\n".join(summary))
-    lines = summary + ["", "every point:"] + [faults.line(o) for o in [nominal] + outcomes]
+    lines = summary + lines
     lines += ["", "link faults, %d PINGs per rate:" % opts.commands] + [linkfaults.line(lv) for lv in levels]
     lines += ["", "writes forced during burns:"] + forced.lines()
     limit = " --limit %d" % opts.limit if opts.limit else ""
-    report.write("faults", "python -m tests.campaign --heap %s faults%s" % (rig.HEAP, limit), lines)
-    return bool(bad) or bool(link_bad) or bool(forced.violations)
+    report.write("faults", "python -m tests.campaign --heap %s faults --fs %s%s" % (rig.HEAP, ",".join(opts.fs), limit),
+                 lines)
+    return bad or bool(link_bad) or bool(forced.violations)
+
+
+def _fault_summary(nominal, outcomes):
+    """(summary lines, any violation) of one filesystem's reset and power-cut points."""
+    hit = [o for o in outcomes if o.injected]
+    bad = [o for o in [nominal] + outcomes if o.violations]
+    lost = [o for o in outcomes if o.losses]
+    summary = ["  nominal run: %d events after ARM, %d burns: %s" % (
+        len(nominal.keys), nominal.burns, "ok" if not nominal.violations else "; ".join(nominal.violations))]
+    for k in sorted({o.point.group for o in outcomes}):
+        mine = [o for o in outcomes if o.point.group == k]
+        summary.append("    %s: %d points, %d hit, %d lost records (reported)" % (
+            k, len(mine), sum(o.injected for o in mine), sum(bool(o.losses) for o in mine)))
+    summary += ["  injection points: %d (%d hit the board); violations: %d; records lost (reported; power lost "
+                "without VBAT inside a sector write-back): %d of %d such runs" % (
+                    len(outcomes), len(hit), len(bad), len(lost), sum(bool(o.sectors_lost) for o in outcomes))]
+    return summary, bool(bad)
 
 
 def run_fuzz(opts):
@@ -81,6 +103,8 @@ def main(argv=None):
     f = sub.add_parser("faults", help="reset/power cut at every step, and link faults")
     f.add_argument("--limit", type=int, help="at most this many event points, and power cuts per place (short form)")
     f.add_argument("--workers", type=int, default=2, help="sims run in parallel")
+    f.add_argument("--fs", type=_filesystems, default=list(FS_NAMES),
+                   help="filesystems of /flash to run the reset and power-cut points on (default: lfs,fat)")
     f.add_argument("--commands", type=int, default=40, help="PINGs per link noise rate")
     z = sub.add_parser("fuzz", help="fuzz the deframer and command handlers")
     z.add_argument("--count", type=int, default=100000)

@@ -149,14 +149,14 @@ class Trigger:
         threading.Timer(delay, self.board.do, (cmd,), args).start()
 
 
-def run_point(point, seed, template):
+def run_point(point, seed, template, fs="lfs"):
     """One full release with ``point``'s fault (None: nominal), recovery, checks."""
     t0 = time.monotonic()
     out = Outcome(point)
     try:
         with tempfile.TemporaryDirectory(prefix="faults-") as tmp:
             copy_state(template, tmp)
-            with Board(seed, state_dir=tmp, vbat=point is not None and point.vbat) as board:
+            with Board(seed, state_dir=tmp, vbat=point is not None and point.vbat, fs=fs) as board:
                 _run(board, Trigger(point, board), out)
     except (OSError, AssertionError) as e:  # the sim itself did not start or stop
         out.violations.append("sim: %s" % e)
@@ -292,41 +292,43 @@ def points(nominal_keys):
     return out + [Point("brownout", slot=s) for s in range(1, d.N_SLOTS + 1)]
 
 
-def campaign(limit=None, cut_limit=None, workers=2, log=print):
+def campaign(limit=None, cut_limit=None, workers=2, log=print, fs="lfs"):
     """Nominal run, every event point, every storage write per CUTS; returns (nominal, outcomes).
 
     ``limit``: at most this many event points, spread over the sequence; ``cut_limit``: at
-    most this many cuts per CUTS entry, 4 writes apart (CI's short form: all of them at once).
+    most this many cuts per CUTS entry, 4 writes apart (CI's short form: all of them at once);
+    ``fs``: the board's filesystem (the sim's ``--fs``: lfs, or fat as the stock image formats /flash).
     """
     with tempfile.TemporaryDirectory(prefix="faults-template-") as template:
-        prepare(Path(template))
-        nominal = run_point(None, 0, template)
+        prepare(Path(template), fs)
+        nominal = run_point(None, 0, template, fs)
         if nominal.violations:
             return nominal, []
         todo = _spread(points(nominal.keys), limit)
         if cut_limit is not None:
             todo += [Point("powercut", cut=cut, n=1 + 4 * i) for cut in CUTS for i in range(cut_limit)]
         outcomes = []
+        n = len(todo)
         with concurrent.futures.ThreadPoolExecutor(workers) as pool:
-            for o in pool.map(run_point, todo, range(1, len(todo) + 1), [template] * len(todo)):
+            for o in pool.map(run_point, todo, range(1, n + 1), [template] * n, [fs] * n):
                 log(line(o))
                 if o.point.kind != "powercut" or o.injected or o.violations:  # a cut past the last write
                     outcomes.append(o)
             seed = len(todo) + 1
             for cut in CUTS if cut_limit is None else ():
-                found = _power_cuts(pool, workers, cut, seed, template, log)
+                found = _power_cuts(pool, workers, cut, seed, template, log, fs)
                 seed += 1000
                 outcomes += found
     return nominal, outcomes
 
 
-def _power_cuts(pool, workers, cut, seed, template, log):
+def _power_cuts(pool, workers, cut, seed, template, log, fs):
     """Power cut at the k-th write of one CUTS kind, k = 1, 2, ... until a run sees no cut."""
     out = []
     k = 1
     while True:
         batch = [Point("powercut", cut=cut, n=k + i) for i in range(workers)]
-        results = list(pool.map(run_point, batch, range(seed, seed + workers), [template] * workers))
+        results = list(pool.map(run_point, batch, range(seed, seed + workers), [template] * workers, [fs] * workers))
         seed += workers
         for o in results:
             log(line(o))

@@ -36,7 +36,9 @@ cuts in storage writes, k = 1, 2, ... until a run finishes with no cut, at each 
 land: in the k-th sector write-back right after its erase (without and with VBAT) and half-way
 through its write (without VBAT), in the k-th backup-SRAM write (without and with VBAT), and in
 the k-th filesystem block write. Each point runs on a fresh simulated board started from the
-same prepared flash (parameters set, slots resolved). After the fault, the operator's
+same prepared flash (parameters set, slots resolved). The whole set runs twice: with /flash
+littlefs (this project's image) and FAT (the stock image; the sim's `--fs fat`), each with
+its own figures below (`faults --fs lfs,fat`, the default). After the fault, the operator's
 recovery below runs, then the invariants are checked against the sim's physical record
 (burn history, satellites aboard or not, the flash's stalls):
 
@@ -126,8 +128,8 @@ states per CPU second and the machine's load average, as the cores it ran on may
 
 def stamp():
     now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    return "%s on %s, %d cores, Python %s" % (now, platform.machine(), os.cpu_count() or 0,
-                                                platform.python_version())
+    return "%s on %s, %d cores, Python %s, load average %.1f" % (
+        now, platform.machine(), os.cpu_count() or 0, platform.python_version(), os.getloadavg()[1])
 
 
 def write(section, command, lines):

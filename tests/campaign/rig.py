@@ -37,8 +37,9 @@ class Board:
     """A sim with the firmware, its control channel behind a lock, and a poller that notes
     the sim time each satellite physically separated (``released_at``, slot 1..4)."""
 
-    def __init__(self, seed, *args, baud=115200, state_dir=None, vbat=False):
+    def __init__(self, seed, *args, baud=115200, state_dir=None, vbat=False, fs="lfs"):
         more = (("--state-dir", str(state_dir)) if state_dir else ()) + (("--vbat",) if vbat else ())
+        more += ("--fs", fs)
         # The ground's sequence count goes with the board's state: a board started from a copy
         # must not see a request id its records already hold.
         self.seq_file = os.path.join(str(state_dir), "tc_seq") if state_dir else None
@@ -95,9 +96,9 @@ def set_params(c):
         c.send("PARAM_SET", param_id(name), value)
 
 
-def prepare(path):
+def prepare(path, fs="lfs"):
     """A state dir (flash and backup SRAM) with PARAMS set and every slot resolved STOWED."""
-    with Board(0, state_dir=path) as board, board.client() as c:
+    with Board(0, state_dir=path, fs=fs) as board, board.client() as c:
         set_params(c)
         end = time.monotonic() + 10
         while d.UNKNOWN in [fresh_hk(c).values["slot%d" % (s + 1)] for s in range(d.N_SLOTS)]:

@@ -29,9 +29,13 @@ MP = sys.implementation.name == "micropython"
 
 
 class FakeUart:
+    """The board's UART: ``write`` returns once the bytes have left the wire (the fake board's
+    time moves by their line time, 10 bits a byte at ``baud``), as the stm32 port's does."""
+
     baud = 115200
 
-    def __init__(self):
+    def __init__(self, board):
+        self._board = board
         self.rx = bytearray()
         self.tx = bytearray()
         self.capture = True  # False: count bytes only (allocation measurements)
@@ -46,6 +50,7 @@ class FakeUart:
         return n
 
     def write(self, buf, n):
+        self._board.wire(n * (160_000_000 // self.baud))
         self.written += n
         if self.capture:
             self.tx.extend(buf[:n])
@@ -72,7 +77,8 @@ class FakeBoard:
 
     def __init__(self, root, t0=1000):
         self.t = t0
-        self.uart = FakeUart()
+        self._wire_x16 = 0  # line time written and not yet a whole ms of board time, in 1/16 us
+        self.uart = FakeUart(self)
         self.fs_root = root
         self.backup = _SRAM  # one board at a time: a new one powers up with garbage
         garbage(self.backup)
@@ -168,6 +174,14 @@ class FakeBoard:
                 self.cut()
         self.t = end
 
+    def wire(self, x16):
+        """A UART write blocked the CPU for ``x16`` sixteenths of a microsecond."""
+        self._wire_x16 += x16
+        ms = self._wire_x16 // 16000
+        self._wire_x16 -= ms * 16000
+        if ms:
+            self.advance(ms)
+
     def power_cycle(self, cause, keep_backup=True):
         """A reset: outputs drop, the flash and the satellites stay as they are; the backup
         SRAM too, unless the supply went without VBAT (``keep_backup`` False)."""
@@ -234,13 +248,14 @@ class Rig:
         return struct.unpack(">I", packet[:4])[0]
 
     def run(self, ms=TICK_MS):
-        """Loop iterations until ``ms`` of fake time passed; returns the new telemetry."""
+        """Loop iterations until ``ms`` of fake time passed and the link's input is read and
+        answered (the loop reads a few commands an iteration); returns the new telemetry."""
         end = self.board.t + ms
         while True:
-            self.app.step()
-            if self.board.t >= end:
+            rest = self.app.step()
+            if self.board.t >= end and not self.board.uart.rx and not self.app.tm.queued:
                 break
-            self.board.idle(TICK_MS)
+            self.board.idle(rest)
         return self.collect()
 
     def collect(self):

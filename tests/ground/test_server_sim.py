@@ -159,7 +159,9 @@ def test_a_slow_client_loses_housekeeping_counted_while_a_script_gets_every_repo
                 msg = json.loads(lines.readline())
                 status = msg if msg["type"] == "status" else status
             slow.close()
-    assert len(hk) > 2000 and ping.ok and ping.attempts == 1  # completed at its first send: nothing held it up
+    # a flood: over 300 reports a second in 3 s (the sim's UART blocks like the board's: about
+    # 1,000 HK/s at 921600 on a loaded 2-core host, docs/PERFORMANCE.md "efficiency")
+    assert len(hk) > 1000 and ping.ok and ping.attempts == 1  # completed at its first send: nothing held it up
     received = script.records(mark)
     assert all((b.seq - a.seq) & 0x3FFF == 1 for a, b in zip(received, received[1:], strict=False)), "a TM lost"
     assert script.link.counters()["dropped"] == 0 and status["dropped"] > 0

@@ -10,6 +10,7 @@ one answer line back. At boot it sends ``boot <reset cause>``.
     open <bytes>     -> ok (appends that many bytes to the file "open" and leaves it open)
     peek <off> <n>   -> mem <hex> (backup SRAM)                      poke <off> <hex> -> ok
     alloc <bytes>    -> ok (kept: the heap only grows)               starve -> stops feeding
+    write <bytes>    -> that many dots, then wrote <ms the write blocked the board>
     reset            -> (the board resets)                           anything else -> echoed
 """
 
@@ -58,6 +59,11 @@ def _answer(board, words, kept):
     elif cmd == "poke":
         data = bytes.fromhex(words[2])
         board.backup[int(words[1]):int(words[1]) + len(data)] = data
+    elif cmd == "write":
+        dots = b"." * int(words[1])
+        t0 = board.ticks_ms()
+        board.uart.write(dots, len(dots))
+        return "wrote %d" % board.ticks_diff(board.ticks_ms(), t0)
     elif cmd == "alloc":
         kept.append(bytearray(int(words[1])))
     elif cmd == "reset":

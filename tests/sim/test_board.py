@@ -134,6 +134,17 @@ def test_flash_keeps_records_across_resets(sim):
     assert link.ask("load") == "rec kept"
 
 
+def test_fat_flash_keeps_records_across_resets_and_erases_its_sectors():
+    with Sim("--fs", "fat") as s:
+        link = s.probe_link()
+        assert link.ask("save kept") == "saved"
+        s.do("power_cycle", off_ms=0)
+        assert link.line() == CAUSE["POWER_ON"]
+        assert link.ask("load") == "rec kept"
+        assert sum(s.do("state")["flash"]["erases"]) > 0
+        link.close()
+
+
 @pytest.mark.parametrize("write, survivors", [(1, ["rec old"]), (2, ["rec old", "rec new"]),
                                                (3, ["rec old", "rec new"])])
 def test_power_cut_during_a_flash_write_keeps_a_whole_record(sim, write, survivors):
@@ -291,3 +302,11 @@ def test_a_burn_of_a_slot_that_does_not_exist_stops_the_sim_loudly(sim):
     link.send(b"burn 7 100\n")
     status, stderr = s.wait_exit(timeout=10)
     assert status == 1 and "outside its contract" in stderr
+
+
+def test_a_uart_write_blocks_the_board_for_its_line_time(sim):
+    _, link = sim
+    nbytes = 1152  # 100 ms at the sim's default 115200 baud, 10 bits a byte
+    answer = link.ask("write %d" % nbytes)
+    assert answer.startswith("." * nbytes + "wrote ")
+    assert int(answer.split()[-1]) >= nbytes * 10 * 1000 // 115200  # a sleep is never shorter

@@ -12,6 +12,7 @@ BURN_S = 0.2  # plant burn time: short, so a full release takes about a second
 FAST = {d.P_BURN_MAX: 500, d.P_COOLDOWN: 500}  # ms; the retry path in ~2.5 s
 SLOT_STATE_AT = struct.calcsize(d.fmt(d.HK_FIELDS[:[f.name for f in d.HK_FIELDS].index("slot1")]))  # slots 1-4
 BOOT_S = 10.0  # a blank flash: formatting and the first records take about 6 s of sector erases
+FAT_BOOT_S = 60.0  # on FAT a record's temp file and rename touch three sectors (table, directory, data)
 _ENDS = {t.subtype: t for t in d.TELEMETRY  # PUS 1 subtype -> the reports that end a command
          if t.name in ("ACCEPT_FAILED", "START_FAILED", "COMPLETED", "COMPLETION_FAILED")}
 
@@ -41,9 +42,9 @@ class Ground:
     def __init__(self, link):
         self.pus = PusLink(link)
 
-    def booted(self):
+    def booted(self, timeout=BOOT_S):
         """Wait for housekeeping showing every slot resolved (STOWED or better)."""
-        self.pus.wait(lambda tm: is_tm("HK")(tm) and d.UNKNOWN not in hk_slots(tm), BOOT_S, "HK after boot")
+        self.pus.wait(lambda tm: is_tm("HK")(tm) and d.UNKNOWN not in hk_slots(tm), timeout, "HK after boot")
         return self
 
     def send(self, name, *args):
@@ -163,6 +164,19 @@ def test_power_cut_during_a_parameter_write_keeps_the_previous_value(fw):
     g.send("PARAM_GET", d.P_ARM_WINDOW)
     param = g.pus.wait(is_tm("PARAM"), 3, "PARAM")
     assert struct.unpack(">HI", param.data) == (d.P_ARM_WINDOW, 120)
+
+
+def test_on_fat_a_parameter_set_survives_a_power_cycle():
+    with start("--fs", "fat") as s:
+        link = s.link()
+        g = Ground(link).booted(FAT_BOOT_S)
+        assert g.run("PARAM_SET", d.P_ARM_WINDOW, 120, timeout=10) == ("COMPLETED", None)
+        s.do("power_cycle")
+        g.pus.wait(event(d.EV_BOOT, 0, 2, d.RESET_CAUSES.index("POWER_ON")), FAT_BOOT_S, "BOOT after the power cycle")
+        g.send("PARAM_GET", d.P_ARM_WINDOW)
+        param = g.pus.wait(is_tm("PARAM"), 3, "PARAM")
+        assert struct.unpack(">HI", param.data) == (d.P_ARM_WINDOW, 120)
+        link.close()
 
 
 def test_a_burn_gets_its_full_time_after_the_flash_write_that_freezes_the_board_before_it():

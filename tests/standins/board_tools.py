@@ -8,10 +8,13 @@ a model of a NUCLEO-F429ZI running MicroPython, kept in $STANDIN_STATE:
 
     flash/       the board's /flash
     board.json   what runs ("app", the watchdog fed by it, or "repl"), how many connects
-                 fail while it boots after a reset, and the faults to inject (below)
+                 fail while it boots after a reset, the filesystem on /flash ("fs": VfsFat
+                 or VfsLfs2) and whether the image has littlefs ("lfs2"), and the faults to
+                 inject (below)
 
 mpremote ``connect PORT`` then steps joined by ``+``: ``exec CODE`` (run by CPython with
-``os``, ``open`` and ``machine`` mapped onto flash/), ``cp SRC... :DST`` and ``reset``.
+``os``, ``open``, ``machine``, ``vfs`` and ``pyb`` mapped onto flash/; ``VfsLfs2.mkfs``
+empties it), ``cp SRC... :DST`` and ``reset``.
 Entering the REPL interrupts the application, whose watchdog keeps running: after
 ``wdt_writes`` flash operations it resets the board (the race of a reflash under a running
 application). ``cut_after`` N cuts the power during the N-th flash operation since the
@@ -31,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from firmware import main as launcher  # noqa: E402  (the repository root is on sys.path first)
 
 STATE = Path(os.environ.get("STANDIN_STATE", "."))
-DEFAULTS = {"state": "app", "wdt": True, "running": "", "booting": 0, "boot_delay": 1,
+DEFAULTS = {"state": "app", "wdt": True, "running": "", "booting": 0, "boot_delay": 1, "fs": "VfsFat", "lfs2": False,
             "wdt_writes": 3, "cut_after": None, "ops": 0, "oplog": [], "since_interrupt": 0}
 
 
@@ -135,6 +138,30 @@ class FakeOs:
         src.rename(dst)
 
 
+class FakeVfs:
+    """``vfs``: the mounted filesystem's kind, and littlefs when the image has it."""
+
+    def __init__(self, board):
+        self.b = board
+        if board.s["lfs2"]:
+            self.VfsLfs2 = type("VfsLfs2", (), {"mkfs": staticmethod(self._mkfs), "__init__": lambda fs, bdev: None})
+
+    def mount(self, *args):
+        if not args:
+            return [(type(self.b.s["fs"], (), {})(), launcher.ROOT)] if self.b.s["fs"] else []
+        fs, path = args
+        self.b.s["fs"] = type(fs).__name__
+        return None
+
+    def umount(self, path):
+        self.b.s["fs"] = None
+
+    def _mkfs(self, bdev):
+        self.b.operation("mkfs")
+        for p in sorted(self.b.flash.rglob("*"), reverse=True):
+            p.rmdir() if p.is_dir() else p.unlink()
+
+
 class FakeFile:
     def __init__(self, board, path, mode):
         self.b, self.path, self.mode = board, path, mode
@@ -167,7 +194,12 @@ def run_exec(board, code):
             board.boot()
             raise Reset("reset")
 
-    modules = {"os": fake_os, "machine": Machine}
+    class Pyb:
+        @staticmethod
+        def Flash(start=None):  # noqa: N802  (pyb's name)
+            return "flash"
+
+    modules = {"os": fake_os, "machine": Machine, "vfs": FakeVfs(board), "pyb": Pyb}
 
     def fake_open(path, mode="r"):
         if "w" not in mode and not board.local(path).is_file():
