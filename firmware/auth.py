@@ -1,0 +1,184 @@
+"""Authenticated telecommands: the keys, the MAC check and the anti-replay counter.
+
+A signed TC ends its application data with a trailer (docs/ICD.md, "Authentication")::
+
+    ... arguments | key id u8 | counter u32 | MAC: HMAC-SHA256(key, every byte before it)[:MAC_LEN] | CRC
+
+Keys: the file ``keys`` at the flash root, N_KEYS x 32 bytes (key id k at (k - 1) * 32;
+all zeros: none), written when the board is flashed (``make flash KEYS=file``), read
+once at boot, never sent. The AUTH record (firmware/store.py) holds what changes::
+
+    active key ids u8 (bit k - 1) | revoked << 4 | newest counter u32 | window u16
+
+Once a key was ever active, a TC from the link needs a trailer whose key is ACTIVE (or,
+for KEY_ACTIVATE, is the key it activates), a MAC that matches, and a fresh counter: newer
+than the newest accepted, or at most 15 behind it and not accepted yet (bit i of window:
+counter newest - i was), so reordered frames still pass. ABORT and SAFE only make the
+payload safer: they need nothing, so key trouble never blocks an emergency, and
+Verification does not record them, so an unsigned one cannot spend a request id or a
+sequence count that the operator's next command will use (no lockout by a stranger).
+
+The counter goes to the backup SRAM at every signed command; a lease, the counter plus
+KEY_LEASE (window full), goes to flash when the counter reaches the last one: a power loss
+without VBAT skips the counter ahead, never back (the ground's counter is ahead anyway
+after such a gap, or jumps; docs/GROUND.md). No lease is written while an actuator is on
+(``due``: the command waits BUSY). Without a valid AUTH record, the lowest installed
+key is put in use: a lost record never switches authentication off.
+"""
+
+import hashlib
+import struct
+
+from micropython import const
+
+from firmware.packet import TC_HEADER
+from firmware.tables import (
+    AUTH_KEY,
+    AUTH_MAC,
+    AUTH_MISSING,
+    AUTH_TRUNCATED,
+    CMD_ABORT,
+    CMD_KEY_ACTIVATE,
+    CMD_SAFE,
+    EV_KEY_CHANGED,
+    KEY_ACTIVE,
+    KEY_LEASE,
+    KEY_REVOKED,
+    MAC_LEN,
+    N_KEYS,
+    REC_AUTH,
+    STORAGE,
+    TRAILER_LEN,
+)
+
+_KEY = const(32)
+_BLOCK = const(64)  # SHA-256's block: the HMAC key pads
+_FMT = ">BIH"
+_SPAN = const(16)  # counters the window remembers behind the newest
+_MASK = const(0xFFFF)
+_LIMIT = const(0x3FFF0000)  # counters stay small ints (30 bits), leases included
+
+
+class Auth:
+    def __init__(self, board, store, tm):
+        self._board = board
+        self._store = store
+        self._tm = tm
+        self._buf = bytearray(7)
+        self._keys = bytearray(N_KEYS * _KEY)
+        self._pad = bytearray(_BLOCK)
+        self.rejected = 0  # reported in housekeeping
+        self.key = self.count = 0  # the signer and counter of the TC judged (key 0: not signed)
+        self.newest = self.window = self._lease = 0
+        try:
+            with open(board.fs_root + "/keys", "rb") as f:
+                f.readinto(self._keys)
+        except OSError:
+            pass
+        if store.load(REC_AUTH, self._buf):
+            _, self.newest, self.window = struct.unpack(_FMT, self._buf)
+        else:
+            for k in range(1, N_KEYS + 1):  # the lowest installed key: authentication stays on
+                if self._has(k):
+                    self._buf[0] = 1 << (k - 1)
+                    self._tm.event(EV_KEY_CHANGED, k, KEY_ACTIVE)
+                    break
+            self._save(True)
+        self._lease = self.newest  # the first signed command after a boot writes a new lease
+
+    def _has(self, k):
+        return 1 <= k <= N_KEYS and self._keys[(k - 1) * _KEY:k * _KEY] != bytes(_KEY)
+
+    def open(self, i):
+        """True if command ``i`` runs without authentication and unrecorded: ABORT or SAFE with a key in use."""
+        return self._buf[0] and i in (CMD_ABORT, CMD_SAFE)
+
+    def check(self, buf, tc, extra, i):
+        """0, or why ``tc`` (command ``i``; ``extra``: data bytes after its arguments) fails its
+        MAC check: AUTH_MISSING, AUTH_TRUNCATED, AUTH_KEY, AUTH_MAC. A trailer leaves tc.data_len."""
+        self.key = 0
+        if extra >= TRAILER_LEN:
+            tc.data_len -= TRAILER_LEN
+        if self.open(i) or (extra < TRAILER_LEN and not self._buf[0]):
+            return 0  # (unsigned with no key in use: an extra byte is BAD_LENGTH later)
+        if extra < TRAILER_LEN:
+            return AUTH_TRUNCATED if extra else AUTH_MISSING
+        n = TC_HEADER + tc.data_len
+        k = buf[n]
+        bits = self._buf[0]
+        if not self._has(k) or bits >> (k + 3) & 1:
+            return AUTH_KEY
+        if not (bits >> (k - 1) & 1 or (i == CMD_KEY_ACTIVATE and buf[n - 1] == k)):
+            return AUTH_KEY
+        mac = self._mac(k, buf, n + 5)
+        d = 0
+        for j in range(MAC_LEN):  # every byte, whatever the first difference: constant time
+            d |= mac[j] ^ buf[n + 5 + j]
+        if d:
+            return AUTH_MAC
+        self.key = k
+        self.count = struct.unpack_from(">I", buf, n + 1)[0]
+        return 0
+
+    def _mac(self, k, buf, n):
+        """HMAC-SHA256 of ``buf[:n]`` under key ``k`` (RFC 2104: the key is shorter than a block)."""
+        pad = self._pad
+        keys = self._keys
+        o = (k - 1) * _KEY
+        for j in range(_BLOCK):
+            pad[j] = (keys[o + j] if j < _KEY else 0) ^ 0x36
+        h = hashlib.sha256(pad)
+        h.update(memoryview(buf)[:n])
+        inner = h.digest()
+        for j in range(_BLOCK):
+            pad[j] ^= 0x6A  # 0x36 ^ 0x5C: the inner pad becomes the outer one
+        h = hashlib.sha256(pad)
+        h.update(inner)
+        return h.digest()
+
+    def stale(self):
+        """True if the signed TC just checked carries a counter accepted already or too old."""
+        c = self.count
+        if not self.key:
+            return False
+        behind = self.newest - c
+        return c >= _LIMIT or behind >= _SPAN or (behind >= 0 and self.window >> behind & 1)
+
+    def due(self):
+        """True if admitting the signed TC just checked writes a lease to flash."""
+        return self.key and self.count >= self._lease
+
+    def admit(self):
+        """Take the counter of the signed TC just checked (saved at once: a lease on flash when due)."""
+        c = self.count
+        if not self.key:
+            return
+        if c > self.newest:
+            ahead = c - self.newest
+            self.window = ((self.window & _MASK >> ahead) << ahead | 1) if ahead < _SPAN else 1
+            self.newest = c
+        else:
+            self.window |= 1 << (self.newest - c)
+        self._save(self.due())
+
+    def set(self, k, on):
+        """KEY_ACTIVATE (``on``) or KEY_REVOKE key ``k``: 0, or AUTH_KEY (none installed, or revoked)."""
+        b = self._buf
+        if not self._has(k) or b[0] >> (k + 3) & 1:
+            return AUTH_KEY
+        bit = 1 << (k - 1)
+        b[0] = b[0] | bit if on else (b[0] & ~bit) | bit << 4
+        self._tm.event(EV_KEY_CHANGED, k, KEY_ACTIVE if on else KEY_REVOKED)
+        return 0 if self._save(True) else STORAGE
+
+    def _save(self, durable):
+        """To the backup SRAM; if ``durable``, first a lease to flash (and the backup) too."""
+        b = self._buf
+        ok = True
+        if durable:
+            self._lease = min(self.newest + KEY_LEASE, _LIMIT)
+            struct.pack_into(_FMT, b, 0, b[0], self._lease, _MASK)
+            ok = self._store.save(REC_AUTH, b, True)
+        struct.pack_into(_FMT, b, 0, b[0], self.newest, self.window)
+        self._store.save(REC_AUTH, b, False)
+        return ok
