@@ -56,10 +56,10 @@ import secrets
 import socket
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from firmware import dictionary as d
-from ground import codec, hazard, protocol
+from ground import auth, codec, hazard, protocol
 from ground.errors import CommandFailed, GroundError, LinkError, UsageError, VerificationTimeout
 from ground.link import Link
 
@@ -242,9 +242,11 @@ class Client:
 
     def __init__(self, url, *, baudrate=115200, timeout=DEFAULT_TIMEOUT, retries=DEFAULT_RETRIES,
                  archive=None, seq_file=None, on_record=None, on_state=None, on_stage=None, on_finish=None,
-                 name=None, token=None):
+                 name=None, token=None, signer=None):
         self._setup(name, timeout, retries, archive, on_record, on_stage, on_finish)
         self._seq_file = seq_file
+        # whatever assigns sequence counts signs: a tool's own link keeps its state beside its sequence count
+        self._signer = signer or (auth.default_signer(os.path.dirname(seq_file)) if seq_file else None)
         self._seq = _load_seq(seq_file)
         if archive:
             archive.start_session(url)
@@ -339,7 +341,7 @@ class Client:
 
         ``owner`` and ``approver``: who sent it and who approved it, archived with it (the server's clients).
         """
-        tc = self.telecommand(name, args, confirm)
+        tc = self._signed(self.telecommand(name, args, confirm))
         v = Verification(tc, self.position(), self.timeout if timeout is None else timeout,
                          self.retries if retries is None else retries, self._on_stage, self._on_finish,
                          owner or self.name, approver)
@@ -408,6 +410,10 @@ class Client:
             if len(v.stages) == seen:
                 return False
 
+    def _signed(self, tc):
+        """``tc`` with its authentication trailer, when this client signs (ground.auth)."""
+        return replace(tc, packet=self._signer.sign(tc.packet)) if self._signer else tc
+
     def _next_seq(self):
         with self._cond:
             seq, self._seq = self._seq, (self._seq + 1) & 0x3FFF
@@ -455,7 +461,7 @@ class Client:
         with self._cond:
             self._pending.pop(v.request_id, None)
             self._seq = (stage.data + 1) & 0x3FFF
-            v.command = codec.renumber(v.command, self._next_seq)
+            v.command = self._signed(codec.renumber(v.command, self._next_seq))
             self._pending[v.request_id] = v
         try:
             self._write(v, time.time())  # a lost write is resent by the driver's retries
