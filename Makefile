@@ -26,7 +26,7 @@ help:
 	@echo "make docs-screens   the console's SVG screens and the web console's screenshots for the docs"
 	@echo "make hil      HIL scenarios (Robot Framework) against the simulated board"
 	@echo "make hil-renode FIRMWARE=path   the same scenarios inside Renode"
-	@echo "make flash PORT=/dev/ttyACM0    install the application on a board running MicroPython"
+	@echo "make flash PORT=/dev/ttyACM0 [KEYS=file]   install the application (and the key file's keys) on a board running MicroPython"
 	@echo "make flash-micropython FIRMWARE=path   write a MicroPython image (.dfu: dfu-util; build folder: st-flash)"
 	@echo "make faults | fuzz N=... | soak MINUTES=... | wear   evidence campaigns"
 	@echo "make explore  exhaustive exploration of the controller (figures to docs/RELIABILITY.md)"
@@ -132,7 +132,7 @@ run: $(STAMP)
 	$(PY) -m sim --console
 
 flash: $(STAMP)
-	$(PY) -m ground.deploy --port $(PORT)
+	$(PY) -m ground.deploy --port $(PORT) $(if $(KEYS),--keys $(KEYS))
 
 flash-micropython: $(STAMP)
 	@test -n "$(FIRMWARE)" || { echo "usage: make flash-micropython FIRMWARE=firmware.dfu|build-NUCLEO_F429ZI"; exit 2; }

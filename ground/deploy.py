@@ -1,6 +1,6 @@
 """Install the application on a NUCLEO-F429ZI running MicroPython, or write a MicroPython image.
 
-    python -m ground.deploy --port /dev/ttyACM0            (make flash PORT=...)
+    python -m ground.deploy --port /dev/ttyACM0 [--keys FILE]   (make flash PORT=... [KEYS=FILE])
     python -m ground.deploy --write-image BUILD_DIR|FILE   (make flash-micropython FIRMWARE=...)
 
 Installing drives ``mpremote`` on the board's REPL (the ST-LINK virtual COM port). The
@@ -16,6 +16,7 @@ firmware/main.py's)::
                  main.py predates the maintenance boot: install the launcher, reset, 2 again)
     3 install    exec: empty /flash/<other slot>;  cp the package .mpy there;
                  cp main.py :/flash/main.new + exec rename (only when the launcher differs);
+                 with --keys: cp the key file's keys (ground/auth.py) to /flash/keys;
                  exec: write /flash/app.new, rename it over /flash/app; reset
 
 The package is compiled by ground.build. Writing an image: a .dfu with ``dfu-util`` (board
@@ -30,11 +31,12 @@ import ast
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 from firmware import main as launcher
-from ground import build
+from ground import auth, build
 from ground.errors import GroundError, LinkError, UsageError
 
 FLASH = launcher.ROOT
@@ -138,7 +140,8 @@ class Installer:
     def install_launcher(self):
         self.session(["cp", str(build.SOURCE / build.LAUNCHER), ":%s/main.new" % FLASH], ["exec", _RENAME_LAUNCHER])
 
-    def install(self, mpys):
+    def install(self, mpys, keys=None):
+        """Install the compiled package ``mpys`` (and the board's keys file ``keys``, if given)."""
         self.session(["exec", _ENTER], ["reset"])
         status = self.status()
         if status[launcher.FLAG] is not None:  # its main.py runs the application regardless
@@ -152,6 +155,8 @@ class Installer:
         steps = [["exec", _stage(slot)], ["cp", *[str(m) for m in mpys], ":%s/%s/firmware/" % (FLASH, slot)]]
         if status[build.LAUNCHER] != self.launcher:
             steps += [["cp", str(build.SOURCE / build.LAUNCHER), ":%s/main.new" % FLASH], ["exec", _RENAME_LAUNCHER]]
+        if keys:
+            steps.append(["cp", str(keys), ":%s/keys" % FLASH])
         steps += [["exec", _commit(slot)], ["reset"]]
         self.session(*steps)
         return slot
@@ -162,11 +167,19 @@ def check_port(port):
         raise LinkError("no such port: %s (is the board plugged in?)" % port)
 
 
-def install(port, runner=run):
-    """Compile the package and install it on the board at ``port``; returns the slot used."""
+def install(port, runner=run, key_file=None):
+    """Compile the package and install it (with ``key_file``'s keys) on the board at ``port``; returns the slot used.
+
+    The keys go through a file of this user's only, removed at once: never into the repository."""
     check_port(port)
+    keys = auth.blob(auth.load_keys(key_file)) if key_file else None
     mpys = build.compile_package()
-    return Installer(port, runner).install(mpys)
+    if keys is None:
+        return Installer(port, runner).install(mpys)
+    with tempfile.TemporaryDirectory(prefix="deploy-") as tmp:  # mode 700
+        path = Path(tmp) / "keys"
+        path.write_bytes(keys)
+        return Installer(port, runner).install(mpys, path)
 
 
 def image_commands(path):
@@ -197,10 +210,13 @@ def main(argv=None, runner=run):
     g = ap.add_mutually_exclusive_group(required=True)
     g.add_argument("--port", help="serial port of the board's REPL (ST-LINK VCP), e.g. /dev/ttyACM0")
     g.add_argument("--write-image", metavar="PATH", help="a .dfu, or a MicroPython build folder (firmware0/1.bin)")
+    ap.add_argument("--keys", metavar="FILE", help="with --port: install this key file's keys (ground/auth.py)")
     args = ap.parse_args(argv)
     try:
+        if args.keys and not args.port:
+            raise UsageError("--keys goes with --port: keys are installed with the application")
         if args.port:
-            slot = install(args.port, runner)
+            slot = install(args.port, runner, args.keys)
             print("deploy: application installed in slot %s on %s; board reset" % (slot, args.port))
         else:
             for cmd in image_commands(args.write_image):
