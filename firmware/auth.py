@@ -1,29 +1,43 @@
 """Authenticated telecommands: the keys, the MAC check and the anti-replay counter.
 
-A signed TC ends its application data with a trailer (docs/ICD.md, "Authentication")::
+A signed TC is a PUS-C TC whose application data ends with a trailer, before the CRC
+(the packet length field counts it; spacepackets parses the packet as any other)::
 
-    ... arguments | key id u8 | counter u32 | MAC: HMAC-SHA256(key, every byte before it)[:MAC_LEN] | CRC
+    byte  0-10        TC header (firmware/packet.py)
+          11..        application data: the command's arguments (PUS 8: function id first)
+          n-23        key id u8 (1..N_KEYS)
+          n-22..n-19  counter u32, anti-replay: one more per signed command from the ground
+          n-18..n-3   MAC: the first MAC_LEN (16) bytes of HMAC-SHA256 under the key, over
+                      bytes 0..n-19 (header, arguments, key id, counter)
+          n-2..n-1    CRC-16 over everything before it (n: the packet's length)
 
-Keys: the file ``keys`` at the flash root, N_KEYS x 32 bytes (key id k at (k - 1) * 32;
-all zeros: none), written when the board is flashed (``make flash KEYS=file``), read
-once at boot, never sent. The AUTH record (firmware/store.py) holds what changes::
+A command without arguments after its own (SCHED_INSERT's nested TC is measured by its
+own length field) and without a trailer is unsigned. Keys: the file ``keys`` at the flash
+root, N_KEYS x 32 bytes (key id k at (k - 1) * 32; all zeros: none), written when the
+board is flashed (``make flash KEYS=file``), read once at boot, never sent. The AUTH
+record (firmware/store.py) holds what changes::
 
     active key ids u8 (bit k - 1) | revoked << 4 | newest counter u32 | window u16
 
-Once a key was ever active, a TC from the link needs a trailer whose key is ACTIVE (or,
+Once a key was ever in use, a TC from the link needs a trailer whose key is ACTIVE (or,
 for KEY_ACTIVATE, is the key it activates), a MAC that matches, and a fresh counter: newer
 than the newest accepted, or at most 15 behind it and not accepted yet (bit i of window:
-counter newest - i was), so reordered frames still pass. ABORT and SAFE only make the
-payload safer: they need nothing, so key trouble never blocks an emergency, and
-Verification does not record them, so an unsigned one cannot spend a request id or a
-sequence count that the operator's next command will use (no lockout by a stranger).
+counter newest - i was), so reordered frames still pass. The MAC is checked first, so an
+altered packet is AUTH_MAC whatever else it changed; then a byte-identical resend of an
+accepted one is DUPLICATE with its outcome (firmware/verification.py), before its counter
+is judged (AUTH_REPLAY). ABORT and SAFE only make the payload safer: they need nothing (a
+trailer on them is ignored), so key trouble never blocks an emergency, and they are not
+recorded, so an unsigned one cannot spend a request id or a sequence count that the
+operator's next command will use. Nothing locks out: a refusal changes no state.
 
 The counter goes to the backup SRAM at every signed command; a lease, the counter plus
-KEY_LEASE (window full), goes to flash when the counter reaches the last one: a power loss
-without VBAT skips the counter ahead, never back (the ground's counter is ahead anyway
-after such a gap, or jumps; docs/GROUND.md). No lease is written while an actuator is on
-(``due``: the command waits BUSY). Without a valid AUTH record, the lowest installed
-key is put in use: a lost record never switches authentication off.
+KEY_LEASE (window full), goes to flash when the counter reaches the last one (and at the
+first signed command after a boot): a power loss without VBAT skips the counter ahead by
+up to KEY_LEASE, never back, and the ground's signer skips with it (ground/auth.py). No
+lease is written while an actuator is on (``due``: such a command is refused BUSY).
+Without a valid AUTH record (the first boot after the keys were installed, or a record
+lost), the lowest installed key is put in use: a lost record never switches
+authentication off. Counters stay below 0x3FFF0000 (small ints on the board).
 """
 
 import hashlib

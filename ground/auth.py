@@ -7,6 +7,8 @@ file``: ``blob``) and configures the ground: with ``$PAYLOAD_KEYS`` set, whateve
 sequence counts (the ground server when it runs, else the client) signs every command with
 the key ``$PAYLOAD_KEY_ID`` (default: the file's lowest) and a counter kept in a file that
 is written before the counter is used, so it never goes back, across ground restarts too.
+A command refused AUTH_REPLAY on its first attempt is signed again a lease (KEY_LEASE) further
+on and resent, once (ground/client.py): the payload's counter skips that far after a power loss.
 """
 
 import hashlib
@@ -85,6 +87,12 @@ class Signer:
             self.counter = 0
         except (OSError, ValueError) as e:
             raise UsageError("cannot read the signing counter %s: %s" % (counter_file, e))
+
+    def skip(self):
+        """Jump the counter a lease ahead: the payload refused it AUTH_REPLAY (after a power loss
+        without VBAT it goes on from its lease on flash, up to KEY_LEASE ahead; firmware/auth.py)."""
+        with self._lock:
+            self.counter += d.KEY_LEASE
 
     def sign(self, packet):
         with self._lock:

@@ -434,7 +434,9 @@ class Client:
         v = self._keep(rec)
         if v is not None:
             stage = Stage(rec.name, t, rec.values.get("step"), rec.values.get("code"), rec.values.get("data"))
-            if _about_this_id(stage) and stage.code == d.STALE and v.attempts == 1 and not v.resequenced:
+            behind = (_about_this_id(stage) and stage.code == d.STALE
+                      or stage.name == "ACCEPT_FAILED" and stage.code == d.AUTH_REPLAY and self._signer)
+            if behind and v.attempts == 1 and not v.resequenced:
                 self._resequence(v, stage)
             else:
                 v._add(stage)
@@ -453,14 +455,19 @@ class Client:
             return self._pending.get(rec.request_id) if ours and rec.service == 1 and not rec.error else None
 
     def _resequence(self, v, stage):
-        """A first attempt refused STALE never ran: our count is behind the payload's (a new
-        ground session). Send the command again after the newest count the payload accepted."""
+        """A first attempt refused STALE or AUTH_REPLAY never ran: our sequence count is behind the
+        payload's (a new ground session), or our signing counter is (the payload's lease after a
+        power loss, ground/auth.py). Send the command again after the newest count the payload
+        accepted, or signed a lease further on."""
         v.resequenced = True
         v.stages.append(stage)
         v._on_stage(v, stage)
         with self._cond:
             self._pending.pop(v.request_id, None)
-            self._seq = (stage.data + 1) & 0x3FFF
+            if stage.code == d.STALE:
+                self._seq = (stage.data + 1) & 0x3FFF
+            else:
+                self._signer.skip()
             v.command = self._signed(codec.renumber(v.command, self._next_seq))
             self._pending[v.request_id] = v
         try:

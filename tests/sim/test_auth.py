@@ -69,10 +69,12 @@ def test_with_a_key_only_the_operators_signed_commands_run_and_abort_needs_none(
         assert g.outcome(g.packet("ABORT")) == ("COMPLETED", None)
         link.close()
 
-        counter = tmp_path / "tc_counter"
-        counter.write_text("100\n")  # the raw operator above used counters up to 5
-        with Client(s.ports["link"], signer=auth.Signer(str(keys), str(counter))) as c:
-            c.send("ARM", confirm=True)
+        counter = tmp_path / "tc_counter"  # none yet: a ground whose counter is behind the payload's
+        seq = tmp_path / "tc_seq"
+        seq.write_text("100\n")  # ahead of the raw operator's sequence counts
+        with Client(s.ports["link"], seq_file=str(seq), signer=auth.Signer(str(keys), str(counter))) as c:
+            armed = c.send("ARM", confirm=True)
             c.send("FIRE", 1, confirm=True, timeout=10)
+        assert armed.resequenced and armed.stages[0].code == d.AUTH_REPLAY  # signed again a lease on
         assert [b["slot"] for b in s.do("burns")["burns"]] == [1]
-        assert int(counter.read_text()) == 102
+        assert int(counter.read_text()) == 1 + d.KEY_LEASE + 2
