@@ -45,25 +45,8 @@ import struct
 
 from micropython import const
 
+from firmware import tables as T
 from firmware.packet import TC_HEADER
-from firmware.tables import (
-    AUTH_KEY,
-    AUTH_MAC,
-    AUTH_MISSING,
-    AUTH_TRUNCATED,
-    CMD_ABORT,
-    CMD_KEY_ACTIVATE,
-    CMD_SAFE,
-    EV_KEY_CHANGED,
-    KEY_ACTIVE,
-    KEY_LEASE,
-    KEY_REVOKED,
-    MAC_LEN,
-    N_KEYS,
-    REC_AUTH,
-    STORAGE,
-    TRAILER_LEN,
-)
 
 _KEY = const(32)
 _BLOCK = const(64)  # SHA-256's block: the HMAC key pads
@@ -75,63 +58,67 @@ _LIMIT = const(0x3FFF0000)  # counters stay small ints (30 bits), leases include
 
 class Auth:
     def __init__(self, board, store, tm):
-        self._board = board
         self._store = store
         self._tm = tm
         self._buf = bytearray(7)
-        self._keys = bytearray(N_KEYS * _KEY)
+        self._keys = bytearray(T.N_KEYS * _KEY)
         self._pad = bytearray(_BLOCK)
         self.rejected = 0  # reported in housekeeping
-        self.key = self.count = 0  # the signer and counter of the TC judged (key 0: not signed)
+        # the TC judged last: its signer (0: not signed) and counter, and what they mean
+        self.key = self.count = 0
+        self.stale = self.due = False  # the counter was taken or is too old; admitting it writes a lease
         self.newest = self.window = self._lease = 0
         try:
             with open(board.fs_root + "/keys", "rb") as f:
                 f.readinto(self._keys)
         except OSError:
             pass
-        if store.load(REC_AUTH, self._buf):
+        if store.load(T.REC_AUTH, self._buf):
             _, self.newest, self.window = struct.unpack(_FMT, self._buf)
         else:
-            for k in range(1, N_KEYS + 1):  # the lowest installed key: authentication stays on
+            for k in range(1, T.N_KEYS + 1):  # the lowest installed key: authentication stays on
                 if self._has(k):
                     self._buf[0] = 1 << (k - 1)
-                    self._tm.event(EV_KEY_CHANGED, k, KEY_ACTIVE)
+                    self._tm.event(T.EV_KEY_CHANGED, k, T.KEY_ACTIVE)
                     break
             self._save(True)
         self._lease = self.newest  # the first signed command after a boot writes a new lease
 
     def _has(self, k):
-        return 1 <= k <= N_KEYS and self._keys[(k - 1) * _KEY:k * _KEY] != bytes(_KEY)
+        """True if key ``k`` is installed and not revoked."""
+        return 1 <= k <= T.N_KEYS and not self._buf[0] >> (k + 3) & 1 and any(self._keys[(k - 1) * _KEY:k * _KEY])
 
     def open(self, i):
         """True if command ``i`` runs without authentication and unrecorded: ABORT or SAFE with a key in use."""
-        return self._buf[0] and i in (CMD_ABORT, CMD_SAFE)
+        return self._buf[0] and i in (T.CMD_ABORT, T.CMD_SAFE)
 
     def check(self, buf, tc, extra, i):
         """0, or why ``tc`` (command ``i``; ``extra``: data bytes after its arguments) fails its
         MAC check: AUTH_MISSING, AUTH_TRUNCATED, AUTH_KEY, AUTH_MAC. A trailer leaves tc.data_len."""
         self.key = 0
-        if extra >= TRAILER_LEN:
-            tc.data_len -= TRAILER_LEN
-        if self.open(i) or (extra < TRAILER_LEN and not self._buf[0]):
+        self.stale = self.due = False
+        bits = self._buf[0]
+        if extra >= T.TRAILER_LEN:
+            tc.data_len -= T.TRAILER_LEN
+        if self.open(i) or (extra < T.TRAILER_LEN and not bits):
             return 0  # (unsigned with no key in use: an extra byte is BAD_LENGTH later)
-        if extra < TRAILER_LEN:
-            return AUTH_TRUNCATED if extra else AUTH_MISSING
+        if extra < T.TRAILER_LEN:
+            return T.AUTH_TRUNCATED if extra else T.AUTH_MISSING
         n = TC_HEADER + tc.data_len
         k = buf[n]
-        bits = self._buf[0]
-        if not self._has(k) or bits >> (k + 3) & 1:
-            return AUTH_KEY
-        if not (bits >> (k - 1) & 1 or (i == CMD_KEY_ACTIVATE and buf[n - 1] == k)):
-            return AUTH_KEY
+        if not self._has(k) or not (bits >> (k - 1) & 1 or (i == T.CMD_KEY_ACTIVATE and buf[n - 1] == k)):
+            return T.AUTH_KEY
         mac = self._mac(k, buf, n + 5)
         d = 0
-        for j in range(MAC_LEN):  # every byte, whatever the first difference: constant time
+        for j in range(T.MAC_LEN):  # every byte, whatever the first difference: constant time
             d |= mac[j] ^ buf[n + 5 + j]
         if d:
-            return AUTH_MAC
+            return T.AUTH_MAC
         self.key = k
-        self.count = struct.unpack_from(">I", buf, n + 1)[0]
+        self.count = c = struct.unpack_from(">I", buf, n + 1)[0]
+        behind = self.newest - c
+        self.stale = c >= _LIMIT or behind >= _SPAN or (behind >= 0 and self.window >> behind & 1)
+        self.due = c >= self._lease
         return 0
 
     def _mac(self, k, buf, n):
@@ -150,18 +137,6 @@ class Auth:
         h.update(inner)
         return h.digest()
 
-    def stale(self):
-        """True if the signed TC just checked carries a counter accepted already or too old."""
-        c = self.count
-        if not self.key:
-            return False
-        behind = self.newest - c
-        return c >= _LIMIT or behind >= _SPAN or (behind >= 0 and self.window >> behind & 1)
-
-    def due(self):
-        """True if admitting the signed TC just checked writes a lease to flash."""
-        return self.key and self.count >= self._lease
-
     def admit(self):
         """Take the counter of the signed TC just checked (saved at once: a lease on flash when due)."""
         c = self.count
@@ -173,26 +148,26 @@ class Auth:
             self.newest = c
         else:
             self.window |= 1 << (self.newest - c)
-        self._save(self.due())
+        self._save(self.due)
 
     def set(self, k, on):
         """KEY_ACTIVATE (``on``) or KEY_REVOKE key ``k``: 0, or AUTH_KEY (none installed, or revoked)."""
         b = self._buf
-        if not self._has(k) or b[0] >> (k + 3) & 1:
-            return AUTH_KEY
+        if not self._has(k):
+            return T.AUTH_KEY
         bit = 1 << (k - 1)
         b[0] = b[0] | bit if on else (b[0] & ~bit) | bit << 4
-        self._tm.event(EV_KEY_CHANGED, k, KEY_ACTIVE if on else KEY_REVOKED)
-        return 0 if self._save(True) else STORAGE
+        self._tm.event(T.EV_KEY_CHANGED, k, T.KEY_ACTIVE if on else T.KEY_REVOKED)
+        return 0 if self._save(True) else T.STORAGE
 
     def _save(self, durable):
         """To the backup SRAM; if ``durable``, first a lease to flash (and the backup) too."""
         b = self._buf
         ok = True
         if durable:
-            self._lease = min(self.newest + KEY_LEASE, _LIMIT)
+            self._lease = min(self.newest + T.KEY_LEASE, _LIMIT)
             struct.pack_into(_FMT, b, 0, b[0], self._lease, _MASK)
-            ok = self._store.save(REC_AUTH, b, True)
+            ok = self._store.save(T.REC_AUTH, b, True)
         struct.pack_into(_FMT, b, 0, b[0], self.newest, self.window)
-        self._store.save(REC_AUTH, b, False)
+        self._store.save(T.REC_AUTH, b, False)
         return ok

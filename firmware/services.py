@@ -119,7 +119,7 @@ class Services:
         code = self._v.check(tc, from_link)
         if code:
             return code
-        if (T.CMD_PERSISTED[i] or self._v.auth.due()) and i != T.CMD_SAFE and self._board.burning() >= 0:
+        if (T.CMD_PERSISTED[i] or self._v.auth.due) and i != T.CMD_SAFE and self._board.burning() >= 0:
             return T.BUSY  # its record (or a counter's lease) must reach flash before it acts: not during a burn
         return 0
 

@@ -85,6 +85,7 @@ class Verification:
         authentication (firmware/auth.py); its trailer leaves ``tc.data_len``."""
         a = self.auth
         a.key = 0
+        a.due = False
         self._open = from_link and a.open(i)
         return a.check(buf, tc, extra, i) if from_link else 0
 
@@ -93,7 +94,7 @@ class Verification:
         if self._open:
             return 0
         code = self._seen(tc, from_link)
-        if not code and from_link and self.auth.stale():
+        if not code and from_link and self.auth.stale:
             return AUTH_REPLAY
         return code
 
