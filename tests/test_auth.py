@@ -14,6 +14,7 @@ import struct
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from spacepackets.ecss import PusTc
 
 from firmware import dictionary as d
 from firmware.packet import CRC_LEN, crc16
@@ -43,6 +44,16 @@ def test_ground_signed_command_is_accepted_by_the_firmware():
     r.run()
     rid = r.send_raw(auth.sign(r.tc(CMD_PING), 1, KEY, 1))
     assert subtypes(r.run(200), rid) == [1, 3, 7]
+
+
+def test_a_signed_packet_stays_a_pus_c_tc_for_spacepackets_with_the_trailer_ending_its_data():
+    raw = Rig("auth_spacepackets").tc(CMD_ARM)
+    signed = auth.sign(raw, 1, KEY, 0x01020304)
+    tc = PusTc.unpack(signed)
+    assert (tc.service, tc.message_subtype) == (raw[7], raw[8])
+    assert tc.app_data[:2] == raw[11:13]
+    assert tc.app_data[2:7] == bytes([1, 1, 2, 3, 4])
+    assert len(tc.app_data) == 2 + d.TRAILER_LEN
 
 
 @settings(max_examples=150, deadline=None)
