@@ -10,6 +10,7 @@ from firmware.tables import (
     AUTH_REPLAY,
     AUTH_TRUNCATED,
     BAD_LENGTH,
+    BUSY,
     CMD_ABORT,
     CMD_ARM,
     CMD_FIRE,
@@ -199,3 +200,24 @@ def test_extra_bytes_after_a_valid_signature_are_bad_length():
     longer = encode_tc(17, 1, b"\x01\x02", seq=r.seq)  # PING with two data bytes, then signed
     rid, tms = sent(r, sign(longer, 1, 99, r.app.verification.auth))
     assert failure(tms, rid) == (2, BAD_LENGTH, 0)
+
+
+def test_safe_signed_with_a_key_never_installed_still_runs():
+    r = keyed("auth_safe_trouble")
+    sent(r, r.signed(CMD_ARM))
+    rid, tms = sent(r, r.signed(CMD_SAFE, key=3), 300)
+    assert subtypes(tms, rid) == [1, 3, 7]
+    assert not r.board.arm_out
+
+
+def test_during_a_burn_a_signed_command_runs_unless_its_counter_needs_a_lease_on_flash():
+    r = keyed("auth_busy")
+    sent(r, r.signed(CMD_ARM))
+    r.send_raw(r.signed(CMD_FIRE, 1))
+    r.run(50)
+    assert r.board.on == 0  # burning
+    rid, tms = sent(r, r.signed(CMD_PING), 20)
+    assert subtypes(tms, rid) == [1, 3, 7]
+    rid, tms = sent(r, r.signed(CMD_PING, count=r.count + KEY_LEASE), 20)
+    assert failure(tms, rid) == (2, BUSY, 0)
+    assert r.board.on == 0
