@@ -42,11 +42,10 @@ TARGETS = {"idle": 60000, "HK due": 350000, "burning": 80000, "PING": 1000000, "
 READ = 256  # link bytes one iteration reads (firmware/app.py _RX): the most commands handled at once
 
 _SCRIPT = """
-import gc
-
 from firmware import framing
+from firmware.packet import encode_tc
 from firmware.tables import (CMD_ARM, CMD_FIRE, CMD_HK_DISABLE, CMD_HK_PERIOD, CMD_PARAM_SET, CMD_PING,
-                             P_BURN_MAX)
+                             CMD_SERVICE, CMD_SUBTYPE, P_BURN_MAX)
 from tests.firmware.fakes import Rig
 
 
@@ -55,6 +54,10 @@ def no_collection():
 
 
 def main(scenario, n):
+    # bytes fed per iteration: one framed PING (every one this long), or none; the feed is
+    # allocated first, while the heap is empty: one block for every PING, in a 96k heap
+    k = len(framing.frame(encode_tc(CMD_SERVICE[CMD_PING], CMD_SUBTYPE[CMD_PING]))) if scenario == 'ping' else 0
+    blob = bytearray(k * n)
     r = Rig('cg-' + scenario)
     r.board.uart.capture = False
     r.run(100)  # switches debounced, boot reports out
@@ -68,12 +71,7 @@ def main(scenario, n):
         r.send(CMD_ARM)
         r.run()
         r.send(CMD_FIRE, 1)  # release_after None: the switch never confirms
-    k = 0  # bytes fed per iteration: one framed PING (all the same length), or none
-    blob = bytearray()
     if scenario == 'ping':
-        k = len(framing.frame(r.tc(CMD_PING)))
-        gc.collect()  # one block for every PING, in a 96k heap
-        blob = bytearray(k * n)
         for i in range(n):
             blob[i * k:i * k + k] = framing.frame(r.tc(CMD_PING))
     feed = memoryview(blob)
