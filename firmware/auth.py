@@ -22,10 +22,12 @@ record (firmware/store.py) holds what changes::
 Once a key was ever in use, a TC from the link needs a trailer whose key is ACTIVE (or,
 for KEY_ACTIVATE, is the key it activates), a MAC that matches, and a fresh counter: newer
 than the newest accepted, or at most 15 behind it and not accepted yet (bit i of window:
-counter newest - i was), so reordered frames still pass. The MAC is checked first, so an
-altered packet is AUTH_MAC whatever else it changed; then a byte-identical resend of an
-accepted one is DUPLICATE with its outcome (firmware/verification.py), before its counter
-is judged (AUTH_REPLAY). ABORT and SAFE only make the payload safer: they need nothing (a
+counter newest - i was), so reordered frames still pass. The trailer is checked as soon as
+the command is identified, before its length, arguments and request id: an altered packet
+is refused AUTH_KEY or AUTH_MAC (UNKNOWN_COMMAND if the change names no command; dropped if
+it names another APID) and reaches no handler. Then a byte-identical resend of an accepted
+one is DUPLICATE with its outcome (firmware/verification.py), before its counter is judged
+(AUTH_REPLAY). ABORT and SAFE only make the payload safer: they need nothing (a
 trailer on them is ignored), so key trouble never blocks an emergency, and they are not
 recorded, so an unsigned one cannot spend a request id or a sequence count that the
 operator's next command will use. Nothing locks out: a refusal changes no state.

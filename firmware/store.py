@@ -47,7 +47,7 @@ from firmware.tables import (
 )
 
 _NAMES = ("", "state", "params", "schedule", "auth")  # file of each record, by its number (REC_* in tables)
-_BASE = (0, 0, 512, 1024, 2000)  # backup SRAM offset of each record's two slots (the schedule's end at 1924); 2 KiB in all
+_BASE = (0, 0, 512, 1024, 2000)  # backup SRAM offset of each record's two slots (the schedule ends at 1924)
 _HEAD = ">BHI"
 _HEAD_LEN = const(7)
 _GEN_LEN = const(4)
