@@ -83,7 +83,7 @@ class Auth:
                     self._buf[0] = 1 << (k - 1)
                     self._tm.event(T.EV_KEY_CHANGED, k, T.KEY_ACTIVE)
                     break
-            self._save(self._buf[0] != 0)  # without keys, nothing to keep through a power loss: no flash write
+            self._save(True)  # on flash too: the store writes a record found in the backup SRAM alone to flash
         self._lease = self.newest  # the first signed command after a boot writes a new lease
 
     def _has(self, k):
