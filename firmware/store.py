@@ -51,6 +51,7 @@ _BASE = (0, 0, 512, 1024, 2000)  # backup SRAM offset of each record's two slots
 _HEAD = ">BHI"
 _HEAD_LEN = const(7)
 _GEN_LEN = const(4)
+_CHUNK = const(64)  # bytes read at a time by a load
 _NONE = const(0)  # what a flash file held, in rising order of use
 _BAD = const(1)
 _GOOD = const(2)
@@ -81,13 +82,14 @@ class Store:
         n = len(buf)
         self._bufs[rec] = buf
         best = -1
+        mem = self._mem
         for i in (0, 1):
             o = self._slot(rec, n, i)
-            data = self._mem[o:o + _HEAD_LEN + n + 2]
-            r, size, gen = struct.unpack_from(_HEAD, data, 0)
-            if r == rec and size == n and not crc16(data, len(data)) and gen > best:
+            r, size, gen = struct.unpack_from(_HEAD, mem[o:o + _HEAD_LEN], 0)
+            part = lambda a, b, o=o: mem[o + a:o + b]  # noqa: E731
+            if r == rec and size == n and gen > best and _intact(part, _HEAD_LEN + n + 2):
                 best = gen
-                buf[:] = data[_HEAD_LEN:_HEAD_LEN + n]
+                _copy(part, _HEAD_LEN, buf)
         found, gen = self._read(self._path(rec, "rec"), buf, best)
         if found != _GOOD:
             found, gen = max((found, gen), self._read(self._path(rec, "tmp"), buf, best))
@@ -106,14 +108,17 @@ class Store:
         n = len(buf)
         try:
             with open(path, "rb") as f:
-                data = f.read()
+                def part(a, b):
+                    f.seek(a)
+                    return f.read(b - a)
+
+                if f.seek(0, 2) != _GEN_LEN + n + 2 or not _intact(part, _GEN_LEN + n + 2):
+                    return _BAD, -1
+                gen = struct.unpack_from(">I", part(0, _GEN_LEN), 0)[0]
+                if gen > newer_than:
+                    _copy(part, _GEN_LEN, buf)
         except OSError:
             return _NONE, -1
-        if len(data) != _GEN_LEN + n + 2 or crc16(data, len(data)):
-            return _BAD, -1
-        gen = struct.unpack_from(">I", data, 0)[0]
-        if gen > newer_than:
-            buf[:] = data[_GEN_LEN:_GEN_LEN + n]
         return _GOOD, gen
 
     # --- save -------------------------------------------------------------------------
@@ -176,3 +181,22 @@ class Store:
         except OSError:
             self._tm.event(EV_STORAGE_ERROR, rec)
             return False
+
+
+def _intact(part, total):
+    """True if the ``total`` bytes that ``part(a, b)`` serves, their CRC last, check. Read in
+    chunks, as ``_copy`` copies: loading a record needs no free block its size (at boot the
+    imports leave the heap in small pieces: a 451-byte read failed there with 21 KB free)."""
+    c = 0xFFFF
+    for a in range(0, total, _CHUNK):
+        d = part(a, min(a + _CHUNK, total))
+        c = crc16(d, len(d), c)
+    return c == 0
+
+
+def _copy(part, start, buf):
+    """``buf`` = the bytes ``part`` serves from ``start`` on, in chunks."""
+    n = len(buf)
+    for a in range(0, n, _CHUNK):
+        b = min(a + _CHUNK, n)
+        buf[a:b] = part(start + a, start + b)
