@@ -678,7 +678,8 @@ class World:
     # --- save, restore, abstract ------------------------------------------------------------------
     def _board_values(self):
         b = self.board
-        return b.t, b.on, b.start, b.max_ms, b.max_at_start, b.arm_out, b.arm_fault, b.rbf, b.perm, b.cause
+        return (b.t, b._wire_x16, b.on, b.start, b.max_ms, b.max_at_start, b.arm_out, b.arm_fault, b.rbf, b.perm,
+                b.cause)  # _wire_x16: the UART's blocked time not yet a whole ms (fakes.FakeBoard.wire)
 
     def _plant(self):
         return (tuple(self.separated), tuple(self._reading), tuple(self.settle_end), tuple(self.stuck),
@@ -697,7 +698,8 @@ class World:
 
     def _restore_world(self, board, plant, files, path):
         b = self.board
-        (b.t, b.on, b.start, b.max_ms, b.max_at_start, b.arm_out, b.arm_fault, b.rbf, b.perm, b.cause) = board
+        (b.t, b._wire_x16, b.on, b.start, b.max_ms, b.max_at_start, b.arm_out, b.arm_fault, b.rbf, b.perm,
+         b.cause) = board
         (sep, reading, settle, stuck, bounces, burns, self.flowing) = plant
         self.separated[:] = sep
         self._reading[:] = reading
