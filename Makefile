@@ -28,7 +28,7 @@ help:
 	@echo "make docs-screens   the console's SVG screens and the web console's screenshots for the docs"
 	@echo "make hil      HIL scenarios (Robot Framework) against the simulated board"
 	@echo "make hil-renode FIRMWARE=path   the same scenarios inside Renode"
-	@echo "make flash PORT=/dev/ttyACM0    install the application on a board running MicroPython"
+	@echo "make flash PORT=/dev/ttyACM0 [KEYS=file]   install the application (and the key file's keys) on a board running MicroPython"
 	@echo "make flash PORT=... TO_LITTLEFS=1   the same, converting /flash from FAT to littlefs first (records kept)"
 	@echo "make flash-micropython FIRMWARE=path   write a MicroPython image (.dfu: dfu-util; build folder: st-flash)"
 	@echo "make faults | fuzz N=... | soak MINUTES=... | wear   evidence campaigns"
@@ -140,7 +140,7 @@ run: $(STAMP)
 	$(PY) -m sim --console
 
 flash: $(STAMP)
-	$(PY) -m ground.deploy --port $(PORT) $(if $(TO_LITTLEFS),--to-littlefs)
+	$(PY) -m ground.deploy --port $(PORT) $(if $(TO_LITTLEFS),--to-littlefs) $(if $(KEYS),--keys $(KEYS))
 
 flash-micropython: $(STAMP)
 	@test -n "$(FIRMWARE)" || { echo "usage: make flash-micropython FIRMWARE=firmware.dfu|build-NUCLEO_F429ZI"; exit 2; }

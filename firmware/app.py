@@ -19,6 +19,7 @@ import gc
 
 from micropython import const
 
+from firmware.auth import Auth
 from firmware.clock import Clock
 from firmware.framing import Deframer
 from firmware.hk import Housekeeping
@@ -48,7 +49,8 @@ class App:
         self.state = State(store, self.tm)
         self.params = Params(store, self.tm)
         self.schedule = Schedule(store, self.tm)
-        self.verification = Verification(self.state, self.tm)
+        self.auth = Auth(board, store, self.tm)
+        self.verification = Verification(self.state, self.tm, self.auth)
         self.switches = Switches(board, self.clock, self.state, self.params, self.tm)
         self.seq = Sequencer(board, self.clock, self.state, self.params, self.switches, self.verification, self.tm)
         self.deframer = Deframer()

@@ -33,6 +33,14 @@ MAX_TM_DATA = const(200)  # longest telemetry source data emitted
 SCHEDULE_SIZE = const(8)  # time-tagged commands held on board
 SWITCH_SETTLE_MS = const(100)  # longest a separation switch chatters after a release (the deployer's specification)
 
+# Authenticated telecommands (docs/ICD.md, "Authentication"): the trailer that ends a signed
+# TC's application data is key id u8 | counter u32 | MAC (the first MAC_LEN bytes of
+# HMAC-SHA256 under the key, over every byte of the packet before the MAC).
+N_KEYS = const(4)  # key ids 1..N_KEYS, each a 32-byte key installed with the application
+MAC_LEN = const(16)
+TRAILER_LEN = const(21)  # 1 + 4 + MAC_LEN
+KEY_LEASE = const(1024)  # counters the payload may skip after a power loss (docs/ARCHITECTURE.md)
+
 # --- Row types -------------------------------------------------------------------
 ENUM = "enum"  # value first + i (or numbers[i]) is names[i]
 BITS = "bits"  # bit i set is names[i]; shown as the set names joined by ","
@@ -212,7 +220,13 @@ BURN_ENDS = ("SWITCH", "MAX_TIME", "ABORT")
 REC_STATE = const(1)
 REC_PARAMS = const(2)
 REC_SCHEDULE = const(3)
-RECORDS = ("STATE", "PARAMETERS", "SCHEDULE")
+REC_AUTH = const(4)
+RECORDS = ("STATE", "PARAMETERS", "SCHEDULE", "AUTH")
+
+# A key's state (KEY_CHANGED); a key id with no key installed is NONE.
+KEY_ACTIVE = const(2)
+KEY_REVOKED = const(3)
+KEY_STATES = ("NONE", "LOADED", "ACTIVE", "REVOKED")
 
 STATE_NAMES = Names("CONTROLLER_STATES", CONTROLLER_STATES)
 SLOT_STATE_NAMES = Names("SLOT_STATES", SLOT_STATES)
@@ -224,6 +238,7 @@ SLOT_COUNTS = Names("SLOT_COUNTS", SLOT_SET.names, COUNTS)  # 4 bits per slot, s
 BURN_END_NAMES = Names("BURN_ENDS", BURN_ENDS)
 RECORD_NAMES = Names("RECORDS", RECORDS, first=1)
 NO_YES = Names("NO_YES", ("NO", "YES"))
+KEY_STATE_NAMES = Names("KEY_STATES", KEY_STATES)
 TC_SUBTYPES = Names("TC_SUBTYPES", (), COMMAND)  # REFUSED names the command it refused
 
 # --- Failure codes (PUS 1 failure notices) --------------------------------------
@@ -256,6 +271,15 @@ FAILURES = (
     Failure(23, "SWITCH_SETTLING", "the slot's separation switch is not settled (its last burn or the boot was less "
                                    "than SWITCH_SETTLE_MS ago, or its reading is changing): its satellite may be "
                                    "leaving; data = the slot"),
+    Failure(24, "AUTH_MISSING", "a key is in use and the command (not ABORT or SAFE) carries no authentication "
+                                "trailer"),
+    Failure(25, "AUTH_TRUNCATED", "the application data is shorter than the command's arguments and a whole "
+                                  "authentication trailer"),
+    Failure(26, "AUTH_KEY", "the trailer's key id is not ACTIVE (KEY_ACTIVATE: nor the key it activates), or is "
+                            "REVOKED, or has no key installed; data = the key id"),
+    Failure(27, "AUTH_MAC", "the MAC does not match the packet under the trailer's key"),
+    Failure(28, "AUTH_REPLAY", "the trailer's counter was accepted already, or is older than the window the payload "
+                               "remembers"),
 )
 UNKNOWN_COMMAND = const(1)
 BAD_LENGTH = const(2)
@@ -280,6 +304,11 @@ EXECUTING = const(20)
 TIME_NOT_CORRELATED = const(21)
 STALE = const(22)
 SWITCH_SETTLING = const(23)
+AUTH_MISSING = const(24)
+AUTH_TRUNCATED = const(25)
+AUTH_KEY = const(26)
+AUTH_MAC = const(27)
+AUTH_REPLAY = const(28)
 
 FAILURE_NAMES = Names("FAILURES", tuple(f.name for f in FAILURES), first=1, zero="NONE")
 DISARM_REASONS = FAILURE_NAMES._replace(title="DISARM_REASONS", zero="DISARM")  # 0: the DISARM command
@@ -312,6 +341,7 @@ _SLOT = Field("slot", "B", "", 1, N_SLOTS, "deployer slot")
 _RID = Field("request_id", "I", "", 0, 0xFFFFFFFF, "packet id and sequence control of the TC")
 _SID = Field("sid", "H", "", HK_SID, HK_SID, "housekeeping structure id")
 _PARAMETER = Field("id", "H", "", 1, len(PARAMETERS), "parameter", PARAMETER_NAMES)
+_KEY = Field("key", "B", "", 1, N_KEYS, "key id")
 COMMANDS = (
     Command("PING", SVC_TEST, 1, 0, False, (), "connection test; answered by PONG"),
     Command("HK_ENABLE", SVC_HOUSEKEEPING, 5, 0, False, (_SID,), "start periodic housekeeping"),
@@ -337,6 +367,10 @@ COMMANDS = (
             confirm="release slots {slots}, in that order, {spacing} apart", answer="slots"),
     Command("ABORT", SVC_FUNCTION, 1, 5, False, (), "all outputs off at once, stop any burn, disarm"),
     Command("SAFE", SVC_FUNCTION, 1, 6, False, (), "ABORT, and disable the time-based schedule"),
+    Command("KEY_ACTIVATE", SVC_FUNCTION, 1, 7, False, (_KEY,),
+            "put a key in use; signed by an ACTIVE key or by the key itself (private function id)"),
+    Command("KEY_REVOKE", SVC_FUNCTION, 1, 8, False, (_KEY,),
+            "retire a key for good; signed by an ACTIVE key (private function id)"),
     Command("TIME_SET", SVC_TIME, 128, 0, False,
             (Field("days", "H", "d", 0, 0xFFFF, "days since 1958-01-01"),
              Field("ms", "I", "ms", 0, 86399999, "milliseconds of day")),
@@ -365,7 +399,7 @@ COMMANDS = (
 # act, so they run at most once across a power loss too (docs/ICD.md, "Exactly once"); while
 # an actuator is on they are refused BUSY at acceptance, SAFE excepted (firmware/services.py).
 STATE_CHANGING = ("HK_ENABLE", "HK_DISABLE", "HK_PERIOD", "SAFE", "SCHED_ENABLE", "SCHED_DISABLE",
-                  "SCHED_RESET", "SCHED_INSERT", "SCHED_DELETE", "PARAM_SET")
+                  "SCHED_RESET", "SCHED_INSERT", "SCHED_DELETE", "PARAM_SET", "KEY_ACTIVATE", "KEY_REVOKE")
 
 # --- Telemetry ------------------------------------------------------------------
 # A "*" code repeats the rest of the data as records of the listed fields that follow it.
@@ -398,6 +432,7 @@ HK_FIELDS = (
           "free heap after a garbage collection (at most 1 s old); below 8 KiB a 4-slot release may not fit"),
     Field("scheduled", "B", "", 0, SCHEDULE_SIZE, "commands in the time-based schedule"),
     Field("last_burn", "H", "ms", None, None, "duration of the last burn"),
+    Field("auth_rejected", "H", "", None, None, "telecommands refused for their authentication (AUTH_*)"),
 )
 TELEMETRY = (
     Telemetry("ACCEPTED", SVC_VERIFICATION, 1, (_RID,), "acceptance success"),
@@ -479,6 +514,9 @@ EVENTS = (
     Event(22, "RECORD_MISSING", INFO, (_E_RECORD,),
           "no stored record (first boot, or flash formatted): safe defaults used"),
     Event(23, "SENSOR_INVALID", MEDIUM, (), "the MCU temperature sensor read no number, or one it cannot measure"),
+    Event(24, "KEY_CHANGED", MEDIUM, (Field("key", "B", "", None, None, "key id"),
+                                      Field("state", "B", "", None, None, "its new state", KEY_STATE_NAMES)),
+          "KEY_ACTIVATE or KEY_REVOKE, or a boot without the AUTH record put the lowest installed key in use"),
 )
 EV_BOOT = const(1)
 EV_RECORD_CORRUPT = const(2)
@@ -503,11 +541,12 @@ EV_SCHEDULE_CLEARED = const(20)
 EV_STORAGE_ERROR = const(21)
 EV_RECORD_MISSING = const(22)
 EV_SENSOR_INVALID = const(23)
+EV_KEY_CHANGED = const(24)
 
 # Every names table, in the order docs/ICD.md lists them.
 NAME_TABLES = (STATE_NAMES, SLOT_STATE_NAMES, RESET_CAUSE_NAMES, INPUT_NAMES, OUTPUT_NAMES, SLOT_SET, SLOT_COUNTS,
-               BURN_END_NAMES, RECORD_NAMES, NO_YES, SERVICES, TC_SUBTYPES, FAILURE_NAMES, DISARM_REASONS,
-               PARAMETER_NAMES)
+               BURN_END_NAMES, RECORD_NAMES, NO_YES, KEY_STATE_NAMES, SERVICES, TC_SUBTYPES, FAILURE_NAMES,
+               DISARM_REASONS, PARAMETER_NAMES)
 
 
 def fmt(fields):

@@ -90,7 +90,7 @@ class Housekeeping:
             seq.arm_left(), self._v.accepted & 0xFFFF, self._v.rejected & 0xFFFF,
             d.crc_errors & 0xFFFF, d.oversize & 0xFFFF, d.undecodable & 0xFFFF,
             self._clock.uptime_s, st.boot_count, self._reset_cause, temperature, self._heap_free(on),
-            self._schedule.count(), seq.last_burn,
+            self._schedule.count(), seq.last_burn, self._v.auth.rejected & 0xFFFF,
         )
         tm.send(T.TM_HK, _HK_LEN)
 

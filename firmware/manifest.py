@@ -8,7 +8,7 @@ metadata(description="Lunar lander payload controller: satellite deployment", ve
 package(
     "firmware",
     files=(
-        "__init__.py", "app.py", "board_nucleo.py", "clock.py", "framing.py", "hk.py", "packet.py",
+        "__init__.py", "app.py", "auth.py", "board_nucleo.py", "clock.py", "framing.py", "hk.py", "packet.py",
         "params.py", "schedule.py", "sequencer.py", "services.py", "state.py", "store.py",
         "switches.py", "tables.py", "telemetry.py", "verification.py",
     ),

@@ -3,9 +3,12 @@
 Every TC from the link or the schedule goes through ``execute``; what becomes of it (the
 reports, the record of its request id) is firmware/verification.py's::
 
-    unknown id / bad length / argument out of range -> refused at acceptance
-    request id or count already seen (Verification) -> refused DUPLICATE or STALE
-    persisted, not SAFE, while an actuator is on     -> refused BUSY
+    unknown id                                       -> refused at acceptance
+    not signed as required, bad MAC (Verification)   -> refused AUTH_*
+    bad length / argument out of range               -> refused at acceptance
+    request id or count already seen (Verification) -> refused DUPLICATE, STALE or AUTH_REPLAY
+    persisted (or a signed counter's lease due), not SAFE, while an actuator is on
+                                                     -> refused BUSY
     accepted (Verification records it)               -> handler runs:
       refused (an inhibit, a slot, ...)              -> its failure code
       done                                           -> 0
@@ -93,9 +96,15 @@ class Services:
         return -1
 
     def _check(self, buf, tc, i, from_link):
-        """0, or why command ``i`` is refused: length, an argument (data = its number), its request
-        id (Verification.check), a persisted command while an actuator is on."""
+        """0, or why command ``i`` is refused: its authentication, length, an argument (data = its
+        number), its request id (Verification.check), a persisted command while an actuator is on."""
         need = T.CMD_LEN[i]
+        extra = tc.data_len - need
+        if T.CMD_TAIL[i] and extra >= 6:  # the nested TC's own length (bytes 4-5 of it, + 7)
+            extra -= (buf[TC_HEADER + need + 4] << 8 | buf[TC_HEADER + need + 5]) + 7
+        code = self._v.authentic(buf, tc, i, extra, from_link)
+        if code:
+            return code
         if T.CMD_TAIL[i]:  # a whole TC follows the arguments
             ok = need + _MIN_TC <= tc.data_len <= T.MAX_TC_DATA
         else:
@@ -110,8 +119,8 @@ class Services:
         code = self._v.check(tc, from_link)
         if code:
             return code
-        if T.CMD_PERSISTED[i] and i != T.CMD_SAFE and self._board.burning() >= 0:
-            return T.BUSY  # its record must reach flash before it acts: not while a burn runs
+        if (T.CMD_PERSISTED[i] or self._v.auth.due) and i != T.CMD_SAFE and self._board.burning() >= 0:
+            return T.BUSY  # its record (or a counter's lease) must reach flash before it acts: not during a burn
         return 0
 
     # --- handlers, one per PUS service: 0 done, a failure code, or RUNNING ----
@@ -137,6 +146,8 @@ class Services:
         if i in (T.CMD_FIRE, T.CMD_FIRE_SEQUENCE):
             mask, spacing = (1 << (args[0] - 1), 0) if i == T.CMD_FIRE else args
             return seq.fire(mask, spacing) or RUNNING
+        if i in (T.CMD_KEY_ACTIVATE, T.CMD_KEY_REVOKE):
+            return self._v.auth.set(args[0], i == T.CMD_KEY_ACTIVATE)
         seq.abort(i == T.CMD_DISARM)
         if i == T.CMD_SAFE:
             sch = self._schedule

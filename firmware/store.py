@@ -36,10 +36,18 @@ import struct
 from micropython import const
 
 from firmware.packet import crc16
-from firmware.tables import EV_RECORD_CORRUPT, EV_RECORD_MISSING, EV_STORAGE_ERROR, REC_PARAMS, REC_SCHEDULE, REC_STATE
+from firmware.tables import (
+    EV_RECORD_CORRUPT,
+    EV_RECORD_MISSING,
+    EV_STORAGE_ERROR,
+    REC_AUTH,
+    REC_PARAMS,
+    REC_SCHEDULE,
+    REC_STATE,
+)
 
-RECORDS = ("", "state", "params", "schedule")  # file of each record, by its number (REC_* in tables)
-_BASE = (0, 0, 512, 1024)  # backup SRAM offset of each record's two slots; 2 KiB in all
+RECORDS = ("", "state", "params", "schedule", "auth")  # file of each record, by its number (REC_* in tables)
+_BASE = (0, 0, 512, 1024, 2000)  # backup SRAM offset of each record's two slots (the schedule ends at 1924)
 _HEAD = ">BHI"
 _HEAD_LEN = const(7)
 _GEN_LEN = const(4)
@@ -55,8 +63,8 @@ class Store:
         self._root = board.fs_root
         self._mem = board.backup
         self._tm = tm
-        self._gen = [0, 0, 0, 0]
-        self._bufs = [None, None, None, None]  # the payload of each record, for queued writes
+        self._gen = [0, 0, 0, 0, 0]
+        self._bufs = [None, None, None, None, None]  # the payload of each record, for queued writes
         self.pending = 0  # bit r: record r waits for the actuator to go off
         self._head = bytearray(_HEAD_LEN)
         self._gen_head = bytearray(_GEN_LEN)
@@ -141,7 +149,7 @@ class Store:
         if not self.pending or self._board.burning() >= 0:
             return True
         ok = True
-        for rec in (REC_STATE, REC_PARAMS, REC_SCHEDULE):
+        for rec in (REC_STATE, REC_PARAMS, REC_SCHEDULE, REC_AUTH):
             if self.pending & (1 << rec):
                 self.pending &= ~(1 << rec)
                 ok = self._write(rec) and ok

@@ -4,8 +4,11 @@ Services (firmware/services.py) finds and runs a telecommand from the link or th
 the sequencer runs the burns of a FIRE or FIRE_SEQUENCE. Both report through here, and only
 here is a request id judged, recorded and answered::
 
+    authentic(...)    from the link, not signed as firmware/auth.py requires
+                                                    -> ACCEPT_FAILED, AUTH_* (nothing recorded)
     check(tc)         request id recorded           -> DUPLICATE, data = its recorded outcome
                       from the link, count not new  -> STALE, data = the newest count accepted
+                      signed, its counter not fresh -> AUTH_REPLAY
     refuse(tc, code)  at acceptance                 -> ACCEPT_FAILED, REFUSED (nothing recorded)
     accept(tc)        recorded EXECUTING            -> ACCEPTED (then the handler runs)
     done(tc, code)    0                             -> STARTED, COMPLETED
@@ -14,6 +17,11 @@ here is a request id judged, recorded and answered::
     progress(...)     each burn                     -> PROGRESS (failure: the slot not confirmed)
     complete(...)     the last burn, or a stop      -> COMPLETED or COMPLETION_FAILED
     reserve(inner)    SCHED_INSERT's nested TC      -> checked as from the link, then reserved
+
+A MAC is checked before the request id, so a byte-identical resend of an accepted TC (a
+ground retry) is answered DUPLICATE with its outcome before its counter is judged, and an
+altered copy never gets that far. With a key in use, ABORT and SAFE need no MAC and are
+not recorded (Auth.open): a stranger's one spends no request id or count of the operator's.
 
 Success reports follow the TC's ack flags; failures are always sent. Failure data comes
 with the code (``fail``), from whichever part refused.
@@ -50,16 +58,18 @@ has VBAT supplied (docs/ARCHITECTURE.md, "What the board's flash does").
 
 from micropython import const
 
-from firmware.tables import DUPLICATE, EV_REFUSED, EXECUTING, STALE, STORAGE
+from firmware.tables import AUTH_MISSING, AUTH_REPLAY, DUPLICATE, EV_REFUSED, EXECUTING, STALE, STORAGE
 from firmware.telemetry import ACCEPT, COMPLETE, PROGRESS, START
 
 RUNNING = const(-1)  # a handler's result: the sequencer now runs the command and completes it
 
 
 class Verification:
-    def __init__(self, state, tm):
+    def __init__(self, state, tm, auth):
         self._st = state
         self._tm = tm
+        self.auth = auth
+        self._open = False  # the current TC runs unrecorded (Auth.open)
         self.accepted = self.rejected = 0  # reported in housekeeping
         self._data = 0  # failure data of the current refusal
         self._durable = False  # the current TC is a persisted one
@@ -70,8 +80,25 @@ class Verification:
         self._data = data
         return code
 
+    def authentic(self, buf, tc, i, extra, from_link):
+        """0, or why the link's ``tc`` (command ``i``, ``extra`` bytes after its arguments) fails
+        authentication (firmware/auth.py); its trailer leaves ``tc.data_len``."""
+        a = self.auth
+        a.key = 0
+        a.due = False
+        self._open = from_link and a.open(i)
+        return a.check(buf, tc, extra, i) if from_link else 0
+
     def check(self, tc, from_link):
-        """0, or why ``tc``'s request id must not run: DUPLICATE or STALE (with its data)."""
+        """0, or why ``tc`` must not run: DUPLICATE or STALE (with its data), AUTH_REPLAY."""
+        if self._open:
+            return 0
+        code = self._seen(tc, from_link)
+        if not code and from_link and self.auth.stale:
+            return AUTH_REPLAY
+        return code
+
+    def _seen(self, tc, from_link):
         st = self._st
         seen = st.outcome(tc.request_id)
         if seen >= 0:
@@ -82,15 +109,19 @@ class Verification:
 
     def refuse(self, tc, code):
         """Refused at acceptance: nothing was recorded, so it may be sent again."""
+        if AUTH_MISSING <= code <= AUTH_REPLAY:
+            self.auth.rejected += 1
         self._report(ACCEPT, tc, code)
 
     def accept(self, tc, from_link, durable):
         """Record ``tc`` EXECUTING (to flash too if ``durable``) before it acts, then say ACCEPTED."""
         self.accepted += 1
         self._durable = durable
-        if from_link:
-            self._st.admit(tc.seq)
-        self._st.record(tc.request_id, EXECUTING, durable)
+        if not self._open:
+            if from_link:
+                self.auth.admit()  # before the request id: a reset between them leaves it refused, not run
+                self._st.admit(tc.seq)
+            self._st.record(tc.request_id, EXECUTING, durable)
         self._tm.verify(ACCEPT, tc.request_id, tc.ack)
 
     def done(self, tc, code):
@@ -99,7 +130,7 @@ class Verification:
         if code == RUNNING:
             self._run_rid = rid
             self._run_ack = tc.ack
-        else:
+        elif not self._open:
             self._st.end(rid, code, self._durable)
         if code > 0:
             self._report(START, tc, code)
@@ -110,7 +141,7 @@ class Verification:
 
     def reserve(self, inner):
         """Reserve SCHED_INSERT's nested ``inner`` for its release: 0, or DUPLICATE, STALE, STORAGE."""
-        code = self.check(inner, True)
+        code = self._seen(inner, True)
         if code:
             return code
         self._st.admit(inner.seq)  # a copy from the link, or in another SCHED_INSERT, is STALE now

@@ -56,10 +56,10 @@ import secrets
 import socket
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from firmware import dictionary as d
-from ground import codec, hazard, protocol
+from ground import auth, codec, hazard, protocol
 from ground.errors import CommandFailed, GroundError, LinkError, UsageError, VerificationTimeout
 from ground.link import Link
 
@@ -242,9 +242,11 @@ class Client:
 
     def __init__(self, url, *, baudrate=115200, timeout=DEFAULT_TIMEOUT, retries=DEFAULT_RETRIES,
                  archive=None, seq_file=None, on_record=None, on_state=None, on_stage=None, on_finish=None,
-                 name=None, token=None):
+                 name=None, token=None, signer=None):
         self._setup(name, timeout, retries, archive, on_record, on_stage, on_finish)
         self._seq_file = seq_file
+        # whatever assigns sequence counts signs: a tool's own link keeps its state beside its sequence count
+        self._signer = signer or (auth.default_signer(os.path.dirname(seq_file)) if seq_file else None)
         self._seq = _load_seq(seq_file)
         if archive:
             archive.start_session(url)
@@ -339,7 +341,7 @@ class Client:
 
         ``owner`` and ``approver``: who sent it and who approved it, archived with it (the server's clients).
         """
-        tc = self.telecommand(name, args, confirm)
+        tc = self._signed(self.telecommand(name, args, confirm))
         v = Verification(tc, self.position(), self.timeout if timeout is None else timeout,
                          self.retries if retries is None else retries, self._on_stage, self._on_finish,
                          owner or self.name, approver)
@@ -413,6 +415,10 @@ class Client:
             if len(v.stages) == seen:
                 return False
 
+    def _signed(self, tc):
+        """``tc`` with its authentication trailer, when this client signs (ground.auth)."""
+        return replace(tc, packet=self._signer.sign(tc.packet)) if self._signer else tc
+
     def _next_seq(self):
         with self._cond:
             seq, self._seq = self._seq, (self._seq + 1) & 0x3FFF
@@ -433,7 +439,9 @@ class Client:
         v = self._keep(rec)
         if v is not None:
             stage = Stage(rec.name, t, rec.values.get("step"), rec.values.get("code"), rec.values.get("data"))
-            if _about_this_id(stage) and stage.code == d.STALE and v.attempts == 1 and not v.resequenced:
+            behind = (_about_this_id(stage) and stage.code == d.STALE
+                      or stage.name == "ACCEPT_FAILED" and stage.code == d.AUTH_REPLAY and self._signer)
+            if behind and v.attempts == 1 and not v.resequenced:
                 self._resequence(v, stage)
             else:
                 v._add(stage)
@@ -452,15 +460,20 @@ class Client:
             return self._pending.get(rec.request_id) if ours and rec.service == 1 and not rec.error else None
 
     def _resequence(self, v, stage):
-        """A first attempt refused STALE never ran: our count is behind the payload's (a new
-        ground session). Send the command again after the newest count the payload accepted."""
+        """A first attempt refused STALE or AUTH_REPLAY never ran: our sequence count is behind the
+        payload's (a new ground session), or our signing counter is (the payload's lease after a
+        power loss, ground/auth.py). Send the command again after the newest count the payload
+        accepted, or signed a lease further on."""
         v.resequenced = True
         v.stages.append(stage)
         v._on_stage(v, stage)
         with self._cond:
             self._pending.pop(v.request_id, None)
-            self._seq = (stage.data + 1) & 0x3FFF
-            v.command = codec.renumber(v.command, self._next_seq)
+            if stage.code == d.STALE:
+                self._seq = (stage.data + 1) & 0x3FFF
+            else:
+                self._signer.skip()
+            v.command = self._signed(codec.renumber(v.command, self._next_seq))
             self._pending[v.request_id] = v
         try:
             self._write(v, time.time())  # a lost write is resent by the driver's retries

@@ -1,6 +1,6 @@
 """Install the application on a NUCLEO-F429ZI running MicroPython, or write a MicroPython image.
 
-    python -m ground.deploy --port /dev/ttyACM0            (make flash PORT=...)
+    python -m ground.deploy --port /dev/ttyACM0 [--keys FILE]   (make flash PORT=... [KEYS=FILE])
     python -m ground.deploy --port /dev/ttyACM0 --to-littlefs   (make flash PORT=... TO_LITTLEFS=1)
     python -m ground.deploy --write-image BUILD_DIR|FILE   (make flash-micropython FIRMWARE=...)
 
@@ -17,6 +17,7 @@ firmware/main.py's)::
                  main.py predates the maintenance boot: install the launcher, reset, 2 again)
     3 install    exec: empty /flash/<other slot>;  cp the package .mpy there;
                  cp main.py :/flash/main.new + exec rename (only when the launcher differs);
+                 with --keys: cp the key file's keys (ground/auth.py) to /flash/keys;
                  exec: write /flash/app.new, rename it over /flash/app; reset
 
 ``--to-littlefs`` first converts /flash from FAT (what the stock image formats) to littlefs,
@@ -52,7 +53,7 @@ from pathlib import Path
 
 from firmware import main as launcher
 from firmware.store import RECORDS
-from ground import build
+from ground import auth, build
 from ground.errors import GroundError, LinkError, UsageError
 
 FLASH = launcher.ROOT
@@ -97,7 +98,8 @@ _PROBE_FS = (
     "import vfs\n"
     "print(repr((hasattr(vfs, 'VfsLfs2'), [type(fs).__name__ for fs, p in vfs.mount() if p == '%s'])))\n"
 ) % FLASH
-_RECORD_FILES = tuple(n + ext for n in RECORDS if n for ext in (".rec", ".tmp"))
+# the keys file too: a board that converts must not lose its keys (authentication would be off)
+_RECORD_FILES = tuple(n + ext for n in RECORDS if n for ext in (".rec", ".tmp")) + ("keys",)
 _READ_RECORDS = (
     "import os\n"
     "for n in os.listdir('%s'):\n"
@@ -200,9 +202,10 @@ class Installer:
             raise GroundError("the records read back from littlefs differ from FAT's: their copy is in %s" % keep)
         return sorted(records)
 
-    def install(self, mpys, convert=None):
-        """Steps 1-3 of the module doc (2a-2c into host directory ``convert``, when given);
-        returns the slot and the record files carried to littlefs (None: no conversion)."""
+    def install(self, mpys, convert=None, keys=None):
+        """Steps 1-3 of the module doc (2a-2c into host directory ``convert``, when given), and
+        the board's keys file ``keys``, if given; returns the slot and the record files carried
+        to littlefs (None: no conversion)."""
         self.session(["exec", _ENTER], ["reset"])
         status = self.status()
         if status[launcher.FLAG] is not None:  # its main.py runs the application regardless
@@ -219,6 +222,8 @@ class Installer:
         steps = [["exec", _stage(slot)], ["cp", *[str(m) for m in mpys], ":%s/%s/firmware/" % (FLASH, slot)]]
         if status[build.LAUNCHER] != self.launcher:
             steps += [["cp", str(build.SOURCE / build.LAUNCHER), ":%s/main.new" % FLASH], ["exec", _RENAME_LAUNCHER]]
+        if keys:
+            steps.append(["cp", str(keys), ":%s/keys" % FLASH])
         steps += [["exec", _commit(slot)], ["reset"]]
         self.session(*steps)
         return slot, carried
@@ -229,12 +234,20 @@ def check_port(port):
         raise LinkError("no such port: %s (is the board plugged in?)" % port)
 
 
-def install(port, runner=run, convert=None):
-    """Compile the package and install it on the board at ``port`` (converting /flash to littlefs
-    first, the records' copy in host directory ``convert``, when given); see Installer.install."""
+def install(port, runner=run, convert=None, key_file=None):
+    """Compile the package and install it (with ``key_file``'s keys) on the board at ``port``
+    (converting /flash to littlefs first, the records' copy in host directory ``convert``, when
+    given); see Installer.install. The keys go through a file of this user's only, removed at
+    once: never into the repository."""
     check_port(port)
+    keys = auth.blob(auth.load_keys(key_file)) if key_file else None
     mpys = build.compile_package()
-    return Installer(port, runner).install(mpys, convert)
+    if keys is None:
+        return Installer(port, runner).install(mpys, convert)
+    with tempfile.TemporaryDirectory(prefix="deploy-") as tmp:  # mode 700
+        path = Path(tmp) / "keys"
+        path.write_bytes(keys)
+        return Installer(port, runner).install(mpys, convert, path)
 
 
 def image_commands(path):
@@ -267,13 +280,16 @@ def main(argv=None, runner=run):
     g.add_argument("--write-image", metavar="PATH", help="a .dfu, or a MicroPython build folder (firmware0/1.bin)")
     ap.add_argument("--to-littlefs", action="store_true",
                     help="with --port: convert /flash from FAT to littlefs first, carrying the saved records across")
+    ap.add_argument("--keys", metavar="FILE", help="with --port: install this key file's keys (ground/auth.py)")
     args = ap.parse_args(argv)
     if args.to_littlefs and not args.port:
         ap.error("--to-littlefs goes with --port")
     try:
+        if args.keys and not args.port:
+            raise UsageError("--keys goes with --port: keys are installed with the application")
         if args.port:
             keep = Path(tempfile.mkdtemp(prefix="deploy-records-")) if args.to_littlefs else None
-            slot, carried = install(args.port, runner, keep)
+            slot, carried = install(args.port, runner, keep, args.keys)
             if keep:
                 print("deploy: /flash was littlefs already" if carried is None else
                       "deploy: /flash converted to littlefs, records carried across: %s (a copy is in %s)"

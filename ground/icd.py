@@ -5,8 +5,8 @@ icd-check`` fails when it is stale). ``ground dictionary`` prints the same
 command and telemetry tables as aligned text.
 """
 
+from firmware import auth, framing, packet, verification
 from firmware import dictionary as d
-from firmware import framing, packet, verification
 from ground import codec
 
 
@@ -152,6 +152,9 @@ def document():
         _section("Telemetry", _telemetry()),
         _section("Events", _events()),
         _section("Exactly once", _exactly_once()),
+        _section("Authentication", "Keys: N_KEYS = %d, MAC_LEN = %d, TRAILER_LEN = %d, KEY_LEASE = %d "
+                 "(firmware/auth.py):\n\n```\n%s\n```" % (d.N_KEYS, d.MAC_LEN, d.TRAILER_LEN, d.KEY_LEASE,
+                                                         auth.__doc__.strip())),
         _section("Failure codes", markdown_table(("code", "name", "meaning"),
                                                  [(f.code, f.name, f.description) for f in d.FAILURES])),
         _section("Parameters", markdown_table(PARAMETER_HEADERS, parameter_rows()) + "\n\n"

@@ -26,7 +26,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from firmware import dictionary as d  # noqa: E402  (the repository root is on sys.path first)
 from firmware import framing, packet  # noqa: E402
-from ground import procedure, runner  # noqa: E402
+from ground import auth, procedure, runner  # noqa: E402
 from ground.archive import Archive  # noqa: E402
 from ground.client import Client  # noqa: E402
 from ground.errors import GroundError  # noqa: E402
@@ -58,6 +58,8 @@ class DeployerLibrary:
         self.server = None  # a ground server on the link (Background), when the client goes through one
         self.archive = None
         self._mark = 0  # telemetry position from which events are looked for
+        self.signer = None  # the operator's key (Connect To The Deployer Signing With)
+        self._last = None  # the last packet the client sent (a replay's original)
 
     # --- targets -------------------------------------------------------------------
 
@@ -113,6 +115,24 @@ class DeployerLibrary:
         self.client.take()
         self._connect(self.client, timeout)
 
+    @keyword
+    def operator_key_file(self):
+        """A key file with one fresh key (id 1), readable by its owner only; returns its path."""
+        path = os.path.join(BuiltIn().get_variable_value("${OUTPUT DIR}"), "operator.keys")
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write("1 %s\n" % os.urandom(auth.KEY_LEN).hex())
+        return path
+
+    @keyword
+    def connect_to_the_deployer_signing_with(self, key_file, timeout="20 s"):
+        """Connect To The Deployer, the client signing every command with ``key_file``'s key 1."""
+        out = BuiltIn().get_variable_value("${OUTPUT DIR}")
+        self.archive = Archive(os.path.join(out, _ARCHIVE))
+        self.signer = auth.Signer(key_file, os.path.join(out, "tc_counter"))
+        self._connect(Client(self._target().link_url, timeout=self.command_timeout, retries=0, archive=self.archive,
+                             signer=self.signer), timeout)
+
     def _connect(self, client, timeout):
         self.client = client
         per_try = _seconds(timeout) / _PING_RETRIES
@@ -143,7 +163,58 @@ class DeployerLibrary:
     def _submit(self, name, args, timeout):
         v = self._client().submit(name, *args, confirm=True, timeout=_seconds(timeout or self.command_timeout))
         self._mark = v.mark
+        self._last = v.command.packet
         return v
+
+    def _tampered(self, how, name, args):
+        """Command ``name`` as an attacker on the line sends it: ``unsigned``, ``forged`` (a key of
+        its own), ``altered`` (the operator's, its last argument byte changed), ``truncated`` (the
+        operator's, 4 MAC bytes cut), ``replayed`` (the last packet the client sent, byte for byte)."""
+        if how == "replayed":
+            return self._last
+        raw = self._client().build(name, *args).packet
+        if how == "unsigned":
+            return raw
+        if how == "forged":
+            return auth.sign(raw, 1, os.urandom(auth.KEY_LEN), self.signer.counter + 1)
+        body = bytearray(self.signer.sign(raw)[:-packet.CRC_LEN])
+        if how == "altered":
+            body[len(raw) - packet.CRC_LEN - 1] ^= 1
+        elif how == "truncated":
+            del body[-4:]
+            body[4:6] = (len(body) + packet.CRC_LEN - 7).to_bytes(2, "big")
+        else:
+            raise AssertionError("how: unsigned, forged, altered, truncated or replayed, got %r" % how)
+        return bytes(body) + packet.crc16(body, len(body)).to_bytes(2, "big")  # only the MAC can tell
+
+    @keyword
+    def tampered_command_should_be_refused(self, how, name, *args, reason):
+        """Send ``name`` tampered ``how`` (see _tampered) on the link; it must be refused at acceptance
+        with failure ``reason``."""
+        rec, got = self._outcome_of(self._tampered(how, name, args), "%s %s" % (how, name))
+        if rec.name != "ACCEPT_FAILED" or got != reason:
+            raise AssertionError("the %s %s should have been refused %s: %s %s" % (how, name, reason, rec.name, got))
+
+    @keyword
+    def command_should_succeed_unsigned(self, name, *args):
+        """Send ``name`` with no authentication trailer; it must complete (ABORT, SAFE)."""
+        rec, got = self._outcome_of(self._tampered("unsigned", name, args), "unsigned " + name)
+        if rec.name != "COMPLETED":
+            raise AssertionError("the unsigned %s should have completed: %s %s" % (name, rec.name, got))
+
+    def _outcome_of(self, raw, what):
+        """Write ``raw`` on the link; (its final PUS 1 report, the failure code's name)."""
+        client = self._client()
+        mark = client.position()
+        rid = int.from_bytes(raw[:4], "big")
+        client.link.write(raw)
+        try:
+            rec = client.await_record(lambda r: r.name in _FINAL_REPORTS and r.request_id == rid,
+                                      timeout=self.command_timeout, since=mark)
+        except GroundError:
+            raise AssertionError("no outcome for the %s within %g s" % (what, self.command_timeout))
+        self._mark = mark
+        return rec, d.FAILURE_NAMES.text(rec.values.get("code") or 0)
 
     def _reports(self, v):
         """The PUS 1 reports received about command ``v``, as text."""

@@ -27,6 +27,8 @@ def parse_args(argv):
     p.add_argument("--state-dir", help="keep the flash image here across runs (default: temporary)")
     p.add_argument("--heap", default=BOARD_HEAP,
                    help="MicroPython heap size (default %s: the board's 64 KiB on this 64-bit port)" % BOARD_HEAP)
+    p.add_argument("--keys", metavar="FILE",
+                   help="install this key file's keys on the board's flash before it boots (see ground/auth.py)")
     p.add_argument("--app", default="firmware.app", help="application module or .py file, entry run(board)")
     p.add_argument("--burn-time", type=float, default=1.0, metavar="S", help="mean burn time to release")
     p.add_argument("--burn-spread", type=float, default=0.05, metavar="S", help="std deviation of the burn time")

@@ -18,8 +18,9 @@ import tty
 from pathlib import Path
 
 from firmware.dictionary import RESET_CAUSES
-from ground import build
+from ground import auth, build
 from ground.build import BuildError
+from ground.errors import UsageError
 from sim.control import Control, ControlError
 from sim.link import Line, Noise
 from sim.plant import Plant
@@ -55,6 +56,13 @@ class Process:
 
     def __init__(self, opts, workdir):
         self._opts = opts
+        self.keys = None  # --keys: the board's keys file, installed before the first boot as `make flash KEYS=` does
+        if getattr(opts, "keys", None):
+            try:
+                self.keys = workdir / "keys.bin"
+                self.keys.write_bytes(auth.blob(auth.load_keys(opts.keys)))
+            except UsageError as e:
+                raise SimError(str(e))
         try:
             self.micropython = build.tool("micropython")
             build.compile_package()
@@ -72,6 +80,9 @@ class Process:
         argv = [self.micropython, "-X", "heapsize=" + self._opts.heap, str(ROOT / "sim" / "boot.py"),
                 ":".join(map(str, self.path)), str(io_port), str(uart_port), str(reset_cause), str(flash),
                 str(self._opts.baud), self._opts.flash_timing, self._opts.fs, self.app]
+        if self.keys:
+            argv.append(str(self.keys))
+            self.keys = None
         return await asyncio.create_subprocess_exec(
             *argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 

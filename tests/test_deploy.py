@@ -260,6 +260,28 @@ def test_make_flash_installs_through_mpremote_on_the_given_port(bench):
     assert (bench.flash / "app").read_text() == "b"
 
 
+def test_make_flash_keys_installs_the_key_files_keys_on_the_board_and_nowhere_else(bench, tmp_path):
+    bench.install_old("a")
+    keys = tmp_path / "ops.keys"
+    keys.write_text("2 %s\n" % bytes(range(32)).hex())
+    keys.chmod(0o600)
+    p = _make(bench, "flash", "PORT=" + bench.port, "KEYS=" + str(keys))
+    assert p.returncode == 0, p.stderr
+    assert (bench.flash / "keys").read_bytes() == bytes(32) + bytes(range(32)) + bytes(64)
+    assert (bench.flash / "app").read_text() == "b"
+
+
+def test_make_flash_refuses_a_world_readable_key_file_before_touching_the_board(bench, tmp_path):
+    bench.install_old("a")
+    keys = tmp_path / "ops.keys"
+    keys.write_text("1 %s\n" % bytes(32).hex())
+    keys.chmod(0o644)
+    p = _make(bench, "flash", "PORT=" + bench.port, "KEYS=" + str(keys))
+    assert p.returncode == 2
+    assert "deploy: key file %s is readable by everyone" % keys in p.stderr
+    assert bench.calls("mpremote") == []
+
+
 def test_make_flash_micropython_writes_both_parts_of_a_build_folder(bench, tmp_path):
     for name in ("firmware0.bin", "firmware1.bin"):
         (tmp_path / name).touch()

@@ -43,15 +43,18 @@ READ = 32  # link bytes one iteration reads (firmware/app.py _RX): the most comm
 
 _SCRIPT = """
 from firmware import framing
+from firmware.packet import encode_tc
 from firmware.tables import (CMD_ARM, CMD_FIRE, CMD_HK_DISABLE, CMD_HK_PERIOD, CMD_PARAM_SET, CMD_PING,
-                             P_BURN_MAX)
+                             CMD_SERVICE, CMD_SUBTYPE, P_BURN_MAX)
 from tests.firmware.fakes import Rig, no_collection
 
-_PING_MAX = 16  # framed bytes of a PING (15)
 
 
 def main(scenario, n):
-    blob = bytearray(_PING_MAX * n if scenario == 'ping' else 0)  # first: one block, while the heap is empty
+    # bytes fed per iteration: one framed PING (every one this long), or none; the feed is
+    # allocated first, while the heap is empty: one block for every PING, in a 96k heap
+    k = len(framing.frame(encode_tc(CMD_SERVICE[CMD_PING], CMD_SUBTYPE[CMD_PING]))) if scenario == 'ping' else 0
+    blob = bytearray(k * n)
     r = Rig('cg-' + scenario)
     r.board.uart.capture = False
     r.run(100)  # switches debounced, boot reports out
@@ -65,10 +68,7 @@ def main(scenario, n):
         r.send(CMD_ARM)
         r.run()
         r.send(CMD_FIRE, 1)  # release_after None: the switch never confirms
-    k = 0  # bytes fed per iteration: one framed PING (all the same length), or none
     if scenario == 'ping':
-        k = len(framing.frame(r.tc(CMD_PING)))
-        assert k <= _PING_MAX
         for i in range(n):
             blob[i * k:i * k + k] = framing.frame(r.tc(CMD_PING))
     feed = memoryview(blob)

@@ -72,12 +72,15 @@ def run_fuzz(opts):
     t0 = time.monotonic()
     mp = fuzz.unix_port(opts.count, opts.seed)
     hy = fuzz.under_hypothesis(max(100, opts.count // 10))
+    signed = fuzz.under_hypothesis(max(100, opts.count // 10), signed=True)
     lines = fuzz.describe(mp, "unix port") + fuzz.describe(hy, "hypothesis (CPython, count/10 examples)")
-    lines += ["fuzz violations: %d; %.0f s" % (len(mp.violations) + len(hy.violations), time.monotonic() - t0)]
+    lines += fuzz.describe(signed, "hypothesis, a key in use, signed commands with a byte changed or none")
+    lines += ["fuzz violations: %d; %.0f s" % (len(mp.violations) + len(hy.violations) + len(signed.violations),
+                                               time.monotonic() - t0)]
     print("\n".join(lines))
     report.write("fuzz", "python -m tests.campaign --heap %s fuzz --count %d --seed %d" % (
         rig.HEAP, opts.count, opts.seed), lines)
-    return bool(mp.violations or hy.violations)
+    return bool(mp.violations or hy.violations or signed.violations)
 
 
 def run_soak(opts):

@@ -118,9 +118,10 @@ def unsafe(board):
     return None
 
 
-def plugged_rig():
-    """A fresh App over the fake board with the RBF plug in: nothing may reach an output."""
-    rig = Rig("fuzz")
+def plugged_rig(keys=b""):
+    """A fresh App over the fake board (with the board's keys file ``keys``) and the RBF plug in:
+    nothing may reach an output."""
+    rig = Rig("fuzz", keys=keys)
     rig.board.rbf = False
     rig.board.uart.capture = False
     return rig

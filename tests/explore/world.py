@@ -832,6 +832,7 @@ class Saver:
     SKIP = {"tm", "deframer", "hk", "board", "_on_packet", "_rx", "reset_cause"}
     SKIP_ATTRS = {"services": {"tc", "_inner", "_release", "_args"},
                   "verification": {"accepted", "rejected", "_data"},
+                  "auth": {"rejected", "_pad", "_keys"},
                   "clock": {"uptime_s", "_uptime_ms"},
                   "store": {"_bufs", "_head", "_gen_head", "_tail"}}  # the records' owners hold _bufs
 

@@ -17,8 +17,8 @@ import sys
 
 from firmware import framing
 from firmware.app import TICK_MS, App
-from firmware.packet import decode_tm, encode_tc
-from firmware.tables import CMD_FORMAT, CMD_FUNCTION, CMD_SERVICE, CMD_SUBTYPE, EVENT_FORMATS, N_SLOTS
+from firmware.packet import crc16, decode_tm, encode_tc
+from firmware.tables import CMD_FORMAT, CMD_FUNCTION, CMD_SERVICE, CMD_SUBTYPE, EVENT_FORMATS, MAC_LEN, N_SLOTS
 
 # MicroPython's ticks_ms wraps at 2**30; the period itself is no small int on a 32-bit port (30 bits
 # and a sign), so only the mask and half of it are named, and no step of ticks_diff leaves that range.
@@ -215,10 +215,14 @@ def no_collection():
 class Rig:
     """One App over a FakeBoard, driven by telecommands; collects the telemetry."""
 
-    def __init__(self, name, t0=1000):
+    def __init__(self, name, t0=1000, keys=b""):
         self.board = FakeBoard(fresh_dir(name), t0)
+        if keys:  # the board's keys file, as `make flash KEYS=` installs it (ground.auth.blob)
+            with open(self.board.fs_root + "/keys", "wb") as f:
+                f.write(keys)
         self.app = self._boot()
         self.seq = 0
+        self.count = 0  # the last authentication counter signed
         self.tms = []
         self.keep_raw = False  # True: also keep each packet's bytes in ``raw``
         self.raw = []
@@ -242,6 +246,11 @@ class Rig:
         if extra:
             packet = encode_tc(packet[7], packet[8], packet[11:-2] + extra, seq=self.seq, ack=ack)
         return self.send_raw(packet)
+
+    def signed(self, cmd, *args, key=1, count=None):
+        """Bytes of ``cmd`` with an authentication trailer: key id ``key``, the next counter (or ``count``)."""
+        self.count = self.count + 1 if count is None else count
+        return sign(self.tc(cmd, *args), key, self.count, self.app.verification.auth)
 
     def send_raw(self, packet):
         self.board.uart.rx.extend(framing.frame(packet))
@@ -286,6 +295,15 @@ class Rig:
         self.board.power_cycle(0, vbat)
         self.app = self._boot()
         return self.collect()
+
+
+def sign(packet, key, count, auth):
+    """``packet`` with the trailer of ``key`` and ``count``; its MAC by the firmware's HMAC (``auth``,
+    an Auth with the key), which tests/test_auth.py checks against CPython's hmac."""
+    body = bytearray(packet[:-2]) + struct.pack(">BI", key, count)
+    struct.pack_into(">H", body, 4, len(body) + MAC_LEN + 2 - 7)
+    body += auth._mac(key, body, len(body))[:MAC_LEN]
+    return bytes(body) + struct.pack(">H", crc16(body, len(body)))
 
 
 def events(tms, eid=None):

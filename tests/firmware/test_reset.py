@@ -46,7 +46,7 @@ def assert_safe_and_quiet(r, ms=20000):
 def test_first_boot_reports_missing_records_and_boots_safe_with_slots_resolved():
     r = Rig("boot_first")
     tms = r.run(100)
-    assert sorted(e[1][0] for e in events(tms, EV_RECORD_MISSING)) == [1, 2, 3]
+    assert sorted(e[1][0] for e in events(tms, EV_RECORD_MISSING)) == [1, 2, 3, 4]
     assert events(tms, EV_RECORD_CORRUPT) == []  # missing is not corrupt
     assert events(tms, EV_BOOT) == [(EV_BOOT, (1, 0))]
     assert len(events(tms, EV_SLOT_RESOLVED)) == 4

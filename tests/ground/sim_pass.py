@@ -6,7 +6,7 @@ firmware of the day. ``rig_pass`` gets what the sim cannot cause from the same f
 on the fake board of tests/firmware: a record that fails its check (littlefs's own checks
 stop any corruption the sim could make), a flash write that fails, a loop stalled past the
 hardware cutoff, and temperature and free heap outside their limits or no temperature at all (the
-sim's are fixed).
+sim's are fixed); and, not to sign the whole sim pass, the KEY_CHANGED of a board with a key.
 Both return the raw telemetry packets in the order the firmware sent them.
 """
 
@@ -168,4 +168,7 @@ def rig_pass():
     r.board.temperature = lambda: d.TEMP_INVALID  # the sensor read no number: SENSOR_INVALID
     r.send(CMD_HK_ONE_SHOT, d.HK_SID)
     r.run()
-    return r.raw
+    keyed = Rig("xtce_keys", keys=bytes(range(1, 33)) + bytes(96))  # KEY_CHANGED: the first boot puts key 1 in use
+    keyed.keep_raw = True
+    keyed.run(100)
+    return r.raw + keyed.raw

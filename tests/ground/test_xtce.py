@@ -23,8 +23,8 @@ from tests.ground.sim_pass import rig_pass, sim_pass
 
 EXPORT = Path(__file__).resolve().parents[2] / "docs" / "payload.xtce.xml"
 NS = {"x": xtce.NAMESPACE}
-# Events the sim cannot cause (sim_pass.py).
-RIG_ONLY = {"RECORD_CORRUPT", "STORAGE_ERROR", "HW_CUTOFF", "SENSOR_INVALID"}
+# Events the sim cannot cause, and KEY_CHANGED, which needs a key (sim_pass.py).
+RIG_ONLY = {"RECORD_CORRUPT", "STORAGE_ERROR", "HW_CUTOFF", "SENSOR_INVALID", "KEY_CHANGED"}
 
 
 @pytest.fixture(scope="module")

@@ -111,3 +111,12 @@ def test_state_dir_keeps_the_flash_across_sim_runs(tmp_path):
         assert s.probe_link().ask("save across") == "saved"
     with Sim("--state-dir", str(tmp_path)) as s:
         assert s.probe_link().ask("load") == "rec across"
+
+
+def test_a_key_file_everyone_may_read_is_refused_in_one_line(tmp_path):
+    keys = tmp_path / "ops.keys"
+    keys.write_text("1 %s\n" % bytes(32).hex())
+    keys.chmod(0o644)
+    p = sim_cli("--keys", str(keys))
+    assert p.returncode == 1
+    assert p.stderr.strip() == "sim: key file %s is readable by everyone: chmod 600 %s" % (keys, keys)
