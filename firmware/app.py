@@ -15,8 +15,6 @@ says so. The controller starts SAFE with every output off; nothing fires
 until a new FIRE is accepted under every inhibit.
 """
 
-import gc
-
 from micropython import const
 
 from firmware.auth import Auth
@@ -85,9 +83,7 @@ class App:
 
 
 def run(board):
-    """The firmware's entry point on every board: never returns. The import's garbage goes
-    first (the records' buffers come next: one fragmented heap failed them at 96k)."""
-    gc.collect()
+    """The firmware's entry point on every board: never returns."""
     app = App(board)
     while True:
         board.idle(app.step())
