@@ -1,7 +1,7 @@
 """Fuzzing the firmware's deframer and command handlers: the unix port, then hypothesis.
 
 ``unix_port`` compiles the firmware, the fake board and tests/campaign/fuzz_mp.py with
-ground.build (as tests/bench/firmware.py does) and runs fuzz_mp under the board's heap;
+ground.build (as tests/bench/firmware.py does) and runs fuzz_mp under the board's heap + HARNESS_K;
 ``under_hypothesis`` feeds the same App on CPython from hypothesis strategies (derandomized:
 the same examples every run): raw link bytes, valid-CRC telecommands of any type with random
 data, and valid dictionary commands with in-range arguments; and, with ``signed``, on an App
@@ -59,7 +59,7 @@ def _heap():
 
 
 def unix_port(count, seed=1):
-    """fuzz_mp.main(count, seed) under ``micropython -X heapsize=rig.HEAP``; the Result."""
+    """fuzz_mp.main(count, seed) under ``micropython -X heapsize=_heap()``; the Result."""
     tmp = Path(tempfile.mkdtemp(prefix="fuzz-"))
     try:
         compile_app_and_rig(tmp)
