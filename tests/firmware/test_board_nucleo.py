@@ -2,8 +2,10 @@
 ``uctypes`` and ``vfs``: the temperature conversion, the two cutoffs (TIM1's pulse on the
 actuator pin, TIM2's interrupt), pins nobody else drives, and the backup SRAM's setup."""
 
+import gc
 import sys
 
+MP = sys.implementation.name == "micropython"
 SOURCE_FREQ = {1: 168000000, 2: 84000000}  # NUCLEO_F429ZI: TIM1 APB2 (84 MHz) x 2, TIM2 APB1 (42 MHz) x 2
 ACTUATORS = ("PE13", "PE11", "PE9", "PE14")
 NAN = float("nan")
@@ -243,6 +245,21 @@ def test_a_burn_arms_tim2_at_5_khz_for_max_ms_and_its_interrupt_takes_every_pin_
     tim.cb(tim)
     assert levels() == [0, 0, 0, 0] and {Pin.made[p].mode for p in ACTUATORS} == {Pin.OUT}
     assert b.burning() == -1 and tim.cb is None
+
+
+def test_tim2s_interrupt_allocates_nothing():
+    """A hard interrupt cannot allocate (MemoryError): measured with MicroPython's gc.mem_alloc."""
+    b = burn(0, 1000)
+    tim = b._tim
+    gc.collect()
+    gc.disable()
+    try:
+        before = gc.mem_alloc() if MP else 0
+        tim.cb(tim)
+        allocated = gc.mem_alloc() - before if MP else 0
+    finally:
+        gc.enable()
+    assert allocated == 0 and b.burning() == -1
 
 
 def test_a_cut_ends_the_pulse_at_once_and_the_next_burn_starts_afresh():
