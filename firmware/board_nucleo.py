@@ -28,11 +28,14 @@ the MCU if the loop stops feeding it:
   1). A burn hands its pin to TIM1 and starts one pulse (one-pulse mode, channel in
   PWM mode 2): on after one 0.2 ms tick, off when the counter overflows at ``max_ms``,
   whatever the CPU does, a flash erase stalling it included. At rest, and after a
-  cut, the pins are plain outputs at 0.
+  cut, the pins are plain outputs at 0. A soft reset mid-burn stops TIM1 and leaves
+  the pin undriven until the constructor runs: the FET's gate pull-down, which the
+  board needs anyway from a reset to the constructor, holds it off.
 - the software: TIM2 (32 bits) armed as a one-shot whose hard interrupt takes every
   actuator pin back as an output at 0; it runs from flash, so a stall delays it.
 
-The MicroPython, RM0090 and Renode facts these rely on are cited in hil/README.md.
+The design and its RM0090 facts: docs/ARCHITECTURE.md ("The hardware burn cutoff"); the
+MicroPython and Renode facts these rely on are cited in hil/README.md.
 
 Storage (docs/ARCHITECTURE.md, "Persistent state"): records live on the internal
 flash filesystem at /flash (sectors 1-4, ports/stm32/boards/stm32f429.ld) and in the
