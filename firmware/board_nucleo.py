@@ -4,10 +4,10 @@ Pins (Arduino names on the Zio connector; none shared with Ethernet, USB or the
 REPL's USART3)::
 
     role                   pin   Zio    level
-    actuator, slot 1       PE13  D3     out, 1 = current (drives the squib/burn-wire FET)
-    actuator, slot 2       PE11  D5     out
-    actuator, slot 3       PE9   D6     out
-    actuator, slot 4       PD15  D9     out
+    actuator, slot 1       PE13  D3     out, 1 = current (drives the squib/burn-wire FET); TIM1_CH3
+    actuator, slot 2       PE11  D5     out; TIM1_CH2
+    actuator, slot 3       PE9   D6     out; TIM1_CH1
+    actuator, slot 4       PE14  D38    out; TIM1_CH4
     arm-enable (master)    PF13  D7     out, 1 = actuator supply switch closed
     arm-enable read-back   PF5   A4     in, pull-down, 1 = supply present behind the switch
     separation switch 1-4  PA3 PC0 PC3 PF3 (A0-A3)  in, pull-up, 1 = released (contact opened)
@@ -20,11 +20,22 @@ Levels are chosen so that a broken wire is the safe reading: permit, RBF and
 the arm read-back fall to 0 (inhibit present); a separation switch floats to
 "released", so its slot is never fired (EARLY_RELEASE) rather than fired blind.
 
-The constructor drives every output off before anything else runs. Each burn
-arms TIM2 (32 bits, 10 kHz ticks from its 84 MHz source) as a one-shot: its hard
-interrupt turns every actuator off at ``max_ms`` even if the loop has stalled,
-and the independent watchdog resets the MCU if the loop stops feeding it.
-The MicroPython facts these rely on are cited in hil/README.md.
+The constructor drives every output off before anything else runs. Two cuts end a
+burn at ``max_ms`` with no help from the loop, and the independent watchdog resets
+the MCU if the loop stops feeding it:
+
+- the hardware: the four actuator pins are TIM1's four channels (alternate function
+  1). A burn hands its pin to TIM1 and starts one pulse (one-pulse mode, channel in
+  PWM mode 2): on after one 0.2 ms tick, off when the counter overflows at ``max_ms``,
+  whatever the CPU does, a flash erase stalling it included. At rest, and after a
+  cut, the pins are plain outputs at 0. A soft reset mid-burn stops TIM1 and leaves
+  the pin undriven until the constructor runs: the FET's gate pull-down, which the
+  board needs anyway from a reset to the constructor, holds it off.
+- the software: TIM2 (32 bits) armed as a one-shot whose hard interrupt takes every
+  actuator pin back as an output at 0; it runs from flash, so a stall delays it.
+
+The design and its RM0090 facts: docs/ARCHITECTURE.md ("The hardware burn cutoff"); the
+MicroPython and Renode facts these rely on are cited in hil/README.md.
 
 Storage (docs/ARCHITECTURE.md, "Persistent state"): records live on the internal
 flash filesystem at /flash (sectors 1-4, ports/stm32/boards/stm32f429.ld) and in the
@@ -48,9 +59,19 @@ from micropython import const
 
 from firmware.tables import TEMP_INVALID
 
-_ACTUATORS = ("PE13", "PE11", "PE9", "PD15")
+_ACTUATORS = ("PE13", "PE11", "PE9", "PE14")
+_CHANNELS = (2, 1, 0, 3)  # each actuator's TIM1 channel, from 0
 _SWITCHES = ("PA3", "PC0", "PC3", "PF3")
-_TICK_HZ = const(10000)  # cutoff timer resolution: 0.1 ms
+# Both cutoff timers count 0.2 ms ticks: TIM1's counter has 16 bits, BURN_MAX (10 s) is 50,000.
+_TICK_HZ = const(5000)
+# TIM1 registers (RM0090, TIM1&TIM8 chapter; bits: STM32CubeF4 CMSIS stm32f429xx.h)
+_OPM = const(0x8)  # CR1: one-pulse mode, the update event clears CEN
+_CEN = const(0x1)  # CR1: counter enable
+_CC_ON = const(0x1111)  # CCER: CC1E..CC4E, outputs enabled, active high
+_MOE = const(0x8000)  # BDTR: main output enable, without which an advanced timer drives nothing
+_LOW = const(0x4040)  # CCMR1/CCMR2: both channels' OCxM = 100, forced inactive
+_TO_PWM2 = const(0x30)  # ORed into a channel's OCxM: 100 -> 111, PWM mode 2 (active while CNT >= CCR)
+_AF_TIM1 = const(1)
 # The loop feeds every 10 ms, the store before each flash write: one record write can freeze the
 # board for up to 3 sector write-backs, 2.7 s each at worst (64 KiB erase + program, datasheet
 # maximum); the sim measures the longest time unfed (docs/RELIABILITY.md, wear). IWDG max: 32 s.
@@ -137,6 +158,12 @@ class Board:
         self._tim.deinit()
         self._prescaler = self._tim.source_freq() // _TICK_HZ - 1
         self._on_cutoff = self._cutoff  # bound once: the interrupt must not allocate
+        t1 = pyb.Timer(1)  # clocks TIM1 and loads its prescaler: 168 MHz source, 0.2 ms ticks
+        t1.init(prescaler=t1.source_freq() // _TICK_HZ - 1, period=0xFFFF)
+        tim1 = stm.TIM1
+        stm.mem32[tim1 + stm.TIM_CR1] = _OPM  # stopped; each burn starts one pulse
+        stm.mem32[tim1 + stm.TIM_CCER] = _CC_ON  # reaches a pin only while the pin is in AF1
+        stm.mem32[tim1 + stm.TIM_BDTR] = _MOE
         self._wdt = machine.WDT(timeout=_WDT_MS)
         self.uart = _Link(baud)
         self._adc = pyb.ADCAll(12, 0x70000)  # internal channels only
@@ -174,9 +201,19 @@ class Board:
 
     def burn(self, slot, max_ms):
         self.cut()
-        self._tim.init(prescaler=self._prescaler, period=max_ms * (_TICK_HZ // 1000) - 1, callback=self._on_cutoff)
+        last = max_ms * (_TICK_HZ // 1000) - 1  # both timers overflow after last + 1 ticks: max_ms
+        self._tim.init(prescaler=self._prescaler, period=last, callback=self._on_cutoff)
+        c = _CHANNELS[slot]
+        tim1, mem = stm.TIM1, stm.mem32
+        mem[tim1 + stm.TIM_CR1] = _OPM  # stopped (the cut may have left a pulse running)
+        mem[tim1 + stm.TIM_CCMR1] = mem[tim1 + stm.TIM_CCMR2] = _LOW  # every channel's output low
+        mem[tim1 + stm.TIM_ARR] = last  # CR1 ARPE is off: takes effect now
+        mem[tim1 + stm.TIM_CNT] = 0
+        mem[tim1 + stm.TIM_CCR1 + 4 * c] = 1
+        mem[tim1 + (stm.TIM_CCMR2 if c > 1 else stm.TIM_CCMR1)] = _LOW | _TO_PWM2 << 8 * (c & 1)
         self._on = slot
-        self._act[slot].value(1)
+        self._act[slot].init(machine.Pin.ALT, alt=_AF_TIM1)  # TIM1 drives it: low until the pulse
+        mem[tim1 + stm.TIM_CR1] = _OPM | _CEN  # the pulse; TIM1 alone ends it at max_ms
 
     def cut(self):
         self._all_off()
@@ -188,10 +225,11 @@ class Board:
         tim.callback(None)
 
     def _all_off(self):
-        self._a0.value(0)
-        self._a1.value(0)
-        self._a2.value(0)
-        self._a3.value(0)
+        """Every actuator pin back from TIM1 to an output at 0 (``value`` writes BSRR first)."""
+        self._a0.init(machine.Pin.OUT, value=0)
+        self._a1.init(machine.Pin.OUT, value=0)
+        self._a2.init(machine.Pin.OUT, value=0)
+        self._a3.init(machine.Pin.OUT, value=0)
         self._on = -1
 
     def burning(self):

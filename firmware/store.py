@@ -19,7 +19,8 @@ record goes to ``<name>.tmp``, the old one is removed, the new renamed, and a lo
 finds no good record takes a complete ``.tmp``.
 
 No flash write while an actuator is on: erasing or writing a sector freezes every piece of
-code in flash (the burn cutoff's interrupt included) for up to seconds. A persisted save
+code in flash (the loop that samples the switches, TIM2's cut) for up to seconds; only the
+hardware cutoff, a timer channel on the actuator pin, runs on. A persisted save
 made then is queued and written by ``flush`` once the actuator is off (the backup copy is
 written at once); services.py refuses the commands that would need one.
 

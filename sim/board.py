@@ -85,8 +85,8 @@ class _Flash:
     erased 512 ms after it got dirty and written back 5 s after its last write. Between the
     erase and the end of the write-back the sector's blocks exist only in RAM: a reset or a
     power cut there loses all of them, other files included. Erase and program freeze the firmware (code runs from the
-    same flash bank) for the datasheet time; the hardware is told, so its burn cutoff (a timer
-    interrupt whose handler is in flash) waits too, and it counts erases per sector.
+    same flash bank) for the datasheet time; the hardware is told and counts the stalls and
+    the erases per sector (its burn cutoff, a timer channel on the actuator pin, runs on).
     """
 
     def __init__(self, path, board, timing, cut):

@@ -106,7 +106,6 @@ class Hardware:
         self.sectors_lost = 0  # power lost, without VBAT, between a sector's erase and the end of its write-back
         self._write_back = workdir / "flash.img.wb"  # sim/board.py: there while a sector is being rewritten
         self.longest_unfed_ms = 0  # the watchdog's headroom: longest time the firmware went unfed
-        self._stall_until = 0.0
         self.process = Process(opts, workdir)
         self.up = Line(opts.baud, opts.latency, self.noise, random.Random("%s:up" % seed), self._to_board)
         self.down = Line(opts.baud, opts.latency, self.noise, random.Random("%s:down" % seed), self._to_ground)
@@ -234,7 +233,6 @@ class Hardware:
                 w.close()
         self._io = self._uart = None
         self.powercut = None  # armed inside the process that dies
-        self._stall_until = 0.0
         if proc and proc.returncode is None:
             proc.kill()
             await proc.wait()
@@ -318,17 +316,17 @@ class Hardware:
             self.restart_soon(cause("BROWN_OUT"))
 
     def _stall(self, ms):
-        """The firmware froze for a flash operation: so does every interrupt handler in flash."""
-        self._stall_until = max(self._stall_until, time.monotonic() + ms / 1000)
+        """The firmware froze for a flash operation (counted here; the hardware cutoff runs on)."""
         self.stalls["count"] += 1
         self.stalls["total_ms"] += ms
         self.stalls["longest_ms"] = max(self.stalls["longest_ms"], ms)
         self.stalls["during_burn"] += any(s.actuator for s in self.plant.slots)
 
     def _cutoff_at(self):
-        """When the timer ends the burn, in plant time: at BURN_MAX, or when a flash stall ends
-        (TIM2's interrupt handler runs from the flash being erased or written)."""
-        return max(self._cutoff_due, self._stall_until - self._t0)
+        """When the hardware ends the burn, in plant time: at BURN_MAX. It models TIM1's channel
+        driving the actuator pin (firmware/board_nucleo.py), one pulse that the counter ends with
+        no code running, so a flash stall, which freezes the CPU alone, does not postpone it."""
+        return self._cutoff_due
 
     def _hardware_cutoff(self):
         """The timer's cut, at the time the hardware makes it, however late this host runs it."""

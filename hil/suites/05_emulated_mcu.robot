@@ -1,7 +1,7 @@
 *** Settings ***
 Documentation     Time and sensors of the emulated MCU, measured in Renode's virtual time: what
-...               only the real firmware on the real chip's model can get wrong (the SysTick and
-...               TIM2 clocks, the independent watchdog, the ADC path of the temperature). The
+...               only the real firmware on the real chip's model can get wrong (the SysTick, TIM1
+...               and TIM2 clocks, the independent watchdog, the ADC path of the temperature). The
 ...               sim models none of it: `make hil` leaves them out (tag renode-only).
 Resource          ../resources/deployer.resource
 Suite Setup       Prepare The Target Suite
@@ -18,7 +18,7 @@ ${LOOP_MARGIN}        20      # ms the loop ends a burn before BURN_MAX (firmwar
 # slot's state is saved first), and looks at it once per iteration (at most TICK_MS apart).
 ${LOOP_TICK}          10      # ms: firmware/app.py TICK_MS
 ${LOOP_SLACK}         5       # ms of loop work on top of that tick
-${TIMER_SLACK}        1       # ms: TIM2 counts 0.1 ms ticks and starts just before the actuator
+${TIMER_SLACK}        1       # ms: TIM1 counts 0.2 ms ticks, its pulse starts a tick after the burn and Renode's counter overflows a tick early
 ${LOOP_END_EARLIEST}  ${{ ${TIMED_BURN_MAX} - ${LOOP_MARGIN} - ${LOOP_TICK} }}
 ${LOOP_END_LATEST}    ${{ ${TIMED_BURN_MAX} - ${LOOP_MARGIN} + ${LOOP_TICK} + ${LOOP_SLACK} }}
 ${TIMER_END_EARLIEST}  ${{ ${TIMED_BURN_MAX} - ${TIMER_SLACK} }}
@@ -44,8 +44,9 @@ Should End A Burn At BURN_MAX Of Virtual Time
     Event Should Be Reported    BURN_END    slot=1    why=1    timeout=${EVENT_TIMEOUT}
 
 Should Cut A Burn At BURN_MAX By The Hardware Timer When The Application Stops
-    [Documentation]    TIM2 (84 MHz, prescaled to 10 kHz) turns the actuator off at BURN_MAX with no
-    ...                loop running; then the watchdog, fed no more, resets the MCU into SAFE.
+    [Documentation]    TIM1's one pulse on the actuator pin (168 MHz, prescaled to 5 kHz) ends at
+    ...                BURN_MAX with no loop running, TIM2's interrupt (84 MHz, 5 kHz) cutting then
+    ...                too; then the watchdog, fed no more, resets the MCU into SAFE.
     Set Parameter    BURN_MAX    ${TIMED_BURN_MAX}
     Stick The Switch Of Slot 1
     Schedule A FIRE Of Slot 1 In ${FIRE_DELAY}

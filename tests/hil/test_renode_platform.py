@@ -22,7 +22,7 @@ RESC = os.path.join(ROOT, "hil", "renode", "deployer.resc")
 
 # MicroPython v1.28.0, boards/NUCLEO_F429ZI/mpconfigboard.h:11-15 and mpconfigboard_common.h:664-666
 HSE_HZ, PLLM, PLLN, PLLP = 8000000, 8, 336, 2
-AHB_DIV, APB1_DIV = 1, 4
+AHB_DIV, APB1_DIV, APB2_DIV = 1, 4, 2
 
 
 def read(path):
@@ -70,8 +70,10 @@ def repl_value(entry, attribute):
 def test_the_timebases_run_at_the_clocks_micropython_programs():
     sysclk = HSE_HZ // PLLM * PLLN // PLLP
     apb1 = sysclk // AHB_DIV // APB1_DIV
+    apb2 = sysclk // AHB_DIV // APB2_DIV
     assert repl_value("nvic", "systickFrequency") == sysclk == 168000000
     assert repl_value("timer2", "frequency") == 2 * apb1  # APB1 divided: its timers run at twice APB1
+    assert repl_value("timer1", "frequency") == 2 * apb2  # so do APB2's
     assert repl_value("usart2", "frequency") == repl_value("usart3", "frequency") == apb1
     assert repl_value("cpu", "PerformanceInMips") == sysclk // 1000000
 
