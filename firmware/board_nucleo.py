@@ -146,7 +146,6 @@ class Board:
 
     def __init__(self, baud=115200):
         self._act = tuple(machine.Pin(p, machine.Pin.OUT, value=0) for p in _ACTUATORS)
-        self._a0, self._a1, self._a2, self._a3 = self._act
         self._arm = machine.Pin("PF13", machine.Pin.OUT, value=0)
         self._arm_rb = machine.Pin("PF5", machine.Pin.IN, machine.Pin.PULL_DOWN)
         self._sw = tuple(machine.Pin(p, machine.Pin.IN, machine.Pin.PULL_UP) for p in _SWITCHES)
@@ -220,16 +219,14 @@ class Board:
         self._tim.deinit()
 
     def _cutoff(self, tim):
-        """Timer interrupt: no allocation, no loop over a tuple (an iterator would allocate)."""
+        """Timer interrupt: no allocation (a loop over a tuple iterates in the frame, not on the heap)."""
         self._all_off()
         tim.callback(None)
 
     def _all_off(self):
         """Every actuator pin back from TIM1 to an output at 0 (``value`` writes BSRR first)."""
-        self._a0.init(machine.Pin.OUT, value=0)
-        self._a1.init(machine.Pin.OUT, value=0)
-        self._a2.init(machine.Pin.OUT, value=0)
-        self._a3.init(machine.Pin.OUT, value=0)
+        for a in self._act:
+            a.init(machine.Pin.OUT, value=0)
         self._on = -1
 
     def burning(self):
