@@ -101,7 +101,7 @@ def test_a_burst_the_frozen_board_cannot_hold_loses_its_tail_and_the_resend_gets
         kept = sum(map(len, frames)) - (after["link"]["overrun"] - before["link"]["overrun"])
         assert len(frames[0]) < kept < sum(map(len, frames[:-1]))  # the burst overflowed the buffer
         ends = [sum(map(len, frames[:i + 1])) for i in range(len(frames) - 1)]
-        whole = [tc.request_id for tc, end in zip(burst, ends[1:]) if end - 1 <= kept]  # its delimiter may be lost
+        whole = [tc.request_id for tc, end in zip(burst, ends[1:], strict=True) if end - 1 <= kept]  # delimiter aside
         torn = not any(kept in (end - 1, end) for end in ends)
         completed = [r.request_id for r in c.records(v.mark) if r.name == "COMPLETED"]
         assert [rid for rid in completed if rid in set(whole) | {tc.request_id for tc in burst}] == whole
