@@ -15,11 +15,11 @@ serves two loopback sockets that this board connects to at boot:
       B<slot> <ms>   energise, start cutoff  X           the hardware cutoff ended the burn
       C              every actuator off      P<k> <n> <b>  lose power in the n-th operation of
       F              feed the watchdog                   kind k from now, after b bytes of it:
-      U<n>           read n link bytes (0001..9999)
       E<sector> <ms> erasing flash sector                w block write, e sector erase (right
                      1..4: frozen for ms                 after it), p sector write-back, b backup
       S<ms>          writing a sector back:              SRAM write (P- 0 0: disarm)
                      frozen for ms
+      U<nnnn>        read n link bytes (4 digits)
       W              power lost mid-write (then hang until killed)
       R              reset requested (then hang until killed)
 
