@@ -3,10 +3,11 @@ to end through the sim."""
 
 import asyncio
 import random
+import re
 import time
 
 from sim.link import RX_HELD, Line, Noise, Receiver
-from tests.sim.simproc import Sim
+from tests.sim.simproc import ROOT, Sim
 
 PAYLOAD = bytes(range(256)) * 2
 
@@ -92,5 +93,6 @@ def test_a_full_receive_buffer_loses_what_arrives_counts_it_and_takes_bytes_agai
     assert rx.receive(b"h" * 9) == b"h" * 8 and rx.lost == 5
 
 
-def test_the_receive_buffer_holds_the_boards_ring_and_its_data_register():
-    assert Receiver().capacity == RX_HELD == 1024 + 1  # firmware/board_nucleo.py: rxbuf=1024
+def test_the_receive_buffer_holds_the_board_files_ring_and_the_data_register():
+    rxbuf = re.search(r"machine\.UART\(2, .*rxbuf=(\d+)", (ROOT / "firmware" / "board_nucleo.py").read_text())
+    assert Receiver().capacity == RX_HELD == int(rxbuf.group(1)) + 1
