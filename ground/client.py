@@ -22,8 +22,9 @@ attempt: never sent); each carries ``.verification``. ``check=False``
 returns the ``Verification`` in every case. ``submit`` is the non-blocking form.
 
 Retries never execute a command twice: a retry resends the same bytes (same
-sequence count, so the same PUS request id) and the firmware dedupes by request
-id. A command is resent after ``timeout`` s without any report, whatever came
+sequence count, so the same PUS request id), led by a frame delimiter that ends
+any torn frame a loss left in the payload's deframer, and the firmware dedupes
+by request id. A command is resent after ``timeout`` s without any report, whatever came
 before: a lost telecommand runs then, and a command whose reports were lost (its
 completion, say) is answered DUPLICATE with its recorded outcome, which is then
 the verdict (``already_executed`` is set); ``retries`` bounds the resends. A
@@ -402,7 +403,7 @@ class Client:
 
     def _write(self, v, t):
         """Send ``v``'s packet (LinkError if the link is down) and archive it as sent at ``t``."""
-        self.link.write(v.command.packet)
+        self.link.write(v.command.packet, resync=v.attempts > 1)
         if self.archive:
             self.archive.store(v.command.packet, t, "TC", v.owner, v.approver)
 

@@ -127,8 +127,12 @@ class Link:
         if f is not None:
             f.close()  # the flock goes with it
 
-    def write(self, raw):
-        """Send one packet, framed; LinkError if the link is down."""
+    def write(self, raw, resync=False):
+        """Send one packet, framed; LinkError if the link is down. ``resync`` leads it with a
+        delimiter, as the first write after a (re)connect is: a resend follows a silence that may
+        be a loss, and a loss can leave the head of a torn frame in the payload's deframer,
+        which would take the resend in as its tail."""
+        self._resync |= resync
         self.write_raw(framing.frame(raw))
 
     def write_raw(self, data):

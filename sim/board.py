@@ -3,8 +3,10 @@
 Runs inside ``micropython``; sim/hardware.py (CPython) is the rest of the hardware and
 serves two loopback sockets that this board connects to at boot:
 
-- uart: the ground link, raw bytes both ways (pacing, latency and noise are done there; a
-        write blocks the firmware for its line time, as the board's does);
+- uart: the ground link, raw bytes both ways (pacing, latency and noise are done there, and
+        the receive buffer: the hardware holds back what the firmware has not read, up to
+        the board's buffer, and loses the rest; a write blocks the firmware for its line
+        time, as the board's does);
 - io:   one short line per event, ASCII::
 
       board -> hardware                      hardware -> board
@@ -17,6 +19,7 @@ serves two loopback sockets that this board connects to at boot:
                      1..4: frozen for ms                 after it), p sector write-back, b backup
       S<ms>          writing a sector back:              SRAM write (P- 0 0: disarm)
                      frozen for ms
+      U<nnnn>        read n link bytes (4 digits)
       W              power lost mid-write (then hang until killed)
       R              reset requested (then hang until killed)
 
@@ -242,17 +245,26 @@ class _Backup:
 
 
 class _Uart:
-    """The ground link: non-blocking ``readinto``; ``write(buf, n)`` returns once the bytes have
+    """The ground link: non-blocking ``readinto``, which tells the hardware how much was read (it
+    models the board's receive buffer); ``write(buf, n)`` returns once the bytes have
     left the wire, as the stm32 port's (uart.c uart_tx_data waits for TXE before each character
     and for TC after the last; no TX buffer, no DMA): the firmware sleeps their line time."""
 
-    def __init__(self, sock, baud):
+    def __init__(self, sock, baud, send):
         self._s = sock
         self.baud = baud
         self._us_per_byte_x16 = 160_000_000 // baud  # 10 bits (8N1), in 1/16 us
+        self._send = send
+        self._read = bytearray(b"U0000\n")  # filled in place: reading allocates nothing
 
     def readinto(self, buf):
-        return self._s.readinto(buf)
+        n = self._s.readinto(buf)
+        if n:  # at most the hardware's buffer (sim/link.py RX_HELD), so 4 digits
+            msg = self._read
+            for i in range(4):
+                msg[4 - i] = 48 + n // 10**i % 10
+            self._send(msg)
+        return n
 
     def write(self, buf, n):
         mv = memoryview(buf)
@@ -284,7 +296,7 @@ class Board:
         while self._inputs < 0:  # the hardware answers with any pending P line, then I
             self._apply_lines(self._io.read(1))
         self._io.setblocking(False)
-        self.uart = _Uart(_connect(uart_port), baud)
+        self.uart = _Uart(_connect(uart_port), baud, self._send)
         self._poll = select.poll()
         self._poll.register(self._io, select.POLLIN)
         self._poll.register(self.uart._s, select.POLLIN)

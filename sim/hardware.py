@@ -22,7 +22,7 @@ from ground import auth, build
 from ground.build import BuildError
 from ground.errors import UsageError
 from sim.control import Control, ControlError
-from sim.link import Line, Noise
+from sim.link import Line, Noise, Receiver
 from sim.plant import Plant
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -109,6 +109,7 @@ class Hardware:
         self.process = Process(opts, workdir)
         self.up = Line(opts.baud, opts.latency, self.noise, random.Random("%s:up" % seed), self._to_board)
         self.down = Line(opts.baud, opts.latency, self.noise, random.Random("%s:down" % seed), self._to_ground)
+        self.rx = Receiver()  # the board's UART receive buffer
         self.failed = asyncio.Event()  # the firmware died on its own
         self.failure = ""
         self.starts = 0
@@ -260,7 +261,7 @@ class Hardware:
 
     def link_state(self):
         return {"client": self._client is not None, "to_board": self.up.delivered,
-                "to_ground": self.down.delivered, **self.noise.counts}
+                "to_ground": self.down.delivered, **self.noise.counts, "overrun": self.rx.lost}
 
     # --- the board's io channel ---------------------------------------------------------
     async def _on_io(self, reader, writer):
@@ -290,6 +291,8 @@ class Hardware:
             else:
                 self._cancel_cutoff()
                 self.plant.cut(t, "firmware")
+        elif kind == "U":
+            self.rx.read(int(args[0]))
         elif kind == "F":
             now = time.monotonic()
             if self.watchdog:
@@ -424,6 +427,7 @@ class Hardware:
 
     async def _on_uart(self, reader, writer):
         self._uart = writer
+        self.rx.clear()
         self._ready.set_result(None)
         while data := await reader.read(4096):
             if writer is self._uart:
@@ -431,7 +435,7 @@ class Hardware:
 
     def _to_board(self, data):
         if self._uart:
-            self._uart.write(data)
+            self._uart.write(self.rx.receive(data))
 
     def _to_ground(self, data):
         if self._client and not self._client.is_closing():  # bytes for a gone ground are lost

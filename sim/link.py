@@ -1,4 +1,5 @@
-"""One direction of the simulated UART: noise, pacing at the line rate, latency.
+"""One direction of the simulated UART: noise, pacing at the line rate, latency; and the
+board's receive buffer, which loses what arrives while it is full.
 
 Noise per byte: a bit flipped, the byte dropped, sent twice, or swapped with the next
 byte of the same write (reorder).
@@ -14,6 +15,10 @@ import collections
 import time
 
 _TIMER_SLACK = 0.0015  # s: asyncio's selector rounds timeouts up to whole milliseconds
+# What the board's UART holds unread: the ring of firmware/board_nucleo.py (rxbuf=1024; the port
+# allocates one slot more and keeps it free) plus the byte left in the data register when the
+# ring is full (ports/stm32/uart.c uart_irq_handler; sim/README.md, the audit).
+RX_HELD = 1024 + 1
 
 
 class Noise:
@@ -89,3 +94,29 @@ class Line:
                 self.delivered += len(out)
                 self._sink(bytes(out))
                 await asyncio.sleep(0)  # a busy line must not starve the other tasks
+
+
+class Receiver:
+    """The board's UART receive side, as the hardware sees it: bytes the firmware has not read
+    yet wait in a buffer of ``capacity``; what arrives while it is full is lost and counted
+    (the USART's overrun), and reception goes on as soon as the firmware reads."""
+
+    def __init__(self, capacity=RX_HELD):
+        self.capacity = capacity
+        self.held = 0  # received, not read yet
+        self.lost = 0
+
+    def receive(self, data):
+        """The part of ``data`` the buffer takes (the rest is lost)."""
+        kept = data[: self.capacity - self.held]
+        self.lost += len(data) - len(kept)
+        self.held += len(kept)
+        return kept
+
+    def read(self, n):
+        """The firmware read ``n`` bytes."""
+        self.held -= n
+
+    def clear(self):
+        """A reset: the buffer starts empty."""
+        self.held = 0

@@ -78,7 +78,10 @@ stays FAILED or UNKNOWN is reported and left alone (it needs an engineering deci
 **Link faults** (`make faults`). The sim flips bits, drops, duplicates and reorders (swaps
 with the next) bytes, each at the same per-byte rate, in both directions, while the ground
 sends PINGs with its normal retries (a resend after a silence brings a lost completion back
-as the recorded outcome).
+as the recorded outcome; it leads with a frame delimiter, so the head of a frame torn by a lost
+byte does not swallow it). Each PING waits for the one before, so the board's UART receive
+buffer (1,025 bytes) never fills: no overrun is in these figures (tests/ground/test_sim.py
+shows a burst that overruns it).
 Every command must complete exactly once or fail visibly, and no verdict may contradict the
 board: the ground never counts more successes than the board executed (its tc_accepted
 counter) nor more failures than commands it did not run, the board never executes more

@@ -78,6 +78,15 @@ def test_retry_after_lost_uplink_reuses_the_request_id(client, fw):
     assert fw.received == [v.request_id, v.request_id]
 
 
+def test_a_resend_is_not_swallowed_by_a_torn_frame_waiting_in_the_payloads_deframer(client, fw):
+    fw.drop = 1  # the first attempt is lost...
+    v = client.submit("PING")
+    client.link.write_raw(b"\x05\x01\x02\x03")  # ...then a frame whose end is lost: its head waits there
+    v.wait()
+    assert v.ok and v.attempts == 2
+    assert fw.received == [v.request_id, v.request_id]
+
+
 def test_retry_after_lost_reports_is_answered_duplicate_and_counts_as_already_executed(client, fw):
     fw.lose_replies = 1
     v = client.send("FIRE", 3, confirm=True)
@@ -313,7 +322,7 @@ def test_a_malformed_socket_url_is_a_usage_error_in_words(url):
 def test_a_command_leaves_from_the_thread_that_submits_it_before_submit_returns(client):
     writers = []
     write = client.link.write
-    client.link.write = lambda raw: (writers.append(threading.current_thread()), write(raw))
+    client.link.write = lambda raw, **kw: (writers.append(threading.current_thread()), write(raw, **kw))
     v = client.submit("PING")
     assert writers == [threading.current_thread()] and v.attempts == 1  # no hand-off to another thread first
     assert v.wait(5) and v.ok

@@ -12,9 +12,15 @@ from ground.archive import Archive
 from ground.client import Client, default_seq_file
 from ground.codec import decode
 from ground.link import DOWN, UP
+from sim.link import RX_HELD
 from tests.sim.simproc import BOOT_TIMEOUT, Sim
 
 TIMEOUT = 5.0  # s: verification timeout on a local link
+PING_FRAME = len(framing.frame(bytes(13)))  # a PING: 6-byte header, 5-byte PUS header, CRC
+# PINGs that fill the board's UART buffer with room to spare for what it reads before it freezes
+# (the PARAM_SET ahead of them, a few bytes more): 110 ms at 115200, within a sector erase (250 ms)
+BURST_PINGS = (RX_HELD + 150) // PING_FRAME
+RESEND_S = 2.0  # the client's verification timeout in the overrun test: the board answers the kept PINGs first
 
 
 def _up(url, timeout=BOOT_TIMEOUT, **kw):
@@ -70,6 +76,37 @@ def test_a_repeated_request_id_is_answered_duplicate_not_executed_again(sim):
         rec = c.await_record(lambda r: r.request_id == v.request_id and r.name.endswith("FAILED"),
                              since=v.mark, timeout=TIMEOUT)
         assert (rec.values["code"], rec.values["data"]) == (d.DUPLICATE, 0)
+
+
+def _bad_frames(hk):
+    return sum(hk.values[k] for k in ("crc_errors", "oversize", "undecodable"))
+
+
+def test_a_burst_the_frozen_board_cannot_hold_loses_its_tail_and_the_resend_gets_the_command_through(sim):
+    with _up(sim.ports["link"]) as c:
+        bad = _bad_frames(c.await_hk(timeout=TIMEOUT))
+        before = sim.do("state")
+        write = c.submit("PARAM_SET", d.P_ARM_WINDOW, 60)  # persisted: the board freezes for a sector erase...
+        burst = [c.build("PING") for _ in range(BURST_PINGS)]  # (counts after it: not STALE)
+        c.link.write_raw(b"".join(framing.frame(tc.packet) for tc in burst))  # ...while the burst arrives
+        v = c.submit("PING", timeout=RESEND_S, retries=1)  # behind it: lost with the burst's tail
+        v.wait()
+        # what the operator sees: no report for RESEND_S, then the resend goes through
+        assert v.ok and v.attempts == 2 and [s.name for s in v.stages] == ["ACCEPTED", "STARTED", "COMPLETED"]
+        assert write.wait() and write.ok
+        after = sim.do("state")
+        assert after["flash"]["stalls"]["count"] > before["flash"]["stalls"]["count"]
+        # the bytes lost are the stream's tail (the board read none of it while frozen)
+        frames = [framing.frame(tc.packet) for tc in (write.command, *burst, v.command)]
+        kept = sum(map(len, frames)) - (after["link"]["overrun"] - before["link"]["overrun"])
+        assert len(frames[0]) < kept < sum(map(len, frames[:-1]))  # the burst overflowed the buffer
+        ends = [sum(map(len, frames[:i + 1])) for i in range(len(frames) - 1)]
+        whole = [tc.request_id for tc, end in zip(burst, ends[1:], strict=True) if end - 1 <= kept]  # delimiter aside
+        torn = not any(kept in (end - 1, end) for end in ends)
+        completed = [r.request_id for r in c.records(v.mark) if r.name == "COMPLETED"]
+        assert [rid for rid in completed if rid in set(whole) | {tc.request_id for tc in burst}] == whole
+        hk = c.await_hk(since=c.position(), timeout=TIMEOUT)  # the firmware counted the torn frame
+        assert _bad_frames(hk) - bad == torn
 
 
 def _free_port():

@@ -11,10 +11,12 @@ one answer line back. At boot it sends ``boot <reset cause>``.
     peek <off> <n>   -> mem <hex> (backup SRAM)                      poke <off> <hex> -> ok
     alloc <bytes>    -> ok (kept: the heap only grows)               starve -> stops feeding
     write <bytes>    -> that many dots, then wrote <ms the write blocked the board>
+    deaf             -> deaf, then reads nothing more until the permit input drops, then ok
     reset            -> (the board resets)                           anything else -> echoed
 """
 
 import os
+import time
 
 
 def _save(root, text):
@@ -64,6 +66,11 @@ def _answer(board, words, kept):
         t0 = board.ticks_ms()
         board.uart.write(dots, len(dots))
         return "wrote %d" % board.ticks_diff(board.ticks_ms(), t0)
+    elif cmd == "deaf":  # a board too busy to read the link (its receive buffer fills)
+        board.uart.write(b"deaf\n", 5)
+        while board.permit():
+            time.sleep_ms(5)
+            board.idle(0)  # takes the io line that drops permit (the uart is polled after it)
     elif cmd == "alloc":
         kept.append(bytearray(int(words[1])))
     elif cmd == "reset":

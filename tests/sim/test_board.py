@@ -8,6 +8,7 @@ import pytest
 from firmware.dictionary import RESET_CAUSES
 from sim import BOARD_HEAP
 from sim.hardware import WATCHDOG_S
+from sim.link import RX_HELD
 from tests.sim.simproc import Sim, wait_for
 
 CAUSE = {name: "boot %d" % i for i, name in enumerate(RESET_CAUSES)}  # the probe's boot line
@@ -312,3 +313,18 @@ def test_a_uart_write_blocks_the_board_for_its_line_time(sim):
     answer = link.ask("write %d" % nbytes)
     assert answer.startswith("." * nbytes + "wrote ")
     assert int(answer.split()[-1]) >= nbytes * 10 * 1000 // 115200  # a sleep is never shorter
+
+
+def test_bytes_beyond_the_uart_receive_buffer_are_lost_counted_and_the_stream_resumes(sim):
+    s, link = sim
+    flood = 2 * RX_HELD  # 178 ms at 115200, while the board reads nothing
+    assert link.ask("deaf") == "deaf"
+    before = s.do("state")["link"]["to_board"]
+    link.send(b"x" * flood)
+    wait_for(lambda: s.do("state")["link"]["to_board"] == before + flood, 5, "the flood on the wire")
+    s.do("set", input="permit", value=False)  # the board reads again
+    assert link.line() == "ok"
+    link.send(b"\necho after\n")
+    assert link.line() == "x" * RX_HELD  # the first bytes were kept, the rest of the flood lost
+    assert link.line() == "echo after"
+    assert s.do("state")["link"]["overrun"] == flood - RX_HELD

@@ -1,11 +1,13 @@
-"""The link: UART pacing, latency and noise (in-process), then end to end through the sim."""
+"""The link: UART pacing, latency, noise and the board's receive buffer (in-process), then end
+to end through the sim."""
 
 import asyncio
 import random
+import re
 import time
 
-from sim.link import Line, Noise
-from tests.sim.simproc import Sim
+from sim.link import RX_HELD, Line, Noise, Receiver
+from tests.sim.simproc import ROOT, Sim
 
 PAYLOAD = bytes(range(256)) * 2
 
@@ -77,3 +79,20 @@ def test_reorder_swaps_a_byte_with_the_next_one_and_counts_it():
     out, _, noise = through_line(PAYLOAD * 4, reorder=0.2)
     assert noise.counts["reordered"] > 0
     assert sorted(out) == sorted(PAYLOAD * 4) and out != PAYLOAD * 4  # same bytes, other order
+
+
+def test_a_full_receive_buffer_loses_what_arrives_counts_it_and_takes_bytes_again_once_read():
+    rx = Receiver(capacity=8)
+    assert rx.receive(b"01234567") == b"01234567"  # exactly full: nothing lost
+    assert rx.receive(b"89") == b"" and rx.lost == 2
+    rx.read(3)  # the firmware makes room: the next bytes are kept, in order
+    assert rx.receive(b"abcde") == b"abc" and rx.lost == 4
+    rx.read(8)
+    assert rx.receive(b"fg") == b"fg" and (rx.held, rx.lost) == (2, 4)
+    rx.clear()  # a reset empties it
+    assert rx.receive(b"h" * 9) == b"h" * 8 and rx.lost == 5
+
+
+def test_the_receive_buffer_holds_the_board_files_ring_and_the_data_register():
+    rxbuf = re.search(r"machine\.UART\(2, .*rxbuf=(\d+)", (ROOT / "firmware" / "board_nucleo.py").read_text())
+    assert Receiver().capacity == RX_HELD == int(rxbuf.group(1)) + 1
