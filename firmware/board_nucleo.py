@@ -108,7 +108,10 @@ class _Link:
         self._mv = memoryview(b"")
 
     def readinto(self, buf):
-        return self._u.readinto(buf)
+        """What has arrived, up to ``len(buf)``: asking for more makes the port wait ``timeout_char``
+        (2 ms or more) for a byte that may not come (sim/README.md, the audit: UART read)."""
+        n = self._u.any()
+        return self._u.readinto(buf, n if n < len(buf) else len(buf)) if n else 0
 
     def write(self, buf, n):
         if buf is not self._buf:  # the firmware always writes from its one frame buffer

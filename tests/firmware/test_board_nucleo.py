@@ -124,8 +124,30 @@ class Registers:
         return {4: 0, 5: 1, 6: int(below), 7: int(not below)}[mode]
 
 
+class UART:
+    """The port's UART read: ``readinto`` returns once it has ``nbytes`` (default: the buffer's
+    length) or after waiting ``timeout_char`` for a byte that does not come (counted in ``waits``)."""
+
+    def __init__(self, *a, **k):
+        self.arrived = bytearray()
+        self.waits = 0
+        made["uart"] = self
+
+    def any(self):
+        return len(self.arrived)
+
+    def readinto(self, buf, nbytes=None):
+        want = len(buf) if nbytes is None else nbytes
+        got = min(want, len(self.arrived))
+        buf[:got] = self.arrived[:got]
+        self.arrived = self.arrived[got:]
+        if got < want:
+            self.waits += 1
+        return got or None
+
+
 mapped = []  # (address, size) of every uctypes.bytearray_at
-made = {}  # the last stand-ins made: "mem32"
+made = {}  # the last stand-ins made: "mem32", "uart"
 
 
 def bytearray_at(addr, size):
@@ -137,7 +159,7 @@ def fake_modules():
     machine = Stub()
     machine.Pin = Pin
     machine.WDT = lambda timeout: Stub()
-    machine.UART = lambda *a, **k: Stub()
+    machine.UART = UART
     machine.PWRON_RESET, machine.HARD_RESET, machine.WDT_RESET = 1, 2, 3
     machine.DEEPSLEEP_RESET, machine.SOFT_RESET = 4, 5
     pyb = Stub()
@@ -295,3 +317,16 @@ def test_a_backup_regulator_that_never_reports_ready_does_not_stop_the_boot():
         assert len(board().backup) == 4096
     finally:
         Registers.brr = True
+
+
+def test_the_link_reads_only_what_has_arrived_so_a_read_never_waits_for_more():
+    link = board().uart
+    uart = made["uart"]
+    buf = bytearray(32)
+    assert link.readinto(buf) == 0 and uart.waits == 0  # nothing there
+    uart.arrived[:] = b"\x00" + b"p" * 14  # a PING frame: less than the buffer
+    assert link.readinto(buf) == 15 and buf[:15] == b"\x00" + b"p" * 14
+    uart.arrived[:] = bytes(range(40))  # more than the buffer: two reads
+    assert link.readinto(buf) == 32 and buf == bytes(range(32))
+    assert link.readinto(buf) == 8 and buf[:8] == bytes(range(32, 40))
+    assert uart.waits == 0
