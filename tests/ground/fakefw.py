@@ -75,27 +75,33 @@ class FakeFirmware:
         return "socket://127.0.0.1:%d" % self.port
 
     def start(self):
-        self._server = socket.socket()
-        self._server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._server.bind(("127.0.0.1", self.port))
-        self.port = self._server.getsockname()[1]
-        self._server.listen(1)
-        threading.Thread(target=self._accept, args=(self._server,), daemon=True).start()
+        server = socket.socket()
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        server.bind(("127.0.0.1", self.port))
+        self.port = server.getsockname()[1]
+        server.listen(1)
+        with self._lock:
+            self._server = server
+        threading.Thread(target=self._accept, args=(server,), daemon=True).start()
 
     def stop(self):
         """Close the port and any connection: the ground sees the link drop."""
+        with self._lock:  # a connection accepted from now on is closed by _accept itself
+            server, self._server = self._server, None
+            accepted, self._accepted = self._accepted, None
+        if server is None:
+            return
         try:  # wakes the accept() thread: close() alone leaves it blocked, and it would still take a client
-            self._server.shutdown(socket.SHUT_RDWR)
+            server.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
-        self._server.close()
-        if self._accepted:
+        server.close()
+        if accepted:
             try:
-                self._accepted.shutdown(socket.SHUT_RDWR)
+                accepted.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass  # the ground had already gone
-            self._accepted.close()
-
+            accepted.close()
 
     def _accept(self, server):
         while True:
@@ -103,7 +109,13 @@ class FakeFirmware:
                 conn, _ = server.accept()
             except OSError:
                 return
-            self._accepted = conn
+            with self._lock:
+                stopped = self._server is not server  # stop() ran while accept() returned
+                if not stopped:
+                    self._accepted = conn
+            if stopped:
+                conn.close()
+                return
             self.connections += 1
             time.sleep(_SETTLE)
             with self._lock:

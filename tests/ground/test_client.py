@@ -1,6 +1,7 @@
 """The client library: verification stages, retries, hazards, reconnects, junk."""
 
 import os
+import socket
 import threading
 import time
 
@@ -12,7 +13,7 @@ from ground.client import COMPLETED, FAILED, TIMEOUT, Client
 from ground.errors import CommandFailed, LinkError, UsageError, VerificationTimeout
 from ground.link import DOWN, UP, LinkTaken
 from tests.ground.conftest import FAST
-from tests.ground.fakefw import hk_values
+from tests.ground.fakefw import FakeFirmware, hk_values
 
 
 def _wait_for(predicate, timeout=5.0):
@@ -181,6 +182,24 @@ def test_reconnects_after_the_port_disappears_and_returns(client, fw):
     _wait_for(lambda: client.link.state == UP)
     assert client.send("PING").ok
     assert client.link.reconnects == 1
+
+
+def test_the_fake_firmware_stopped_just_as_it_accepts_still_drops_the_link(monkeypatch):
+    """The race behind a flaky reconnect test: stop() ran between accept() and the fake noting
+    the connection, which then stayed open with the ground UP."""
+    accept = socket.socket.accept
+
+    def late_accept(sock):
+        conn = accept(sock)
+        time.sleep(0.3)  # the accepting thread loses the CPU here
+        return conn
+
+    monkeypatch.setattr(socket.socket, "accept", late_accept)
+    fw = FakeFirmware()
+    with Client(fw.url, timeout=FAST, retries=1) as c:
+        _wait_for(lambda: c.link.state == UP)
+        fw.stop()
+        _wait_for(lambda: c.link.state == DOWN)
 
 
 def test_command_sent_while_down_goes_out_on_retry_after_reconnect(client, fw):
