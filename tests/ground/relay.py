@@ -55,19 +55,20 @@ class Relay:
 
     def restore(self):
         """Listen (again) on the relay's port."""
-        self._server = socket.create_server(("127.0.0.1", self.port))
-        self.port = self._server.getsockname()[1]
-        threading.Thread(target=self._accept, args=(self._server,), daemon=True).start()
+        server = socket.create_server(("127.0.0.1", self.port))
+        self.port = server.getsockname()[1]
+        with self._lock:
+            self._server = server
+        threading.Thread(target=self._accept, args=(server,), daemon=True).start()
 
     def cut(self):
         """The port and every connection gone, as a link that drops (``restore`` brings the port back)."""
-        for s in [self._server] + self._socks:  # a shutdown wakes the accept under way: a close alone does not
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            s.close()
-        self._socks = []
+        with self._lock:  # a connection accepted from now on is closed by _accept itself
+            socks = [self._server] + self._socks
+            self._server, self._socks = None, []
+        for s in socks:  # a shutdown wakes the accept under way: a close alone does not
+            if s is not None:
+                _close(s)
 
     close = cut
 
@@ -87,7 +88,14 @@ class Relay:
             except OSError:
                 return
             board = socket.create_connection(self._target)
-            self._socks += [ground, board]
+            with self._lock:
+                stopped = self._server is not server  # cut() ran meanwhile
+                if not stopped:
+                    self._socks += [ground, board]
+            if stopped:
+                _close(ground)
+                _close(board)
+                return
             for name, src, dst in (("up", ground, board), ("down", board, ground)):
                 threading.Thread(target=self._pump, args=(name, src, dst), daemon=True).start()
 
@@ -162,3 +170,11 @@ def _send(sock, frame):
         sock.sendall(frame)
     except OSError:
         pass
+
+
+def _close(s):
+    try:
+        s.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    s.close()
