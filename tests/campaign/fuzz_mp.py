@@ -17,7 +17,7 @@ current or arm-enable output at all is a violation. Each input is one of:
 and, with ``keys`` (the board's keys file: key 1 in use from the first boot), also of:
 
     8 a valid TC signed with key 1 and the next counter        (runs: the handlers, signed)
-    9 a signed TC with 1-3 bytes changed, its CRC made good    (only the MAC can refuse it)
+    9 a signed TC with 1-3 bytes in a row changed, CRC good   (only the MAC can refuse it)
    10 a signed TC cut short, length and CRC made good          (a trailer cut or missing)
    11 a byte-identical copy of the last signed TC that ran     (a replay)
 
@@ -118,9 +118,10 @@ def make_input(rng, kind, seq, count=0, auth=None, packet=None):
             p = valid_tc(rng, seq)  # KEY_REVOKE left out: revoking key 1 would leave nothing signed to run
         p = bytearray(sign(p, 1, count, auth))
         n = len(p) - 2  # before the CRC
-        if kind == 9:
-            for _ in range(rng.between(1, 3)):
-                p[rng.below(n)] ^= rng.between(1, 255)
+        if kind == 9:  # 1-3 bytes in a row: every one changed (at random places, two could undo each other)
+            at = rng.below(n)
+            for j in range(rng.between(1, 3)):
+                p[(at + j) % n] ^= rng.between(1, 255)
         elif kind == 10:
             n = rng.between(11, n - 1)
             p = p[:n + 2]
