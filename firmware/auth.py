@@ -30,7 +30,8 @@ one is DUPLICATE with its outcome (firmware/verification.py), before its counter
 (AUTH_REPLAY). ABORT and SAFE only make the payload safer: they need nothing (a
 trailer on them is ignored), so key trouble never blocks an emergency, and they are not
 recorded, so an unsigned one cannot spend a request id or a sequence count that the
-operator's next command will use. Nothing locks out: a refusal changes no state.
+operator's next command will use. Nothing locks out: a refusal changes no state, but
+for BUSY, which spends the counter of the signed command it refuses (firmware/verification.py).
 
 The counter goes to the backup SRAM at every signed command; a lease, the counter plus
 KEY_LEASE (window full), goes to flash when the counter reaches the last one (and at the

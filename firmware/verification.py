@@ -49,16 +49,17 @@ included). A command cut short by a reset is answered DUPLICATE with outcome ABO
 when repeated, even if it had acted; one refused at acceptance did nothing and may be
 sent again. While an actuator is on, a persisted command other than SAFE is refused
 BUSY at acceptance: its record cannot reach flash before it acts, as no flash write may
-happen during a burn. One power loss defeats the flash: without VBAT, inside a sector
-write-back (the board's flash erases a whole sector before writing it back), it takes
-every record with it; the next boot reports RECORD_MISSING (or RECORD_CORRUPT), the
-slots are resolved by their switches and any request id may run again. A flight board
-has VBAT supplied (docs/ARCHITECTURE.md, "What the board's flash does").
+happen during a burn. Send it again as a new command: a signed one's counter is spent at
+the refusal, so that no copy of it runs after the burn (AUTH_REPLAY). One power loss
+defeats the flash: without VBAT, inside a sector write-back (the board's flash erases a
+whole sector before writing it back), it takes every record with it; the next boot
+reports RECORD_MISSING (or RECORD_CORRUPT), the slots are resolved by their switches and
+any request id may run again. A flight board has VBAT supplied (docs/ARCHITECTURE.md, "What the board's flash does").
 """
 
 from micropython import const
 
-from firmware.tables import AUTH_MISSING, AUTH_REPLAY, DUPLICATE, EV_REFUSED, EXECUTING, STALE, STORAGE
+from firmware.tables import AUTH_MISSING, AUTH_REPLAY, BUSY, DUPLICATE, EV_REFUSED, EXECUTING, STALE, STORAGE
 from firmware.telemetry import ACCEPT, COMPLETE, PROGRESS, START
 
 RUNNING = const(-1)  # a handler's result: the sequencer now runs the command and completes it
@@ -108,9 +109,14 @@ class Verification:
         return 0
 
     def refuse(self, tc, code):
-        """Refused at acceptance: nothing was recorded, so it may be sent again."""
+        """Refused at acceptance: nothing was recorded, so it may be sent again (BUSY: as a new
+        command; a signed one's counter is spent, so that no copy of it runs after the burn)."""
+        a = self.auth
         if AUTH_MISSING <= code <= AUTH_REPLAY:
-            self.auth.rejected += 1
+            a.rejected += 1
+        elif code == BUSY:
+            a.due = False  # no lease during a burn (no flash write): the next signed command writes it
+            a.admit()
         self._report(ACCEPT, tc, code)
 
     def accept(self, tc, from_link, durable):

@@ -1,16 +1,20 @@
 """The exhaustive exploration in its quick form (tests/explore/scopes.py QUICK): no violation, and
 proof that this form finds the defects of issue 11 with the rules of before their fixes put back
 (the burn after a separation: the retry rule; the schedule replay: SCHED_INSERT's nested command
-neither checked nor reserved)."""
+neither checked nor reserved), and those of an attacker's packets that a broken verifier lets
+through (a MAC check that accepts anything; a BUSY refusal that does not spend the counter)."""
 
 import pytest
 
 from firmware import tables as T
+from firmware.auth import Auth
 from firmware.switches import Switches
+from firmware.telemetry import ACCEPT
 from firmware.verification import Verification
 from tests.explore import scopes
+from tests.explore.__main__ import lines
 from tests.explore.search import explore, replay
-from tests.explore.world import RESTARTS, Bounds, World, flash_in_ram
+from tests.explore.world import ALTERATIONS, RESTARTS, Bounds, World, flash_in_ram
 
 pytestmark = pytest.mark.slow
 SECONDS = 60  # a bound, not an expectation: the quick form takes about 10 s on an idle machine
@@ -125,3 +129,47 @@ def test_a_restart_from_what_a_flash_write_left_is_the_restart_cut_into_that_wri
                     assert (w.snapshot(), w.found) == cut_into, (kind, n, event)
                     compared += 1
         assert compared > 50, compared
+
+
+def test_quick_exploration_with_an_attacker_who_replays_and_alters_what_it_heard_finds_no_violation():
+    r = _quick("attack")
+    assert r.complete or r.depth == scopes.named("attack", quick=True).depth
+    assert r.states > 1000 and not r.violations, _messages(r)
+
+
+def test_every_alteration_of_the_attacker_keeps_a_good_crc_and_is_refused_by_the_authentication():
+    codes = []
+    with flash_in_ram() as flash:
+        w = World(scopes.named("attack", quick=True), flash)
+        w.apply(("FIRE", 1))  # refused NOT_ARMED: but it ran (so a replay is DUPLICATE)
+        refuse = w.app.verification.refuse
+        w.app.verification.refuse = lambda tc, code: (codes.append(code), refuse(tc, code))
+        for what in ALTERATIONS:
+            w.apply(("alter", "FIRE", what))
+            assert w.found == [], what
+        w.apply(("replay", "FIRE"))
+    # (the MAC covers the header: a changed sequence count is a bad MAC)
+    assert codes == [T.AUTH_MAC, T.AUTH_MAC, T.AUTH_MAC, T.AUTH_KEY, T.AUTH_MAC, T.AUTH_MISSING, T.DUPLICATE]
+
+
+def test_quick_exploration_finds_an_altered_command_run_by_a_mac_check_that_accepts_anything(monkeypatch):
+    monkeypatch.setattr(Auth, "_mac", lambda self, k, buf, n: bytes(buf[n:n + T.MAC_LEN]))  # the packet's own
+    r = _quick("attack")
+    found = {m: e for m, e in r.violations.values()}
+    arm = [m for m in found if m.startswith("the attacker's copy of ARM with its counter changed ran ARM")]
+    assert arm and all(m.startswith("the attacker's copy of") for m in found), list(found)
+    assert found[arm[0]] == [("ARM",), ("alter", "ARM", "counter")]
+    assert "  shortest trace (2 events): ARM | alter the counter of ARM" in lines([r])
+    assert replay("attack", found[arm[0]]) == [arm[0]]
+
+
+def test_quick_exploration_finds_the_replay_of_a_command_refused_busy_with_the_refusal_of_before_the_fix(
+        monkeypatch):
+    # Before the fix a BUSY refusal left the signed command's counter unspent: a copy ran after the burn.
+    monkeypatch.setattr(Verification, "refuse", lambda self, tc, code: self._report(ACCEPT, tc, code))
+    found = {m: e for m, e in _quick("attack").violations.values()}
+    arm = [m for m in found if m.startswith("the attacker's replay of ARM ran ARM")]
+    assert arm and all(m.startswith("the attacker's replay of") for m in found), list(found)
+    # ARM; FIRE 1 (a burn); ARM (refused BUSY); time to the burn's end; the attacker's replay of that ARM
+    assert found[arm[0]] == [("ARM",), ("FIRE", 1), ("ARM",), ("advance",), ("replay", "ARM")]
+    assert replay("attack", found[arm[0]]) == [arm[0]]

@@ -1,7 +1,8 @@
 """Fuzzing the firmware's deframer and command handlers: the unix port, then hypothesis.
 
 ``unix_port`` compiles the firmware, the fake board and tests/campaign/fuzz_mp.py with
-ground.build (as tests/bench/firmware.py does) and runs fuzz_mp under the board's heap + HARNESS_K;
+ground.build (as tests/bench/firmware.py does) and runs fuzz_mp under the board's heap + HARNESS_K
+(``keyed``: with a key in use, signed commands too, changed, cut and replayed);
 ``under_hypothesis`` feeds the same App on CPython from hypothesis strategies (derandomized:
 the same examples every run): raw link bytes, valid-CRC telecommands of any type with random
 data, and valid dictionary commands with in-range arguments; and, with ``signed``, on an App
@@ -31,7 +32,8 @@ from tests.campaign.fuzz_mp import KINDS, STEPS, plugged_rig, unsafe
 from tests.firmware.fakes import sign
 
 KIND_NAMES = ("valid command", "valid CRC, random data", "valid CRC, random type", "bit flips",
-              "truncated", "bytes inserted", "COBS bit flips", "random bytes")
+              "truncated", "bytes inserted", "COBS bit flips", "random bytes", "signed", "signed, bytes changed",
+              "signed, cut short", "signed, replayed")
 TIMEOUT_S_PER_INPUT = 0.01  # generous: the unix port does about 10,000 inputs/s here
 
 
@@ -46,6 +48,7 @@ class Result:
     oversize: int = 0
     undecodable: int = 0
     per_kind: tuple = ()
+    runs: int = 0  # signed commands that ran (unix port, keyed)
 
 
 # The harness's own code (tests/firmware/fakes.py, fuzz_mp) and the fake board's backup SRAM
@@ -58,14 +61,14 @@ def _heap():
     return "%dk" % (int(rig.HEAP.rstrip("k")) + HARNESS_K)
 
 
-def unix_port(count, seed=1):
-    """fuzz_mp.main(count, seed) under ``micropython -X heapsize=_heap()``; the Result."""
+def unix_port(count, seed=1, keyed=False):
+    """fuzz_mp.main(count, seed, keyed) under ``micropython -X heapsize=_heap()``; the Result."""
     tmp = Path(tempfile.mkdtemp(prefix="fuzz-"))
     try:
         compile_app_and_rig(tmp)
         build.compile_module(ROOT / "tests/campaign/fuzz_mp.py", tmp / "fuzz_mp.mpy")
         p = subprocess.run([str(BIN / "micropython"), "-X", "heapsize=" + _heap(), "-c",
-                            "import fuzz_mp; fuzz_mp.main(%d, %d)" % (count, seed)],
+                            "import fuzz_mp; fuzz_mp.main(%d, %d, %r)" % (count, seed, KEYS if keyed else b"")],
                            cwd=tmp, capture_output=True, text=True, timeout=60 + count * TIMEOUT_S_PER_INPUT)
     finally:
         shutil.rmtree(tmp)
@@ -79,6 +82,7 @@ def unix_port(count, seed=1):
     n, _found, low, r.frames, r.crc_errors, r.oversize, r.undecodable = (int(x) for x in done[0][1:8])
     r.inputs, r.heap_low = n, low
     r.per_kind = tuple(int(x) for x in done[0][8].split(","))
+    r.runs = int(done[0][9])
     return r
 
 
@@ -162,6 +166,7 @@ def _drops(app):
 def describe(r, what):
     kinds = ", ".join("%s %d" % kv for kv in zip(KIND_NAMES, r.per_kind, strict=False)) if r.per_kind else ""
     heap = " least free heap %d bytes;" % r.heap_low if r.heap_low else ""
+    heap += " %d signed commands ran;" % r.runs if r.runs else ""
     return ["  %s: %d inputs (heap %s),%s %d frames handled, dropped: %d CRC, %d oversize, %d undecodable; "
             "violations %d" % (what, r.inputs, r.heap, heap, r.frames, r.crc_errors, r.oversize, r.undecodable,
                                len(r.violations))] + (["    inputs by kind: " + kinds] if kinds else []) + [

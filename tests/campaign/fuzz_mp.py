@@ -1,7 +1,7 @@
 """Fuzz the firmware's deframer and command handlers under the MicroPython unix port.
 
-Run by tests/campaign/fuzz.py as ``micropython -X heapsize=64k`` from .mpy files:
-``import fuzz_mp; fuzz_mp.main(count, seed)``. The real App runs over the fake board
+Run by tests/campaign/fuzz.py as ``micropython -X heapsize=...`` from .mpy files:
+``import fuzz_mp; fuzz_mp.main(count, seed, keys)``. The real App runs over the fake board
 (tests/firmware/fakes.py) with the remove-before-flight plug IN, so that any actuator
 current or arm-enable output at all is a violation. Each input is one of:
 
@@ -14,22 +14,49 @@ current or arm-enable output at all is a violation. Each input is one of:
     6 a framed valid TC with bits flipped after COBS           (deframer)
     7 random bytes, delimiters included                        (resynchronisation)
 
-followed by a few loop iterations. Checked after every input: no exception escaped
+and, with ``keys`` (the board's keys file: key 1 in use from the first boot), also of:
+
+    8 a valid TC signed with key 1 and the next counter        (runs: the handlers, signed)
+    9 a signed TC with 1-3 bytes in a row changed, CRC good   (only the MAC can refuse it)
+   10 a signed TC cut short, length and CRC made good          (a trailer cut or missing)
+   11 a byte-identical copy of the last signed TC that ran     (a replay)
+
+followed by a few loop iterations (more if the input is not read whole). Checked after every input: no exception escaped
 ``App.step``, no actuator on, arm-enable off, the fake board logged no unsafe burn, and
-``gc.mem_free()`` (after a collection, every 64 inputs) stays above FLOOR. Prints one
+``gc.mem_free()`` (after a collection, every 64 inputs) stays above FLOOR; with keys, no input
+but kind 8 ran a handler from the link (ABORT and SAFE excepted: with a key in use anyone
+may send them), so every unsigned, changed, cut or replayed command was refused. Prints one
 ``VIOLATION what, input hex`` line per finding and a closing ``RESULT`` line.
+
+No new names here unless unavoidable: the firmware and this harness fill the unix port's qstr
+pools to within a few names of the next pool, which would take 7 KB of the heap.
 """
 
 import gc
 import struct
 
+from micropython import const
+
 from firmware import framing
-from firmware.packet import encode_tc
-from firmware.tables import CMD_FORMAT, CMD_FUNCTION, CMD_HI, CMD_LO, CMD_SERVICE, CMD_SUBTYPE, CMD_TAIL, MAX_TC_DATA
-from tests.firmware.fakes import Rig
+from firmware.packet import crc16, encode_tc
+from firmware.tables import (
+    CMD_ABORT,
+    CMD_FORMAT,
+    CMD_FUNCTION,
+    CMD_HI,
+    CMD_KEY_REVOKE,
+    CMD_LO,
+    CMD_SAFE,
+    CMD_SERVICE,
+    CMD_SUBTYPE,
+    CMD_TAIL,
+    MAX_TC_DATA,
+)
+from tests.firmware.fakes import Rig, sign
 
 FLOOR = 8192  # bytes of heap that must stay free (HK's nominal lower limit)
-KINDS = 8
+_UNSIGNED = const(8)  # kinds 0-7: unsigned inputs; 8-11 signed ones (with keys)
+KINDS = 12
 STEPS = 3  # loop iterations after each input
 
 
@@ -80,8 +107,27 @@ def valid_tc(rng, seq, depth=0):
     return encode_tc(CMD_SERVICE[i], CMD_SUBTYPE[i], data[:MAX_TC_DATA], seq=seq)
 
 
-def make_input(rng, kind, seq):
-    """Bytes for the link: one mutated input of ``kind``."""
+def make_input(rng, kind, seq, count=0, auth=None, packet=None):
+    """Bytes for the link: one mutated input of ``kind``; a signed one (8-11) signed with key 1
+    and ``count`` by ``auth`` (the App's own HMAC), or (11) ``packet``, the last signed one that ran."""
+    if kind == 11:
+        return packet
+    if kind >= _UNSIGNED:  # no function of its own: its name would be one more qstr (see above)
+        p = valid_tc(rng, seq)
+        while p[7] == CMD_SERVICE[CMD_KEY_REVOKE] and p[12] == CMD_FUNCTION[CMD_KEY_REVOKE]:
+            p = valid_tc(rng, seq)  # KEY_REVOKE left out: revoking key 1 would leave nothing signed to run
+        p = bytearray(sign(p, 1, count, auth))
+        n = len(p) - 2  # before the CRC
+        if kind == 9:  # 1-3 bytes in a row: every one changed (at random places, two could undo each other)
+            at = rng.below(n)
+            for j in range(rng.between(1, 3)):
+                p[(at + j) % n] ^= rng.between(1, 255)
+        elif kind == 10:
+            n = rng.between(11, n - 1)
+            p = p[:n + 2]
+            p[4:6] = bytes(((n - 5) >> 8, (n - 5) & 0xFF))  # the length field: data + CRC - 1
+        p[n:] = crc16(p, n).to_bytes(2, "big")
+        return framing.frame(p)
     if kind == 1:
         i = rng.below(len(CMD_SERVICE))
         head = _head(i) if CMD_FUNCTION[i] and rng.below(2) else b""
@@ -107,52 +153,76 @@ def make_input(rng, kind, seq):
     return bytes(f)
 
 
-def unsafe(board):
-    """What the board did that it must not have done with the plug in, or None."""
+def unsafe(board, log=()):
+    """What the board did that it must not have done with the plug in, or what ran of an input that
+    must be refused (``log``: the commands run for it; ABORT and SAFE, which anyone may send, aside),
+    or None."""
     if board.violations:
         return board.violations[0]
     if board.on >= 0 or board.burns:
         return "actuator energised"
     if board.arm_out:
         return "arm-enable driven on"
+    for c in log:
+        if c != CMD_ABORT and c != CMD_SAFE:
+            return "command %d ran" % c
     return None
 
 
-def plugged_rig(keys=b""):
+def plugged_rig(keys=b"", log=None):
     """A fresh App over the fake board (with the board's keys file ``keys``) and the RBF plug in:
-    nothing may reach an output."""
+    nothing may reach an output. ``log``: a list that gets each command (its index) whose handler
+    runs for a TC from the link (not one the schedule released)."""
     rig = Rig("fuzz", keys=keys)
     rig.board.rbf = False
     rig.board.uart.capture = False
+    if log is not None:
+        s = rig.app.services
+        run, release = s._run, s._release
+        s._run = lambda i, buf, tc, args: (buf is release or log.append(i), run(i, buf, tc, args))[1]
     return rig
 
 
-def main(count, seed=1):
-    rig = plugged_rig()
+def main(count, seed=1, keys=b""):
+    log = []
+    rig = plugged_rig(keys, log)
     b = rig.board
     rng = Rng(seed)
-    tried = [0] * KINDS
+    tried = [0] * (KINDS if keys else _UNSIGNED)
     found = 0
     low = gc.mem_free()
+    signed = 0  # the last counter signed
+    last = None  # the last signed TC that ran, framed
+    runs = 0  # signed TCs (kind 8) that ran
     for i in range(count):
-        kind = rng.below(KINDS)
+        kind = rng.below(len(tried))
+        if kind == 11 and last is None:
+            kind = 8
         tried[kind] += 1
-        data = make_input(rng, kind, i & 0x3FFF)
+        signed += kind >= _UNSIGNED
+        data = make_input(rng, kind, i & 0x3FFF, signed, rig.app.verification.auth, last)
         b.uart.rx.extend(data)
+        log.clear()
         try:
-            for _ in range(STEPS):
+            for n in range(1000):  # STEPS, and as many more as it takes to read the input whole (32 bytes each)
+                if n >= STEPS and not b.uart.rx:
+                    break
                 rig.app.step()
                 b.idle(10)
         except Exception as e:  # the finding itself: report it and go on with a fresh board
             found += 1
             print("VIOLATION exception %r, input %s" % (e, data.hex()))
-            rig = plugged_rig()
+            rig = plugged_rig(keys, log)
             b = rig.board
+            last = None
             continue
-        why = unsafe(b)
+        why = unsafe(b, log if keys and kind != 8 else ())
+        if kind == 8 and log:
+            last = data
+            runs += 1
         if why:
             found += 1
-            print("VIOLATION %s, input %s" % (why, data.hex()))
+            print("VIOLATION %s (input kind %d), input %s" % (why, kind, data.hex()))
             b.violations = []
             b.burns = []
             b.cut()
@@ -165,5 +235,5 @@ def main(count, seed=1):
                 found += 1
                 print("VIOLATION heap %d bytes free at input %d" % (free, i))
     d = rig.app.deframer
-    print("RESULT %d %d %d %d %d %d %d %s" % (count, found, low, d.frames, d.crc_errors, d.oversize, d.undecodable,
-                                             ",".join(str(t) for t in tried)))
+    print("RESULT %d %d %d %d %d %d %d %s %d" % (count, found, low, d.frames, d.crc_errors, d.oversize, d.undecodable,
+                                                ",".join(str(t) for t in tried), runs))

@@ -91,7 +91,12 @@ commands than were sent, and every command ends COMPLETED, FAILED or TIMEOUT. TI
 **Fuzzing** (`make fuzz N=...`). Mutated and random frames into the real App over the fake
 board, under the MicroPython unix port from .mpy files, and on CPython from hypothesis
 strategies; the remove-before-flight plug stays in, so any actuator or arm-enable output is
-a violation, as is any exception out of `App.step` or free heap below the floor.
+a violation, as is any exception out of `App.step` or free heap below the floor. Twice with a
+key in use: under the unix port (tests/campaign/fuzz_mp.py, kinds 8-11) the unsigned inputs and
+signed commands, unchanged, with bytes changed (CRC made good), cut short, or replayed byte for
+byte, where a handler run from the link for anything but an unchanged signed command (ABORT and
+SAFE aside: anyone may send them) is a violation too; on CPython, signed commands with one byte
+changed or none.
 
 **Soak** (`make soak MINUTES=...`). The sim at the fastest housekeeping period with commanding;
 frames sent, received and lost, heap over time and the drift of the housekeeping period, and
@@ -119,7 +124,13 @@ schedule replay of any earlier hazardous telecommand (SCHED_INSERT of a byte-for
 last ARM or FIRE). On the firmware of the commit before part 2's fix it finds the schedule replay
 (section "Explore before the part 2 fix"); since the fix (a nested telecommand checked against
 the recorded request ids and the sequence window, and reserved, when inserted) it finds no
-violation (section "Explore"). With the persistence
+violation (section "Explore"). Scope `attack` puts a key in use, signs the operator's commands,
+and adds an attacker who delivers again, byte for byte or with one field changed and its CRC
+redone, the last packet of each kind the operator sent; none of its packets may reach a handler
+(ABORT and SAFE aside). It found one way: a signed command refused BUSY during a burn kept its
+counter unspent, so a kept copy ran after the burn (ARM; FIRE 1; ARM, refused BUSY; the burn's
+end; the copy of that ARM ran). Since the fix (BUSY spends the counter, firmware/verification.py)
+it finds none. With the persistence
 rules a slot's RELEASED seen during another slot's burn waits for the cut to reach flash, so a
 power loss without VBAT before then undoes it; the slot's switch sets it again after the boot
 (docs/ARCHITECTURE.md, "Persistent state"; the invariant is "RELEASED never lost once in flash").

@@ -21,6 +21,15 @@ a switch chatter while it settles (SETTLE_MS after a release under current), a s
 at either level; time advancing to the next deadline, or to 1 ms before it; a reset and a power
 cut, between two events or inside any flash write of any event (after a power cut the board
 boots without VBAT: the backup SRAM is lost, the records come from the flash; a reset keeps it).
+In a scope with an attacker (``replay``, ``alter``) key 1 is in use from the first boot and the
+operator signs every command (ground/auth.py; one refused AUTH_REPLAY after a power cut is signed
+a lease further on and sent again, as ground/client.py does); the attacker keeps the last packet
+of each command kind the operator sent (but PING, ABORT and SAFE: bounded by the scope's
+commands) and delivers it again byte for byte (replay), or a copy with one field changed and its
+CRC redone (alter, world.py ALTERATIONS: the sequence count; the counter; the last byte of the
+application data, ARM's function id; the key id, to the installed idle key 2; a MAC byte; the
+trailer removed), each under a sequence count and (but the first) a counter that are new to the
+payload, so that neither the request-id record nor the windows refuse it: only the MAC can.
 
 Invariants, after every event (world.py ``current``, ``_check``, ``_executed``, the fake
 board's own checks): at most one actuator on; no current unless RBF is out, permit on, the
@@ -34,7 +43,9 @@ one queued behind a burn, when no flash write may happen, is lost with the backu
 resolved again by the slot's switch); a request id's handler runs at most once, over
 the link, the schedule, resets and power cuts (a restart that undid the step in which it
 ran voids that run unless the record holding it survived: on flash, or after a reset in the
-backup SRAM); the firmware never raises.
+backup SRAM); the firmware never raises; no packet of the attacker reaches a handler (ABORT and
+SAFE excepted: unrecorded with a key in use, anyone may send them), so a replay is answered
+DUPLICATE or refused and an altered copy refused.
 
 The abstract state (world.py ``key``), whose hash the visited set holds:
 - controller: sequencer state, slot, slots pending and unreleased, spacing, whether the wait
@@ -42,6 +53,10 @@ The abstract state (world.py ``key``), whose hash the visited set holds:
 - switches: raw and debounced levels, the slot the sequencer judges;
 - state record: slot states and burn counts; per remembered TC, its recorded outcome and
   whether its sequence count is stale (not the counts or request ids themselves);
+- with an attacker, per packet heard: the event, whether its request id ran, its recorded
+  outcome, whether its sequence count is stale and its counter judged a replay (by the AUTH
+  record in RAM, and by the one on flash: after a power cut); whether the operator's next counter
+  writes a lease, and whether it is judged a replay after a power cut (not the counters);
 - the five safety parameters; schedule enabled, time correlated, each entry (which
   remembered TC, else its content) and whether it ran;
 - board and plant: actuator, arm output and its fault, RBF, permit; per slot how its

@@ -18,7 +18,10 @@ ONCE = Bounds("once", ("ARM", "FIRE", "ABORT", "SAFE", "resend", "PING", "TIME_S
 INHIBITS = Bounds("inhibits", ("ARM", "DISARM", "FIRE", "FIRE_SEQUENCE", "SAFE", "RBF", "permit", "arm line",
                                "separate", "stuck", "PARAM_SET") + _TIME + _RESETS, slots=2, depth=10,
                   values={"ARM_WINDOW": VALUES["ARM_WINDOW"]})
-SCOPES = (RETRY, ONCE, INHIBITS, EVERY)  # the deep ones first; every event takes the time left
+# The attacker: key 1 in use, every command of the operator's signed; every packet heard replayed or altered
+ATTACK = Bounds("attack", ("ARM", "FIRE", "ABORT", "TIME_SET", "SCHED_INSERT", "PARAM_SET", "PING", "replay", "alter",
+                           "advance") + _RESETS, slots=1, depth=7, values={"COOLDOWN": (VALUES["COOLDOWN"][2],)})
+SCOPES = (RETRY, ONCE, INHIBITS, ATTACK, EVERY)  # the deep ones first; every event takes the time left
 
 # make test: the timing parameters at their range ends, no power cuts, no resets inside a flash write,
 # no stuck switches
@@ -26,7 +29,9 @@ QUICK = (Bounds("retry", ("ARM", "FIRE", "ABORT", "PARAM_SET", "separate", "boun
                 slots=1, depth=10, values={p: _ENDS[p] for p in ("BURN_MAX", "COOLDOWN", "DEBOUNCE")},
                 in_writes=False),
          Bounds("once", ("ARM", "FIRE", "ABORT", "resend", "PING", "TIME_SET", "SCHED_INSERT") + _TIME + ("reset",),
-                slots=1, depth=6, in_writes=False))
+                slots=1, depth=6, in_writes=False),
+         Bounds("attack", ("ARM", "FIRE", "TIME_SET", "PING", "replay", "alter") + _TIME + ("power cut",), slots=1,
+                depth=6, in_writes=False))
 
 
 def named(name, quick=False):

@@ -39,6 +39,7 @@ import io
 import os
 import struct
 
+from firmware import auth as fw_auth
 from firmware import dictionary as d
 from firmware import store as fw_store
 from firmware import tables as T
@@ -48,6 +49,7 @@ from firmware.schedule import _ENTRY
 from firmware.sequencer import _MARGIN
 from firmware.state import N_RECENT, State
 from firmware.verification import RUNNING
+from ground import auth as ground_auth
 from tests.firmware.fakes import FakeBoard, Rig, garbage, no_collection
 
 SETTLE_MS = T.SWITCH_SETTLE_MS  # the deployer's specification: a switch chatters at most this long after a release
@@ -60,9 +62,17 @@ _CMD = {c.name: i for i, c in enumerate(d.COMMANDS)}
 MEMORY = ("ARM", "FIRE", "SCHED_INSERT")  # telecommands the explorer keeps to send again byte for byte
 HAZARDOUS = ("ARM", "FIRE")  # of those, what SCHED_INSERT may nest a copy of (FIRE: the last FIRE or FIRE_SEQUENCE)
 RESTARTS = {"power cut": 0, "reset": 1}  # the reset cause of each (0, power on: no VBAT)
+# The attacker (a scope with "replay" or "alter"): key 1 in use, the operator signs every command; the attacker
+# hears the last packet of each command kind the operator sent and delivers it again byte for byte, or a copy with
+# one field changed and its CRC redone (``World._altered``), each alteration but "MAC" under a sequence count (and
+# but "sequence count" a counter) the payload has not seen, so that only the MAC can refuse it.
+ATTACKS = ("replay", "alter")
+ALTERATIONS = ("sequence count", "counter", "argument", "key id", "MAC", "trailer")
+KEYS = {1: bytes(range(32)), 2: bytes(range(32, 64))}  # key 1 in use from the first boot; key 2 installed, idle
+_AUTH = ">BIH"  # the AUTH record: key bits, newest counter, window (firmware/auth.py)
 BACKUP_SIZE = 2048  # the backup SRAM the board contract promises at least (the board has 4 KiB)
 _REC_GEN = 4  # a record file: generation u32 | payload | CRC-16 (firmware/store.py)
-_PATHS = tuple(("/flash/%s.rec" % r, "/flash/%s.tmp" % r) for r in ("state", "params", "schedule"))  # by record - 1
+_PATHS = tuple(("/flash/%s.rec" % r, "/flash/%s.tmp" % r) for r in fw_store.RECORDS[1:])  # by record - 1
 _PAYLOADS = {}  # record file content -> its payload if good, else b"" (``World._on_flash``)
 _PAYLOADS_MAX = 100000
 _BOOTS_MAX = 20000  # about 3 KB each
@@ -159,12 +169,12 @@ class Flash:
 def flash_in_ram():
     """A Flash that firmware/store.py's file calls go to for the duration."""
     flash = Flash()
-    fw_store.open = flash.open
+    fw_store.open = fw_auth.open = flash.open  # auth: the keys file
     fw_store.os = flash
     try:
         yield flash
     finally:
-        del fw_store.open
+        del fw_store.open, fw_auth.open
         fw_store.os = os
 
 
@@ -224,6 +234,8 @@ def label(event):
     """An event as the operator would say it: ``("PARAM_SET", "COOLDOWN", 500)`` -> PARAM_SET COOLDOWN 500."""
     if len(event) == 3 and event[0] in RESTARTS:
         return "%s [%s in flash write %d]" % (label(event[2]), event[0], event[1])
+    if event[0] == "alter":
+        return "alter the %s of %s" % (event[2], event[1])
     return " ".join(label(e) if isinstance(e, tuple) else str(e) for e in event)
 
 
@@ -267,7 +279,17 @@ def alphabet(bounds):
     events += [("separate", s) for s in slots] + [("bounce", s) for s in slots]
     events += [("stuck", s, v) for s in slots for v in ("stowed", "released")] + [("arm line", "fault")]
     events += [("advance",), ("approach",), ("reset",), ("power cut",)]
+    heard = heard_kinds(bounds)
+    events += [("replay", k) for k in heard] + [("alter", k, a) for k in heard for a in ALTERATIONS]
     return [e for e in events if e[0] in bounds.kinds]
+
+
+def heard_kinds(bounds):
+    """The command kinds whose last packet the attacker keeps (none in a scope without an attacker): not
+    PING, whose bursts only push request ids out of the record, nor ABORT and SAFE, which anyone may send."""
+    if not bounds.kinds & set(ATTACKS):
+        return ()
+    return tuple(k for k in _CMD if k in bounds.kinds and k not in ("PING", "ABORT", "SAFE"))
 
 
 # --- the world --------------------------------------------------------------------------------
@@ -280,7 +302,10 @@ class World:
         self.flash = flash
         self.board = Board(self)
         self.events = alphabet(bounds)
-        self._tc_events = {e for e in self.events if e[0] in _CMD or e[0] == "resend"}
+        self._tc_events = {e for e in self.events if e[0] in _CMD or e[0] in ("resend",) + ATTACKS}
+        self._heard = heard_kinds(bounds)
+        if self._heard:  # the keys file, as `make flash KEYS=` installs it
+            flash.files["/flash/keys"] = ground_auth.blob(KEYS)
         # what was sent before matters only to an exploration that can send it again
         self._resends = bool(bounds.kinds & {"resend", "SCHED_INSERT"})
         # plant: separated, switch reading while it settles, settle end, stuck level (None: works)
@@ -295,6 +320,8 @@ class World:
         # the path: TC sequence counter, remembered TCs (kind -> (event, seq, packet)), executed ids
         self.seq = 0
         self.memory = {}
+        self.count = 0  # the operator's signing counter
+        self.heard = {}  # what the attacker heard: kind -> (event, seq, counter, packet)
         self.executed = {}  # request id -> "link" or "schedule": what ran it first
         self.fired = 0  # slots named by a FIRE or FIRE_SEQUENCE that ran since boot
         self.released = 0  # slots the firmware reported RELEASED
@@ -361,6 +388,10 @@ class World:
         self.fired = 0
 
     def _executed(self, rid, i):
+        if self._via.startswith("attacker") and not self.app.verification._open:
+            self.found.append("the %s ran %s (request id 0x%08X)" % (self._via, d.COMMANDS[i].name, rid))
+        if self.app.verification._open:
+            return  # ABORT or SAFE with a key in use: unrecorded, any copy runs again (it only makes the payload safer)
         if rid in self.executed:
             self.found.append("request id 0x%08X (%s) executed twice: first from the %s, now from the %s" % (
                 rid, d.COMMANDS[i].name, self.executed[rid], self._via))
@@ -412,6 +443,8 @@ class World:
             return self.resets < self.bounds.resets
         if kind == "resend":
             return event[1] in self.memory
+        if kind in ATTACKS:
+            return event[1] in self.heard
         if kind == "PING":  # only while it can push a remembered request id out of the record
             st = self.app.state
             return any(st.outcome(_rid(m[2])) >= 0 or not st.stale(m[1]) for m in self.memory.values())
@@ -521,7 +554,7 @@ class World:
         before it acted)."""
         b = self.board
         a = self.app
-        bufs = (a.state._buf, a.params._buf, a.schedule._buf)
+        bufs = (a.state._buf, a.params._buf, a.schedule._buf, a.auth._buf)
         views = tuple(self._on_flash(i, len(buf)) for i, buf in reversed(tuple(enumerate(bufs))))
         ran = tuple(r for r in self._running if views[-1] is not None and self._scratch.outcome(r[0]) >= 0)
         plant = (b.t, b.on, b.rbf, b.perm, b.arm_line(), self.flowing, tuple(self.separated), tuple(self.burns),
@@ -593,8 +626,9 @@ class World:
                 self.found.append("slot %d was RELEASED, now %s" % (s + 1, d.SLOT_STATES[a.state.slots[s]]))
 
     # --- telecommands ---------------------------------------------------------------------------
-    def _tc(self, event):
-        """A new packet for ``event`` (a TC event), with the next sequence count."""
+    def _tc(self, event, top=True):
+        """A new packet for ``event`` (a TC event), with the next sequence count; signed (the next
+        counter) if ``top`` (not nested) and a key is in use."""
         name = event[0]
         tail = b""
         if name == "PARAM_SET":
@@ -603,29 +637,81 @@ class World:
             args = divmod(EPOCH_MS + self.board.t, 86400000)
         elif name == "SCHED_INSERT":
             nested = event[1]
-            tail = self.memory[nested[1]][2] if nested[0] == "resend" else self._tc(nested)
+            tail = self.memory[nested[1]][2] if nested[0] == "resend" else self._tc(nested, False)
             args = divmod(EPOCH_MS + self.board.t + SCHED_DELAY_MS, 86400000)
         else:
             args = event[1:]
         packet = Rig.tc(self, _CMD[name], *args)  # the firmware tests' encoder; counts self.seq on
         if tail:  # the nested TC follows the release time
             packet = encode_tc(packet[7], packet[8], packet[TC_HEADER:-2] + tail, seq=self.seq, ack=ACK_ALL)
+        if top:
+            packet = self._signed(packet)
         kind = "FIRE" if name == "FIRE_SEQUENCE" else name
         if kind in MEMORY:
             self.memory[kind] = (event, self.seq, packet)
         return packet
 
+    def _signed(self, packet):
+        if not self._heard:
+            return packet
+        self.count += 1
+        return ground_auth.sign(packet, 1, KEYS[1], self.count)
+
     def _send(self, event):
         if event[0] == "resend":
             self._receive(self.memory[event[1]][2])
         elif event[0] == "PING":
-            for _ in range(event[1]):
-                self._receive(Rig.tc(self, T.CMD_PING, ack=0))  # no success reports: nobody reads them
+            for _ in range(event[1]):  # no success reports: nobody reads them
+                self._operator(lambda: self._signed(Rig.tc(self, T.CMD_PING, ack=0)))
+        elif event[0] in ATTACKS:
+            self._attack(event)
         else:
-            self._receive(self._tc(event))
+            packet = self._operator(lambda: self._tc(event))
+            if event[0] in self._heard:
+                self.heard = dict(self.heard)
+                self.heard[event[0]] = (event, self.seq, self.count, packet)
 
-    def _receive(self, packet):
-        self._via = "link"
+    def _operator(self, make):
+        """Send the packet ``make()`` builds. One refused AUTH_REPLAY (after a power cut without VBAT
+        the payload's counter goes on from its lease) is signed a lease further on and sent again, as
+        the ground's client does (ground/client.py); the packet that went last."""
+        packet = make()
+        self._receive(packet)
+        auth = self.app.auth
+        if auth.key and auth.stale:  # judged a replay: a new command's sequence count is never STALE here
+            self.count += d.KEY_LEASE
+            packet = make()
+            self._receive(packet)
+        return packet
+
+    def _attack(self, event):
+        packet = self.heard[event[1]][3]
+        if event[0] == "alter":
+            packet = self._altered(packet, event[2])
+        self._receive(packet, "attacker's " + ("replay of %s" % event[1] if event[0] == "replay" else
+                                               "copy of %s with its %s changed" % (event[1], event[2])))
+
+    def _altered(self, packet, what):
+        """``packet`` (signed) with ``what`` changed (ALTERATIONS) and its CRC redone."""
+        p = bytearray(packet[:-2])
+        n = len(p) - T.TRAILER_LEN  # the trailer: key id, counter u32, MAC
+        if what != "MAC":  # a sequence count the payload has not seen: not DUPLICATE, not STALE
+            struct.pack_into(">H", p, 2, 0xC000 | (self.seq + 1) & 0x3FFF)
+        if what in ("counter", "argument", "key id"):  # a fresh counter: not AUTH_REPLAY
+            struct.pack_into(">I", p, n + 1, self.count + 1)
+        if what == "argument":  # the last byte of the application data (ARM: its function id)
+            p[n - 1] = (p[n - 1] + 1) & 0xFF
+        elif what == "key id":
+            p[n] = 2
+        elif what == "MAC":
+            p[-1] ^= 1
+        elif what == "trailer":  # removed: an unsigned command
+            del p[n:]
+            struct.pack_into(">H", p, 4, len(p) + 2 - 7)
+        return bytes(p) + struct.pack(">H", crc16(p, len(p)))
+
+    def _receive(self, packet, via="link"):
+        self._via = via
         buf = bytearray(packet)
         self.app.services.on_packet(buf, len(buf))
 
@@ -686,7 +772,8 @@ class World:
                 tuple(self.bounces), tuple(self.burns), self.flowing)
 
     def _path(self):
-        return self.seq, dict(self.memory), self.executed, self.fired, self.released, self.resets, self.faults
+        return (self.seq, dict(self.memory), self.executed, self.fired, self.released, self.resets, self.faults,
+                self.count, self.heard)
 
     def snapshot(self):
         return self._saver.save(self.app), self._board_values(), self._plant(), dict(self.flash.files), self._path()
@@ -708,7 +795,8 @@ class World:
         self.bounces[:] = bounces
         self.burns[:] = burns
         self.flash.files = dict(files)
-        (self.seq, memory, self.executed, self.fired, self.released, self.resets, self.faults) = path
+        (self.seq, memory, self.executed, self.fired, self.released, self.resets, self.faults, self.count,
+         self.heard) = path
         self.memory = dict(memory)
 
     def key(self):
@@ -766,8 +854,27 @@ class World:
             tuple(self.burns), self.flowing, self.released, self.fired,
             tuple(memory), self.resets, self.faults,
             tuple(order), first is not None and first - now == 1,
-            self._flash_key(memory),
+            self._flash_key(memory), self._auth_key(),
         )
+
+    def _auth_key(self):
+        """With an attacker: whether the operator's next counter writes a lease; and, per packet the
+        attacker heard, whether its request id ran, its recorded outcome, whether its sequence count
+        is stale, and whether its counter is judged a replay now and after a power cut (from the AUTH
+        record on flash). The operator's next counter, judged after a power cut. Not the counters."""
+        if not self._heard:
+            return ()
+        auth = self.app.auth
+        st = self.app.state
+        payload = self._on_flash(3, len(auth._buf))
+        cut = struct.unpack(_AUTH, payload)[1:] if payload else None
+        out = [self.count + 1 >= auth._lease, cut and _replayed(*cut, self.count + 1)]
+        for k in self._heard:
+            h = self.heard.get(k)
+            rid = h and _rid(h[3])
+            out.append(h and (h[0], rid in self.executed, st.outcome(rid), st.stale(h[1]),
+                              _replayed(auth.newest, auth.window, h[2]), cut and _replayed(*cut, h[2])))
+        return tuple(out)
 
     def _on_flash(self, i, n):
         """The payload of record ``i`` (0 state, 1 params, 2 schedule; ``n`` bytes) that a boot from
@@ -805,8 +912,10 @@ class World:
             sc = self._scratch  # the state record as the firmware reads it, abstracted as in ``key``
             view = (bytes(sc.slots), bytes(sc.attempts),
                     tuple(m and (sc.outcome(_rid(self.memory[k][2])), sc.stale(self.memory[k][1]))
-                          for k, m in zip(MEMORY, memory, strict=False)))  # memory: empty without resends
-            if view != (bytes(a.state.slots), bytes(a.state.attempts), tuple(m and m[2:] for m in memory)):
+                          for k, m in zip(MEMORY, memory, strict=False)),  # memory: empty without resends
+                    tuple((sc.outcome(_rid(h[3])), sc.stale(h[1])) for h in self.heard.values()))
+            if view != (bytes(a.state.slots), bytes(a.state.attempts), tuple(m and m[2:] for m in memory),
+                        tuple((a.state.outcome(_rid(h[3])), a.state.stale(h[1])) for h in self.heard.values())):
                 out.append(view)
         return tuple(out)
 
@@ -817,6 +926,12 @@ def _unsent(tm, n):
 
 def _rid(packet):
     return struct.unpack_from(">I", packet)[0]
+
+
+def _replayed(newest, window, count):
+    """Whether firmware/auth.py (Auth.check) judges ``count`` a replay, given its ``newest`` and ``window``."""
+    behind = newest - count
+    return behind >= 16 or behind >= 0 and bool(window >> behind & 1)
 
 
 class Saver:

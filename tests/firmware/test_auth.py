@@ -13,6 +13,7 @@ from firmware.tables import (
     BUSY,
     CMD_ABORT,
     CMD_ARM,
+    CMD_DISARM,
     CMD_FIRE,
     CMD_KEY_ACTIVATE,
     CMD_KEY_REVOKE,
@@ -221,3 +222,21 @@ def test_during_a_burn_a_signed_command_runs_unless_its_counter_needs_a_lease_on
     rid, tms = sent(r, r.signed(CMD_PING, count=r.count + KEY_LEASE), 20)
     assert failure(tms, rid) == (2, BUSY, 0)
     assert r.board.on == 0
+
+
+def test_a_signed_command_refused_busy_during_a_burn_is_refused_auth_replay_when_replayed_after_it():
+    # Its counter is spent at the refusal: an attacker who kept it cannot make it run later.
+    r = keyed("auth_busy_replay")
+    sent(r, r.signed(CMD_ARM))
+    r.send_raw(r.signed(CMD_FIRE, 1))
+    r.run(50)
+    assert r.board.on == 0  # burning
+    arm = r.signed(CMD_ARM)
+    rid, tms = sent(r, arm, 20)
+    assert failure(tms, rid) == (2, BUSY, 0)
+    r.run(2000)  # the release, the burn's end
+    rid, tms = sent(r, r.signed(CMD_DISARM))
+    assert subtypes(tms, rid) == [1, 3, 7] and not r.board.arm_out
+    rid, tms = sent(r, arm)
+    assert failure(tms, rid) == (2, AUTH_REPLAY, 0)
+    assert not r.board.arm_out
