@@ -172,8 +172,10 @@ class Verification:
     def _finish(self, status, reason):
         self.status = status
         self.reason = reason
-        self.done.set()
-        self._on_finish(self)
+        try:
+            self._on_finish(self)  # first: a ground server's clients hear of it before a waiter woken takes the GIL
+        finally:
+            self.done.set()
 
 
 def _about_this_id(stage):
@@ -232,7 +234,7 @@ class Client:
     ``archive``: an ``archive.Archive`` that gets every TM and TC, in a session of its
     own. ``on_record(rec)`` and ``on_state(state)`` run on the link's reader (the console
     forwards them); ``on_stage(verification, stage)`` likewise for every verification
-    report, and ``on_finish(verification)`` when a command ends (whatever ended it).
+    report, and ``on_finish(verification)`` when a command ends (whatever ended it; before its ``wait`` returns).
     ``loop``: an asyncio loop that reads the link instead of a thread (ground.link).
     """
 

@@ -117,7 +117,7 @@ class Server:
                            on_record=lambda rec: soon(self._tm, rec),
                            on_state=lambda state: soon(self._link_state, state),
                            on_stage=lambda v, stage: soon(self._update, v),
-                           on_finish=lambda v: soon(self._update, v), **self._core_args)
+                           on_finish=lambda v: soon(self._update, v, now=True), **self._core_args)
         try:
             self._tcp = await self._loop.create_server(lambda: Peer(self), host, port)
         except OSError as e:
@@ -143,11 +143,15 @@ class Server:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    def _soon(self, function, *args):
+    def _soon(self, function, *args, now=False):
         """``function(*args)`` on the loop, next: called on it (the link's reader) or from another thread
-        (a command's verification, the link's reopening, a procedure's flight)."""
+        (a command's verification, the link's reopening, a procedure's flight). ``now``: on the loop, at
+        once (a command's end goes out before the link's reader takes another byte or a thread the GIL)."""
         if threading.get_ident() == self._loop_thread:
-            self._loop.call_soon(function, *args)
+            if now:
+                function(*args)
+            else:
+                self._loop.call_soon(function, *args)
             return
         try:
             self._loop.call_soon_threadsafe(function, *args)
@@ -267,7 +271,7 @@ class Server:
         status, reason = v.status, v.reason
         stages = v.stages[first or 0:]
         doc.update(status=status, reason=reason, attempts=v.attempts, already_executed=v.already_executed,
-                   resequenced=v.resequenced, sent_at=v.sent_at, stages=[dataclasses.asdict(s) for s in stages])
+                   resequenced=v.resequenced, sent_at=v.sent_at, stages=[vars(s) for s in stages])
         if first is not None:
             cmd.sent_stages, cmd.sent_status = first + len(stages), status
         return protocol.encode(doc)

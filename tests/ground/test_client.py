@@ -30,6 +30,13 @@ def test_send_waits_for_completion_and_records_every_stage(client):
     assert v.stage("PROGRESS").step == 1
 
 
+def test_a_commands_on_finish_runs_before_whoever_waits_for_its_end_wakes(fw):
+    woken = []  # whether wait() could have returned already when on_finish ran
+    with Client(fw.url, timeout=FAST, on_finish=lambda v: woken.append(v.done.is_set())) as c:
+        assert c.send("PING").ok
+    assert woken == [False]
+
+
 def test_a_failed_burn_then_a_release_completes_the_command_with_every_progress_stage(client, fw):
     fw.unconfirmed_burns = 1
     v = client.send("FIRE", 2, confirm=True)
