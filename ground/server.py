@@ -221,14 +221,16 @@ class Server:
         if self._outbox_bytes >= FLUSH_BYTES:
             self._flush()
 
-    def _flush(self):
-        """One write per peer for everything since the last flush (the link delivers in bursts)."""
+    def _flush(self, requester=None, reply=b""):
+        """One write per peer for everything since the last flush (the link delivers in bursts), and
+        ``reply`` after it to ``requester``, never dropped."""
         batch, self._outbox, self._outbox_bytes = self._outbox, [], 0
-        if not batch:
-            return
         whole = b"".join(line for line, _ in batch)
         for peer in self.peers:
-            peer.send(whole, batch)
+            if batch and peer is not requester:
+                peer.send(whole, batch)
+        if requester is not None:
+            requester.send(whole + reply, batch + [(reply, False)])
 
     def _status(self, droppable):
         self._flush()  # in order with what caused it
@@ -339,8 +341,8 @@ class Server:
             raise protocol.ProtocolError("malformed %s request: %s" % (kind, e))
         except GroundError as e:
             reply.update(ok=False, error=str(e), kind=protocol.error_kind(e))
-        self._flush()  # what the request caused comes first: a command's mirror exists when its reply arrives
-        peer.send_now(protocol.encode(reply))
+        # what the request caused comes first (a command's mirror exists when its reply arrives), in one write
+        self._flush(peer, protocol.encode(reply))
 
     def _command(self, peer, msg):
         words = msg["words"]
