@@ -34,11 +34,11 @@ report of this command, is either the link repeating it (its own reports are on
 the way and decide) or an earlier command that used the same request id: if no
 report of its own comes, the command ends TIMEOUT, outcome unknown, saying so.
 The 14-bit sequence count persists in ``seq_file`` so that a new ground session
-does not reuse a request id the payload remembers, reserved ``SEQ_BLOCK`` counts at a
-time so that a command seldom waits for a file write (``Client._next_seq``). A session whose count is
-behind the payload's window gets STALE on a first attempt (it did not run): the
-command is sent again, once, after the payload's newest count. STALE to a resend
-means the payload no longer remembers the outcome: TIMEOUT, outcome unknown.
+does not reuse a request id the payload remembers (``SEQ_BLOCK`` counts reserved by
+one write, so that a command seldom waits for the file: ``Client._next_seq``). A
+session whose count is behind the payload's window gets STALE on a first attempt (it
+did not run): the command is sent again, once, after the payload's newest count. STALE
+to a resend means the payload no longer remembers the outcome: TIMEOUT, outcome unknown.
 All of this is about DUPLICATE and STALE at acceptance, which concern the command's
 own request id; at the start of a SCHED_INSERT they concern its nested command (it
 ran, may have, or waits in the schedule: firmware/verification.py) and fail the

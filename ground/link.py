@@ -12,8 +12,10 @@ server's), that loop: it reads the port's file descriptor when it is readable
 (``loop.add_reader``: a socket:// port's socket, a serial port's fd), so that a frame
 is decoded, and its news written to the server's clients, on the loop's thread without
 a hand-off from another thread. A port without a file descriptor (``loop://``,
-``rfc2217://``) is read by the thread even then. Bytes from the port go through ``framing.Deframer``, which drops
-and counts junk; each verified TM packet is handed to ``on_packet(raw, ground_time)``.
+``rfc2217://``) is read by the thread even then.
+
+Bytes from the port go through ``framing.Deframer``, which drops and counts junk;
+each verified TM packet is handed to ``on_packet(raw, ground_time)``.
 
 One tool per link. The payload's UART (like any serial port) serves one client, so a
 Link holds a lock on its URL for as long as it is open: a second ground tool on this
