@@ -35,10 +35,11 @@ report of this command, is either the link repeating it (its own reports are on
 the way and decide) or an earlier command that used the same request id: if no
 report of its own comes, the command ends TIMEOUT, outcome unknown, saying so.
 The 14-bit sequence count persists in ``seq_file`` so that a new ground session
-does not reuse a request id the payload remembers. A session whose count is
-behind the payload's window gets STALE on a first attempt (it did not run): the
-command is sent again, once, after the payload's newest count. STALE to a resend
-means the payload no longer remembers the outcome: TIMEOUT, outcome unknown.
+does not reuse a request id the payload remembers (``SEQ_BLOCK`` counts reserved by
+one write, so that a command seldom waits for the file: ``Client._next_seq``). A
+session whose count is behind the payload's window gets STALE on a first attempt (it
+did not run): the command is sent again, once, after the payload's newest count. STALE
+to a resend means the payload no longer remembers the outcome: TIMEOUT, outcome unknown.
 All of this is about DUPLICATE and STALE at acceptance, which concern the command's
 own request id; at the start of a SCHED_INSERT they concern its nested command (it
 ran, may have, or waits in the schedule: firmware/verification.py) and fail the
@@ -67,6 +68,7 @@ from ground.link import Link
 DEFAULT_TIMEOUT = 30.0  # s without a new verification stage: suits 2-10 s one-way latency
 DEFAULT_RETRIES = 2  # resends, each after DEFAULT_TIMEOUT s without a report
 HISTORY = 10000  # telemetry records kept for the await_* helpers
+SEQ_BLOCK = 64  # TC sequence counts reserved by one write of the sequence file
 
 PENDING = "PENDING"
 COMPLETED = "COMPLETED"
@@ -171,8 +173,10 @@ class Verification:
     def _finish(self, status, reason):
         self.status = status
         self.reason = reason
-        self.done.set()
-        self._on_finish(self)
+        try:
+            self._on_finish(self)  # first: a ground server's clients hear of it before a waiter woken takes the GIL
+        finally:
+            self.done.set()
 
 
 def _about_this_id(stage):
@@ -229,9 +233,10 @@ class Client:
     """A link to the payload with command verification and telemetry helpers.
 
     ``archive``: an ``archive.Archive`` that gets every TM and TC, in a session of its
-    own. ``on_record(rec)`` and ``on_state(state)`` run on the link thread (the console
+    own. ``on_record(rec)`` and ``on_state(state)`` run on the link's reader (the console
     forwards them); ``on_stage(verification, stage)`` likewise for every verification
-    report, and ``on_finish(verification)`` when a command ends (whatever ended it).
+    report, and ``on_finish(verification)`` when a command ends (whatever ended it; before its ``wait`` returns).
+    ``loop``: an asyncio loop that reads the link instead of a thread (ground.link).
     """
 
     def __new__(cls, url, *args, **kw):
@@ -243,16 +248,17 @@ class Client:
 
     def __init__(self, url, *, baudrate=115200, timeout=DEFAULT_TIMEOUT, retries=DEFAULT_RETRIES,
                  archive=None, seq_file=None, on_record=None, on_state=None, on_stage=None, on_finish=None,
-                 name=None, token=None, signer=None):
+                 name=None, token=None, signer=None, loop=None):
         self._setup(name, timeout, retries, archive, on_record, on_stage, on_finish)
         self._seq_file = seq_file
         # whatever assigns sequence counts signs: a tool's own link keeps its state beside its sequence count
         self._signer = signer or (auth.default_signer(os.path.dirname(seq_file)) if seq_file else None)
         self._seq = _load_seq(seq_file)
+        self._reserved = self._seq  # the file's count: this one and those after it are not reserved yet
         if archive:
             archive.start_session(url)
         try:
-            self.link = Link(url, self._packet, self._logged(url, on_state), baudrate).open()
+            self.link = Link(url, self._packet, self._logged(url, on_state), baudrate, loop).open()
         except GroundError:
             if archive:
                 archive.end_session()
@@ -421,9 +427,17 @@ class Client:
         return replace(tc, packet=self._signer.sign(tc.packet)) if self._signer else tc
 
     def _next_seq(self):
+        """The next TC sequence count. The sequence file always holds a count past every one handed
+        out: when the block reserved runs out, the count ``SEQ_BLOCK`` further is written (replacing
+        the file whole) before the first count of the new block is handed out. A process that dies
+        at any moment leaves a file from which the next session goes on without reusing a count; it
+        skips at most ``SEQ_BLOCK`` unused ones, and a jump ahead that short is still newer to the
+        payload (firmware/state.py: up to half the 14-bit space ahead), never refused STALE for it."""
         with self._cond:
             seq, self._seq = self._seq, (self._seq + 1) & 0x3FFF
-            _store_seq(self._seq_file, self._seq)
+            if seq == self._reserved:
+                self._reserved = (seq + SEQ_BLOCK) & 0x3FFF
+                _store_seq(self._seq_file, self._reserved)
         return seq
 
     # --- telemetry -------------------------------------------------------------------
@@ -471,7 +485,7 @@ class Client:
         with self._cond:
             self._pending.pop(v.request_id, None)
             if stage.code == d.STALE:
-                self._seq = (stage.data + 1) & 0x3FFF
+                self._seq = self._reserved = (stage.data + 1) & 0x3FFF  # reserved anew from there
             else:
                 self._signer.skip()
             v.command = self._signed(codec.renumber(v.command, self._next_seq))

@@ -91,17 +91,17 @@ class Flight:
                 if self._stop.is_set():
                     self._runner.stop()
                 self._runner.run()
-                s._from_thread(s._flight_ended, self, holder)  # before the client leaves, with its authority
+                s._soon(s._flight_ended, self, holder)  # before the client leaves, with its authority
                 holder = None
         except GroundError as e:
             self._entry(runner.Entry(time.time(), "END", None, "not flown: %s" % e))
         finally:  # whatever happened, the server may fly the next one
             if not self.ended:
-                s._from_thread(s._flight_ended, self, holder)
+                s._soon(s._flight_ended, self, holder)
 
     def ask(self, question):
         self.question = question  # the ASK entry that follows tells every client
 
     def _entry(self, entry):
-        self.server._from_thread(self.server._flight_entry, self,
-                                 {"t": entry.t, "kind": entry.kind, "line": entry.line, "text": entry.text})
+        self.server._soon(self.server._flight_entry, self,
+                          {"t": entry.t, "kind": entry.kind, "line": entry.line, "text": entry.text})

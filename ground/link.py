@@ -1,12 +1,21 @@
-"""The transport: one pyserial URL, a reader thread, reconnection, link counters.
+"""The transport: one pyserial URL, a reader, reconnection, link counters.
 
 Any URL ``serial.serial_for_url`` knows works: ``/dev/ttyACM0``, ``socket://host:port``
 (sim, Renode), ``rfc2217://host:port``, ``loop://``. The first open is synchronous
 and raises ``LinkError`` (a missing port is an operator mistake, said in one line;
-a malformed URL is a ``UsageError``); after that the reader thread survives the port
-disappearing: the state goes DOWN, it reopens with a backoff (0.1 s doubling to 2 s)
-and goes UP again. Bytes from the port go through ``framing.Deframer``, which drops
-and counts junk; each verified TM packet is handed to ``on_packet(raw, ground_time)``.
+a malformed URL is a ``UsageError``); after that the link survives the port
+disappearing: the state goes DOWN, a thread reopens it with a backoff (0.1 s doubling
+to 2 s) and it goes UP again.
+
+The reader is a thread of the Link's own, or, given an asyncio ``loop`` (the ground
+server's), that loop: it reads the port's file descriptor when it is readable
+(``loop.add_reader``: a socket:// port's socket, a serial port's fd), so that a frame
+is decoded, and its news written to the server's clients, on the loop's thread without
+a hand-off from another thread. A port without a file descriptor (``loop://``,
+``rfc2217://``) is read by the thread even then.
+
+Bytes from the port go through ``framing.Deframer``, which drops and counts junk;
+each verified TM packet is handed to ``on_packet(raw, ground_time)``.
 
 One tool per link. The payload's UART (like any serial port) serves one client, so a
 Link holds a lock on its URL for as long as it is open: a second ground tool on this
@@ -65,11 +74,12 @@ class LinkTaken(LinkError):
 class Link:
     """A framed packet link over a pyserial URL.
 
-    ``on_packet(raw: bytes, t: float)`` runs on the reader thread for each TM;
-    ``on_state(state: str)`` on every change of ``state`` (UP, DOWN, CLOSED).
+    ``on_packet(raw: bytes, t: float)`` runs on the reader (thread, or ``loop``) for each TM;
+    ``on_state(state: str)`` on every change of ``state`` (UP, DOWN, CLOSED), on the reader
+    or the thread that reopens the port. With a ``loop``, close the Link on the loop's thread.
     """
 
-    def __init__(self, url, on_packet, on_state=None, baudrate=115200):
+    def __init__(self, url, on_packet, on_state=None, baudrate=115200, loop=None):
         self.url = url
         self.baudrate = baudrate
         self.state = DOWN
@@ -78,7 +88,10 @@ class Link:
         self._port = None
         self._lock = threading.Lock()
         self._closed = threading.Event()
-        self._thread = None
+        self._thread = None  # the reader, or (with a loop) the last to reopen the port
+        self._loop = loop
+        self._watched = None  # the file descriptor the loop reads, while it does
+        self._backoff = _BACKOFF_MIN  # the wait after a drop; grows while the far end keeps refusing us
         self._resync = True  # lead the next TC with a delimiter: the far end drops any partial frame
         self._last_seq = None  # the count of the stream being followed
         self._behind = None  # the count of the last step back: the next in order from it is a restart
@@ -102,16 +115,21 @@ class Link:
         _check_url(self.url)
         self._lock_file = _take(self.url)
         try:
-            self._connect()
+            port = self._connect()
         except LinkError:
             self._release()
             raise
-        self._thread = threading.Thread(target=self._run, name="ground-link", daemon=True)
-        self._thread.start()
+        if self._loop is None or _fileno(port, self.url) is None:
+            self._loop = None
+            self._thread = threading.Thread(target=self._run, name="ground-link", daemon=True)
+            self._thread.start()
+        else:
+            self._watch()
         return self
 
     def close(self):
         self._closed.set()
+        self._unwatch()
         if self._thread:
             self._thread.join(2.0)
         self._drop(CLOSED)
@@ -158,7 +176,7 @@ class Link:
                 "tm_lost": self.tm_lost, "tm_repeated": self.tm_repeated, "tm_back": self.tm_back,
                 "reconnects": self.reconnects}
 
-    # --- reader thread -------------------------------------------------------------
+    # --- the reader ----------------------------------------------------------------
 
     def _connect(self):
         try:
@@ -196,34 +214,82 @@ class Link:
             self._on_state(state)
 
     def _run(self):
-        backoff = _BACKOFF_MIN  # the wait after a drop; grows while the far end keeps refusing us
+        """The reader thread: read, and after a loss reopen."""
         while not self._closed.is_set():
             port = self._port
             if port is None:
-                if reconnect(self._connect, self._closed) is not None:
-                    self.reconnects += 1
+                self._reopen()
                 continue
             try:
-                sock = _socket_of(port, self.url)
-                data = port.read(port.in_waiting or 1) if sock is None else self._receive(sock)
+                data = self._read(port, wait=True)
             except _PORT_ERRORS as e:
                 if not self._closed.is_set():
-                    refused = self._refused()
-                    self._drop(DOWN, _REFUSED if refused else str(e))
-                    # a far end that refuses us is asked again later and later, never in a loop
-                    backoff = min(backoff * 2, _BACKOFF_MAX) if refused else _BACKOFF_MIN
-                    self._closed.wait(backoff)
+                    self._lost(e)
+                    self._closed.wait(self._backoff)
                 continue
-            if data:
-                self.rx_bytes += len(data)
-                self.deframer.feed(data, self._handle)
+            self._feed(data)
 
-    def _receive(self, sock):
-        """What a socket:// port holds (b"" after _READ_TIMEOUT s of nothing): one select and one
-        recv. The sim and Renode send each byte when the line carries it, so the reader wakes
-        about once a byte: pyserial's read (a Timeout object, a select for ``in_waiting``, a
-        second read for the rest) cost that wake-up, under the GIL, several times over."""
-        if not select.select([sock], [], [], _READ_TIMEOUT)[0]:
+    def _watch(self):
+        """The loop reads the port from now on (on the loop's thread)."""
+        port = self._port
+        if port is None or self._closed.is_set():
+            return
+        self._watched = _fileno(port, self.url)
+        self._loop.add_reader(self._watched, self._readable, port)
+
+    def _unwatch(self):
+        if self._watched is not None:
+            self._loop.remove_reader(self._watched)
+            self._watched = None
+
+    def _readable(self, port):
+        """The loop's reader: what ``port`` holds now; after a loss, a thread reopens the port."""
+        try:
+            data = self._read(port, wait=False)
+        except _PORT_ERRORS as e:
+            self._unwatch()
+            if not self._closed.is_set():
+                self._lost(e)
+                self._thread = threading.Thread(target=self._reopen_later, name="ground-link", daemon=True)
+                self._thread.start()
+            return
+        self._feed(data)
+
+    def _reopen_later(self):
+        self._closed.wait(self._backoff)
+        if self._reopen():
+            self._loop.call_soon_threadsafe(self._watch)
+
+    def _reopen(self):
+        """Open the port again (waiting while it cannot be); False if closed meanwhile."""
+        if reconnect(self._connect, self._closed) is None:
+            return False
+        self.reconnects += 1
+        return True
+
+    def _lost(self, error):
+        """The port failed: DOWN, and the wait before reopening it set."""
+        refused = self._refused()
+        self._drop(DOWN, _REFUSED if refused else str(error))
+        # a far end that refuses us is asked again later and later, never in a loop
+        self._backoff = min(self._backoff * 2, _BACKOFF_MAX) if refused else _BACKOFF_MIN
+
+    def _feed(self, data):
+        if data:
+            self.rx_bytes += len(data)
+            self.deframer.feed(data, self._handle)
+
+    def _read(self, port, wait):
+        """What ``port`` holds (``wait``: for up to _READ_TIMEOUT s; b"" if nothing came)."""
+        sock = _socket_of(port, self.url)
+        return port.read(port.in_waiting or 1) if sock is None else self._receive(sock, wait)
+
+    def _receive(self, sock, wait):
+        """What a socket:// port holds: one select (if ``wait``) and one recv. The sim and Renode
+        send each byte when the line carries it, so the reader wakes about once a byte: pyserial's
+        read (a Timeout object, a select for ``in_waiting``, a second read for the rest) cost that
+        wake-up, under the GIL, several times over."""
+        if wait and not select.select([sock], [], [], _READ_TIMEOUT)[0]:
             return b""
         try:
             data = sock.recv(_BURST)
@@ -285,6 +351,17 @@ def reconnect(connect, closed):
 def _socket_of(port, url):
     """The TCP socket under a socket:// port (pyserial's protocol_socket keeps it as ``_socket``), else None."""
     return getattr(port, "_socket", None) if url.startswith("socket://") else None
+
+
+def _fileno(port, url):
+    """The file descriptor that becomes readable when ``port`` has bytes, or None (``loop://``, ``rfc2217://``)."""
+    sock = _socket_of(port, url)
+    if sock is not None:
+        return sock.fileno()
+    try:
+        return port.fileno()
+    except (AttributeError, OSError, ValueError):
+        return None
 
 
 def _check_url(url):

@@ -3,8 +3,10 @@
 ::
 
     payload link ── core: a ground.client.Client on the link (transport, decode once, archive,
-                    │     request ids, retries, the verification logic)
-                    │ its callbacks, from the link and verification threads (call_soon_threadsafe)
+                    │     request ids, retries, the verification logic), its link read by the
+                    │     server's loop (ground/link.py)
+                    │ its callbacks: from the link, on the loop (call_soon); from the verification
+                    │ threads and the link's reopening (call_soon_threadsafe)
                     ▼
                     Server, on asyncio ── authority and two-person approvals (ground/authority.py)
                     │ each event encoded once (ground/protocol.py), written to every peer
@@ -93,6 +95,7 @@ class Server:
         self._outbox = []  # (line, droppable) for the next flush
         self._outbox_bytes = 0
         self._loop = None
+        self._loop_thread = None
         self._tcp = None
         self._web = None
         self._tasks = set()  # the status ticker, queries under way
@@ -108,12 +111,13 @@ class Server:
         """Open the link (LinkError if it cannot be) and listen (``http``: (host, port) of the web
         console too, ``web_url`` then); returns the server's URL."""
         self._loop = asyncio.get_running_loop()
-        later = self._from_thread
-        self.core = Client(self.link_url, archive=self.archive, name="server",
-                           on_record=lambda rec: later(self._tm, rec),
-                           on_state=lambda state: later(self._link_state, state),
-                           on_stage=lambda v, stage: later(self._update, v),
-                           on_finish=lambda v: later(self._update, v), **self._core_args)
+        self._loop_thread = threading.get_ident()
+        soon = self._soon
+        self.core = Client(self.link_url, archive=self.archive, name="server", loop=self._loop,
+                           on_record=lambda rec: soon(self._tm, rec),
+                           on_state=lambda state: soon(self._link_state, state),
+                           on_stage=lambda v, stage: soon(self._update, v),
+                           on_finish=lambda v: soon(self._update, v, now=True), **self._core_args)
         try:
             self._tcp = await self._loop.create_server(lambda: Peer(self), host, port)
         except OSError as e:
@@ -139,8 +143,16 @@ class Server:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    def _from_thread(self, function, *args):
-        """From the link and verification threads: ``function(*args)`` on the loop."""
+    def _soon(self, function, *args, now=False):
+        """``function(*args)`` on the loop, next: called on it (the link's reader) or from another thread
+        (a command's verification, the link's reopening, a procedure's flight). ``now``: on the loop, at
+        once (a command's end goes out before the link's reader takes another byte or a thread the GIL)."""
+        if threading.get_ident() == self._loop_thread:
+            if now:
+                function(*args)
+            else:
+                self._loop.call_soon(function, *args)
+            return
         try:
             self._loop.call_soon_threadsafe(function, *args)
         except RuntimeError:  # the loop is closed: the server stopped, a command's verification thread has not
@@ -157,6 +169,7 @@ class Server:
         if self._web:
             await self._web.stop()
         if self.core:
+            self.core.link.close()  # on the loop, which reads it
             await self._loop.run_in_executor(None, self.core.close)
 
     async def _tick(self):
@@ -208,14 +221,16 @@ class Server:
         if self._outbox_bytes >= FLUSH_BYTES:
             self._flush()
 
-    def _flush(self):
-        """One write per peer for everything since the last flush (the link delivers in bursts)."""
+    def _flush(self, requester=None, reply=b""):
+        """One write per peer for everything since the last flush (the link delivers in bursts), and
+        ``reply`` after it to ``requester``, never dropped."""
         batch, self._outbox, self._outbox_bytes = self._outbox, [], 0
-        if not batch:
-            return
         whole = b"".join(line for line, _ in batch)
         for peer in self.peers:
-            peer.send(whole, batch)
+            if batch and peer is not requester:
+                peer.send(whole, batch)
+        if requester is not None:
+            requester.send(whole + reply, batch + [(reply, False)])
 
     def _status(self, droppable):
         self._flush()  # in order with what caused it
@@ -258,7 +273,7 @@ class Server:
         status, reason = v.status, v.reason
         stages = v.stages[first or 0:]
         doc.update(status=status, reason=reason, attempts=v.attempts, already_executed=v.already_executed,
-                   resequenced=v.resequenced, sent_at=v.sent_at, stages=[dataclasses.asdict(s) for s in stages])
+                   resequenced=v.resequenced, sent_at=v.sent_at, stages=[vars(s) for s in stages])
         if first is not None:
             cmd.sent_stages, cmd.sent_status = first + len(stages), status
         return protocol.encode(doc)
@@ -326,8 +341,8 @@ class Server:
             raise protocol.ProtocolError("malformed %s request: %s" % (kind, e))
         except GroundError as e:
             reply.update(ok=False, error=str(e), kind=protocol.error_kind(e))
-        self._flush()  # what the request caused comes first: a command's mirror exists when its reply arrives
-        peer.send_now(protocol.encode(reply))
+        # what the request caused comes first (a command's mirror exists when its reply arrives), in one write
+        self._flush(peer, protocol.encode(reply))
 
     def _command(self, peer, msg):
         words = msg["words"]

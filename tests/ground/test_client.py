@@ -9,7 +9,8 @@ import pytest
 
 from firmware import dictionary as d
 from firmware import framing, packet
-from ground.client import COMPLETED, FAILED, TIMEOUT, Client
+from ground import client as client_module
+from ground.client import COMPLETED, FAILED, SEQ_BLOCK, TIMEOUT, Client
 from ground.errors import CommandFailed, LinkError, UsageError, VerificationTimeout
 from ground.link import DOWN, UP, LinkTaken
 from tests.ground.conftest import FAST
@@ -28,6 +29,13 @@ def test_send_waits_for_completion_and_records_every_stage(client):
     assert v.status == COMPLETED and v.ok
     assert [s.name for s in v.stages] == ["ACCEPTED", "STARTED", "PROGRESS", "COMPLETED"]
     assert v.stage("PROGRESS").step == 1
+
+
+def test_a_commands_on_finish_runs_before_whoever_waits_for_its_end_wakes(fw):
+    woken = []  # whether wait() could have returned already when on_finish ran
+    with Client(fw.url, timeout=FAST, on_finish=lambda v: woken.append(v.done.is_set())) as c:
+        assert c.send("PING").ok
+    assert woken == [False]
 
 
 def test_a_failed_burn_then_a_release_completes_the_command_with_every_progress_stage(client, fw):
@@ -158,13 +166,28 @@ def test_no_answer_at_all_is_retried_then_times_out(client, fw):
     assert len(set(fw.received)) == 1 and len(fw.received) == 3
 
 
-def test_sequence_count_continues_across_sessions(fw, tmp_path):
+def test_a_new_session_goes_on_past_every_sequence_count_the_last_one_reserved(fw, tmp_path):
     seq_file = tmp_path / "seq"
     with Client(fw.url, seq_file=str(seq_file)) as c:
         first = c.send("PING").request_id
+        assert c.send("PING").request_id == first + 1
     with Client(fw.url, seq_file=str(seq_file)) as c:
         second = c.send("PING").request_id
-    assert second == first + 1
+    assert second == first + SEQ_BLOCK
+
+
+def test_the_sequence_file_is_written_once_a_block_and_always_holds_a_count_past_those_handed_out(
+        fw, tmp_path, monkeypatch):
+    seq_file = tmp_path / "seq"
+    seq_file.write_text("%d\n" % (0x4000 - SEQ_BLOCK - 3))  # the blocks wrap around the 14-bit count
+    writes, store = [], client_module._store_seq
+    monkeypatch.setattr(client_module, "_store_seq", lambda path, seq: writes.append(seq) or store(path, seq))
+    with Client(fw.url, seq_file=str(seq_file)) as c:
+        for _ in range(2 * SEQ_BLOCK + 1):
+            seq = c.build("PING").request_id & 0x3FFF
+            ahead = (int(seq_file.read_text()) - seq) & 0x3FFF
+            assert 1 <= ahead <= SEQ_BLOCK  # a process dying now leaves a file past this count
+    assert len(writes) == 3
 
 
 def test_missing_port_raises_link_error():

@@ -297,6 +297,22 @@ def test_the_server_survives_the_link_going_away_and_coming_back_and_every_clien
         "link to %s DOWN" % fw.url, "link to %s UP" % fw.url]
 
 
+def test_the_server_reads_its_link_on_its_own_loop_before_and_after_the_link_comes_back(fw, archive, monkeypatch):
+    readers = set()  # the threads that decoded a frame from the link
+    packet = Client._packet
+    monkeypatch.setattr(Client, "_packet", lambda c, raw, t: readers.add(threading.current_thread().name) or
+                        packet(c, raw, t))
+    with Background(Server(fw.url, archive, timeout=FAST)) as b, Client(b.url, name="alice", timeout=FAST) as alice:
+        alice.take()
+        assert alice.send("PING").ok
+        fw.stop()
+        wait_for(lambda: alice.link.state == DOWN, what="the link DOWN")
+        fw.start()
+        wait_for(lambda: alice.link.state == UP, what="the link UP again")
+        assert alice.send("PING").ok
+    assert readers == {"ground-server"}  # the loop's (Background's) thread: no hand-off from a reader thread
+
+
 def test_a_client_reconnects_when_the_server_comes_back(fw, archive):
     first = Background(Server(fw.url, archive, timeout=FAST))
     port = int(first.url.rsplit(":", 1)[1])
