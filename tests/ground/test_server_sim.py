@@ -153,8 +153,11 @@ def test_a_slow_client_loses_housekeeping_counted_while_a_script_gets_every_repo
             ping = script.send("PING")  # a command in the flood still completes at once
             script.send("HK_PERIOD", d.HK_SID, 1000)
             hk = [r for r in script.records(mark) if r.name == "HK"]
+            # it reads the megabyte queued for it, then a status (one a second) tells it what it lost:
+            # seconds on a loaded host, so a generous bound, and a socket timeout so no read hangs
+            slow.settimeout(30)
             lines, status = slow.makefile("rb"), {"dropped": 0}
-            deadline = time.monotonic() + 5
+            deadline = time.monotonic() + 30
             while not status["dropped"] and time.monotonic() < deadline:
                 msg = json.loads(lines.readline())
                 status = msg if msg["type"] == "status" else status
