@@ -60,7 +60,6 @@ class FakeFirmware:
         self.slow = {}  # command name -> s it runs before its completion report (EXECUTING meanwhile)
         self.unconfirmed_burns = 0  # FIRE: burns that fail (PROGRESS_FAILED) before one releases
         self.newest = None  # as the firmware's window: counts not after this are STALE
-        self.connections = 0  # ground connections accepted
         self._muted = False
         self._writer = packet.TmWriter()
         self._lock = threading.Lock()
@@ -116,7 +115,6 @@ class FakeFirmware:
             if stopped:
                 conn.close()
                 return
-            self.connections += 1
             time.sleep(_SETTLE)
             with self._lock:
                 self._conn = conn

@@ -6,6 +6,7 @@ import threading
 import time
 
 import pytest
+import serial
 
 from firmware import dictionary as d
 from firmware import framing, packet
@@ -339,13 +340,15 @@ def _event_with_one_byte_id(fw):
 # --- One tool per link ---------------------------------------------------------------------------
 
 
-def test_a_second_client_on_the_same_link_is_refused_at_once_naming_the_first(client, fw):
+def test_a_second_client_on_the_same_link_is_refused_at_once_naming_the_first(client, fw, monkeypatch):
+    opened = []
+    monkeypatch.setattr(serial, "serial_for_url", lambda url, **kw: opened.append(url))
     t0 = time.monotonic()
     taken = r"socket://127.0.0.1:\d+ is taken by pid %d \(.+\): one tool per link" % os.getpid()
     with pytest.raises(LinkTaken, match=taken):
         Client(fw.url)
     assert time.monotonic() - t0 < 3.0  # at once: no retry (a reconnect backs off up to 2 s), whatever the load
-    assert fw.connections == 1  # it never even connected
+    assert opened == []  # it never even opened the port
 
 
 def test_the_link_is_free_again_once_its_client_closes(client, fw):

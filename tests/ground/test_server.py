@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+import serial
 
 from firmware import dictionary as d
 from ground import errors, protocol, server
@@ -535,13 +536,16 @@ def test_serve_refuses_a_servers_url_as_its_link(capsys):
 
 
 def test_a_tool_given_the_servers_link_is_refused_in_one_line_naming_the_server_and_its_clients_carry_on(
-        url, join, fw, capsys):
+        url, join, fw, capsys, monkeypatch):
     alice = join("alice")
     alice.take()
+    opened = []
+    monkeypatch.setattr(serial, "serial_for_url", lambda u, **kw: opened.append(u))
     assert main(["monitor", fw.url, "--duration", "1"]) == errors.LINK
     assert capsys.readouterr().err == ("ground: %s is taken by the ground server at %s (pid %d): one tool per link "
                                        "(close it, or use the ground server)\n" % (fw.url, url, os.getpid()))
-    assert fw.connections == 1  # the server's: the refused tool never connected
+    assert opened == []  # the refused tool never opened the port
+    monkeypatch.undo()
     assert alice.send("PING").ok and alice.link.state == UP
 
 
