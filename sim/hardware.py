@@ -261,7 +261,8 @@ class Hardware:
 
     def link_state(self):
         return {"client": self._client is not None, "to_board": self.up.delivered,
-                "to_ground": self.down.delivered, **self.noise.counts, "overrun": self.rx.lost}
+                "to_ground": self.down.delivered, **self.noise.counts, "overrun": self.rx.lost,
+                "unread": self.rx.held}
 
     # --- the board's io channel ---------------------------------------------------------
     async def _on_io(self, reader, writer):

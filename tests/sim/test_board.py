@@ -324,6 +324,8 @@ def test_bytes_beyond_the_uart_receive_buffer_are_lost_counted_and_the_stream_re
     wait_for(lambda: s.do("state")["link"]["to_board"] == before + flood, 5, "the flood on the wire")
     s.do("set", input="permit", value=False)  # the board reads again
     assert link.line() == "ok"
+    # the board's reads reach the sim a moment after it made them: until then the buffer is full
+    wait_for(lambda: s.do("state")["link"]["unread"] == 0, 5, "the board's reads reported")
     link.send(b"\necho after\n")
     assert link.line() == "x" * RX_HELD  # the first bytes were kept, the rest of the flood lost
     assert link.line() == "echo after"
