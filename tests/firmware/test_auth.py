@@ -211,12 +211,18 @@ def test_safe_signed_with_a_key_never_installed_still_runs():
     assert not r.board.arm_out
 
 
-def test_during_a_burn_a_signed_command_runs_unless_its_counter_needs_a_lease_on_flash():
-    r = keyed("auth_busy")
+def burning(name):
+    """A keyed rig, armed by a signed ARM, burning slot 1 after a signed FIRE."""
+    r = keyed(name)
     sent(r, r.signed(CMD_ARM))
     r.send_raw(r.signed(CMD_FIRE, 1))
     r.run(50)
-    assert r.board.on == 0  # burning
+    assert r.board.on == 0
+    return r
+
+
+def test_during_a_burn_a_signed_command_runs_unless_its_counter_needs_a_lease_on_flash():
+    r = burning("auth_busy")
     rid, tms = sent(r, r.signed(CMD_PING), 20)
     assert subtypes(tms, rid) == [1, 3, 7]
     rid, tms = sent(r, r.signed(CMD_PING, count=r.count + KEY_LEASE), 20)
@@ -226,11 +232,7 @@ def test_during_a_burn_a_signed_command_runs_unless_its_counter_needs_a_lease_on
 
 def test_a_signed_command_refused_busy_during_a_burn_is_refused_auth_replay_when_replayed_after_it():
     # Its counter is spent at the refusal: an attacker who kept it cannot make it run later.
-    r = keyed("auth_busy_replay")
-    sent(r, r.signed(CMD_ARM))
-    r.send_raw(r.signed(CMD_FIRE, 1))
-    r.run(50)
-    assert r.board.on == 0  # burning
+    r = burning("auth_busy_replay")
     arm = r.signed(CMD_ARM)
     rid, tms = sent(r, arm, 20)
     assert failure(tms, rid) == (2, BUSY, 0)
