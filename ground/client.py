@@ -171,6 +171,9 @@ class Verification:
             self._finish(FAILED, "already executed, and it failed: %s" % codec.failure_text(outcome))
 
     def _finish(self, status, reason):
+        if self.attempts > 1 and status in (COMPLETED, FAILED):  # the payload answered, but not the first time
+            resent = "sent %d times (resent after %g s without a report)" % (self.attempts, self.timeout)
+            reason = "%s; %s" % (reason, resent) if reason else resent
         self.status = status
         self.reason = reason
         try:

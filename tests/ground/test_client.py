@@ -81,10 +81,10 @@ def test_hazardous_command_is_not_sent_without_confirmation(client, fw):
     assert fw.received == []
 
 
-def test_retry_after_lost_uplink_reuses_the_request_id(client, fw):
+def test_retry_after_lost_uplink_reuses_the_request_id_and_the_verdict_says_it_was_resent(client, fw):
     fw.drop = 1
     v = client.send("PING")
-    assert v.ok and v.attempts == 2
+    assert v.ok and v.attempts == 2 and v.reason == "sent 2 times (resent after %g s without a report)" % FAST
     assert fw.received == [v.request_id, v.request_id]
 
 
