@@ -5,7 +5,9 @@ Any URL ``serial.serial_for_url`` knows works: ``/dev/ttyACM0``, ``socket://host
 and raises ``LinkError`` (a missing port is an operator mistake, said in one line;
 a malformed URL is a ``UsageError``); after that the link survives the port
 disappearing: the state goes DOWN, a thread reopens it with a backoff (0.1 s doubling
-to 2 s) and it goes UP again.
+to 2 s) and it goes UP again. A failed write loses the port the same way (the reader
+closes it and reopens one: a port still open would keep its flock, or its far end's
+one client, from the next).
 
 The reader is a thread of the Link's own, or, given an asyncio ``loop`` (the ground
 server's), that loop: it reads the port's file descriptor when it is readable
@@ -93,6 +95,7 @@ class Link:
         self._watched = None  # the file descriptor the loop reads, while it does
         self._backoff = _BACKOFF_MIN  # the wait after a drop; grows while the far end keeps refusing us
         self._resync = True  # lead the next TC with a delimiter: the far end drops any partial frame
+        self._write_error = None  # why a write to the port failed, until the reader has lost it
         self._last_seq = None  # the count of the stream being followed
         self._behind = None  # the count of the last step back: the next in order from it is a restart
         self._lock_file = None
@@ -163,10 +166,31 @@ class Link:
             try:
                 port.write(data)
             except _PORT_ERRORS as e:
-                self._port = None
-                raise LinkError("link to %s dropped while sending: %s" % (self.url, e))
-            self._resync = False
-            self.tx_bytes += len(data)
+                error = e
+            else:
+                self._resync = False
+                self.tx_bytes += len(data)
+                return
+        self._write_failed(port, error)
+        raise LinkError("link to %s dropped while sending: %s" % (self.url, error))
+
+    def _write_failed(self, port, error):
+        """A write to ``port`` failed: the reader loses it as when a read fails (DOWN, closed,
+        reopened; every change of state stays on the reader), with this error as the reason."""
+        with self._lock:
+            if port is not self._port:
+                return  # lost already
+            self._write_error = error
+        if self._loop is None:
+            try:
+                port.close()  # the reader's next read fails on it
+            except _PORT_ERRORS:
+                pass
+            return
+        try:  # the loop must be told: it would never hear of a closed file descriptor
+            self._loop.call_soon_threadsafe(self._lost_watched, port, error)
+        except RuntimeError:
+            pass  # the loop is closed, and this link with it
 
     def counters(self):
         """Link health as numbers, for the console header, ``monitor`` and ``record``."""
@@ -196,8 +220,11 @@ class Link:
         self._set_state(UP)
         return port
 
-    def _drop(self, state=DOWN, reason=""):
+    def _drop(self, state=DOWN, reason="", port=None):
+        """Close the port (given ``port``: only if it is still that one) and set ``state``."""
         with self._lock:
+            if port is not None and port is not self._port:
+                return  # already dropped (a read and a write failed together), or reopened since
             port, self._port = self._port, None
         if port is not None:
             try:
@@ -224,7 +251,7 @@ class Link:
                 data = self._read(port, wait=True)
             except _PORT_ERRORS as e:
                 if not self._closed.is_set():
-                    self._lost(e)
+                    self._lost(e, port)
                     self._closed.wait(self._backoff)
                 continue
             self._feed(data)
@@ -247,13 +274,18 @@ class Link:
         try:
             data = self._read(port, wait=False)
         except _PORT_ERRORS as e:
-            self._unwatch()
-            if not self._closed.is_set():
-                self._lost(e)
-                self._thread = threading.Thread(target=self._reopen_later, name="ground-link", daemon=True)
-                self._thread.start()
+            self._lost_watched(port, e)
             return
         self._feed(data)
+
+    def _lost_watched(self, port, error):
+        """On the loop: the port it reads failed (a read, or a write on any thread); a thread reopens it."""
+        if port is not self._port or self._closed.is_set():
+            return  # already lost (a read and a write failed together), or the link closed
+        self._unwatch()
+        self._lost(error, port)
+        self._thread = threading.Thread(target=self._reopen_later, name="ground-link", daemon=True)
+        self._thread.start()
 
     def _reopen_later(self):
         self._closed.wait(self._backoff)
@@ -267,10 +299,11 @@ class Link:
         self.reconnects += 1
         return True
 
-    def _lost(self, error):
-        """The port failed: DOWN, and the wait before reopening it set."""
+    def _lost(self, error, port):
+        """``port`` failed: DOWN, and the wait before reopening it set."""
         refused = self._refused()
-        self._drop(DOWN, _REFUSED if refused else str(error))
+        error, self._write_error = self._write_error or error, None  # a failed write says why first
+        self._drop(DOWN, _REFUSED if refused else str(error), port)
         # a far end that refuses us is asked again later and later, never in a loop
         self._backoff = min(self._backoff * 2, _BACKOFF_MAX) if refused else _BACKOFF_MIN
 

@@ -1,5 +1,6 @@
 """The client library: verification stages, retries, hazards, reconnects, junk."""
 
+import asyncio
 import os
 import socket
 import threading
@@ -13,7 +14,7 @@ from firmware import framing, packet
 from ground import client as client_module
 from ground.client import COMPLETED, FAILED, SEQ_BLOCK, TIMEOUT, Client
 from ground.errors import CommandFailed, LinkError, UsageError, VerificationTimeout
-from ground.link import DOWN, UP, LinkTaken
+from ground.link import DOWN, UP, LinkTaken, _socket_of
 from tests.ground.conftest import FAST
 from tests.ground.fakefw import FakeFirmware, hk_values
 
@@ -206,6 +207,46 @@ def test_reconnects_after_the_port_disappears_and_returns(client, fw):
     _wait_for(lambda: client.link.state == UP)
     assert client.send("PING").ok
     assert client.link.reconnects == 1
+
+
+@pytest.fixture(params=["reader thread", "event loop"])
+def on_reader(request):
+    """Run a call where a Link's reader is: any thread for a Link reading on its own thread, else
+    the event loop it reads on (it is opened and closed there, as the ground server does)."""
+    if request.param == "reader thread":
+        yield lambda fn: fn()
+        return
+    loop = asyncio.new_event_loop()
+    runner = threading.Thread(target=loop.run_forever, daemon=True)
+    runner.start()
+
+    async def call(fn):
+        return fn()
+
+    on_loop = lambda fn: asyncio.run_coroutine_threadsafe(call(fn), loop).result(5)  # noqa: E731
+    on_loop.loop = loop
+    yield on_loop
+    loop.call_soon_threadsafe(loop.stop)
+    runner.join(2)
+    loop.close()
+
+
+def test_a_failed_write_drops_the_link_closes_its_port_and_reconnects(fw, on_reader):
+    """A port whose writes fail while reads still work (here: our socket shut for writing) is
+    lost as if a read had failed: DOWN at once, closed (not left open beside the next), reopened."""
+    states = []
+    c = on_reader(lambda: Client(fw.url, timeout=FAST, retries=1, on_state=states.append,
+                                 loop=getattr(on_reader, "loop", None)))
+    try:
+        old = c.link._port
+        _socket_of(old, fw.url).shutdown(socket.SHUT_WR)
+        with pytest.raises(LinkError, match="PING not sent: link to socket://.* dropped while sending"):
+            c.send("PING", retries=0)
+        _wait_for(lambda: c.link.state == UP and c.link.reconnects == 1)
+        assert DOWN in states and not old.is_open
+        assert c.send("PING").ok
+    finally:
+        on_reader(c.close)
 
 
 def test_the_fake_firmware_stopped_just_as_it_accepts_still_drops_the_link(monkeypatch):
